@@ -1,0 +1,44 @@
+# thcodec: `make demo` installs and runs the codec on the bundled example; `make test` runs the tests.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+THC := $(VENV)/bin/thc
+OUT ?= out
+DATA ?= ../shared/data
+
+.PHONY: install demo test test-slow train export bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: install
+	mkdir -p $(OUT)
+	$(THC) encode examples/demo.mp4 $(OUT)/demo.thc --force
+	$(THC) decode $(OUT)/demo.thc $(OUT)/demo_rebuilt.mp4 --force
+	$(THC) stats $(OUT)/demo.thc --reference examples/demo.mp4
+
+# pytest exits 5 when no test is collected; that is not a failure of the code.
+test: install
+	$(PY) -m pytest -q; code=$$?; if [ $$code -eq 5 ]; then exit 0; else exit $$code; fi
+
+test-slow: install
+	$(PY) -m pytest -q -m slow
+
+train: install
+	$(PY) -m pip install -q -e '.[train]'
+	test -f .cache/frames/train/index.json || $(PY) -m thcodec.train.cache --data $(DATA) --out .cache/frames
+	$(PY) -m thcodec.train.train --part keypoints --run runs/kp --steps 3000 --batch 8 > runs/kp.log 2>&1 & \
+	$(PY) -m thcodec.train.train --part motion --run runs/motion --steps 5000 --batch 4 > runs/motion.log 2>&1; wait
+
+export: install
+	$(PY) -m thcodec.train.export --keypoints runs/kp/best.pt --motion runs/motion/best.pt --out weights
+
+bench: install
+	$(PY) -m pip install -q -e '.[eval]'
+	$(PY) -m thcodec.bench --data $(DATA) --out $(OUT)/bench
+
+clean:
+	rm -rf $(OUT) .pytest_cache

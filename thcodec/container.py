@@ -1,0 +1,528 @@
+"""The .thc container, format 1: a magic, a version, then typed chunks in time order.
+
+    file  = MAGIC (8) | u16 version | chunk*        (all integers big-endian)
+    chunk = type (4 ASCII) | u32 length | payload (length bytes) | u32 CRC-32(type + payload)
+
+The first chunk is HEAD and the last is END. Unknown chunk types whose first letter is
+lowercase are ancillary and skipped (the PNG rule); other unknown types are refused.
+docs/FORMAT.md is the full specification.
+
+read_chunks(f) yields (chunk, nbytes) pairs, nbytes being the chunk's size on disk
+(12 + payload length); the FILE_HEADER_SIZE bytes before the first chunk belong to no chunk.
+Skipped ancillary chunks are not yielded.
+
+Encode-side mistakes (a field out of range, writing out of order) raise ValueError or
+RuntimeError; a payload over the 16 MiB limit and anything wrong with bytes being read
+raise ThcError.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO, ClassVar, Iterator, Union
+
+from thcodec.errors import ThcError
+
+MAGIC = b"\x89THC\r\n\x1a\n"
+FORMAT_VERSION = 1
+FILE_HEADER_SIZE = len(MAGIC) + 2
+CHUNK_OVERHEAD = 12  # type + length + CRC
+MAX_PAYLOAD = 16 * 1024 * 1024
+_READ_PIECE = 1 << 20  # payloads are read in pieces so a lying length cannot allocate 16 MiB
+
+
+class SwitchReason(enum.IntEnum):
+    START = 0
+    QUALITY = 1
+    FACE_LEFT = 2
+    SCENE_CUT = 3
+    MAX_INTERVAL = 4
+
+
+class AudioCodec(enum.IntEnum):
+    OPUS = 1
+
+
+KPTS_FLAG_PREDICTED = 0x01  # block is predicted from the previous KPTS block's last frame
+_KPTS_KNOWN_FLAGS = KPTS_FLAG_PREDICTED
+
+
+def _check_range(name: str, value: int, lo: int, hi: int) -> None:
+    if not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{name}={value!r} outside [{lo}, {hi}]")
+
+
+_U8, _U16, _U32 = 0xFF, 0xFFFF, 0xFFFFFFFF
+_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+class _Reader:
+    """Cursor over one payload; every shortfall or leftover is a ThcError."""
+
+    def __init__(self, ctype: bytes, payload: bytes):
+        self.name = ctype.decode("ascii")
+        self.buf = payload
+        self.pos = 0
+
+    def take(self, fmt: str) -> tuple:
+        size = struct.calcsize(fmt)
+        if self.pos + size > len(self.buf):
+            raise ThcError(f"damaged file: {self.name} chunk payload too short ({len(self.buf)} bytes)")
+        out = struct.unpack_from(fmt, self.buf, self.pos)
+        self.pos += size
+        return out
+
+    def bytes(self, n: int) -> bytes:
+        if self.pos + n > len(self.buf):
+            raise ThcError(f"damaged file: {self.name} chunk payload too short ({len(self.buf)} bytes)")
+        out = self.buf[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def rest(self) -> bytes:
+        out = self.buf[self.pos :]
+        self.pos = len(self.buf)
+        return out
+
+    def done(self) -> None:
+        if self.pos != len(self.buf):
+            raise ThcError(
+                f"damaged file: {self.name} chunk has {len(self.buf) - self.pos} unexpected trailing bytes"
+            )
+
+
+def _build(cls, ctype: bytes, **kw):
+    """Construct a chunk from parsed values; field validation failures become ThcError."""
+    try:
+        return cls(**kw)
+    except ValueError as e:
+        raise ThcError(f"damaged file: bad {ctype.decode('ascii')} chunk: {e}") from None
+
+
+# --- Chunk types ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StreamHeader:
+    CHUNK_TYPE: ClassVar[bytes] = b"HEAD"
+    width: int  # output frame size in pixels
+    height: int
+    fps_num: int
+    fps_den: int
+    frame_count: int  # estimate at write time; 0 = unknown. END is authoritative.
+    model_size: int  # side of the square model image (256)
+    num_kp: int
+    interp: int
+    model_id: str  # ASCII, at most 255 characters
+    weights_sha256: bytes  # 32 bytes
+
+    def __post_init__(self):
+        for name in ("width", "height", "model_size"):
+            _check_range(name, getattr(self, name), 1, _U16)
+        _check_range("fps_num", self.fps_num, 1, _U32)
+        _check_range("fps_den", self.fps_den, 1, _U32)
+        _check_range("frame_count", self.frame_count, 0, _U32)
+        _check_range("num_kp", self.num_kp, 1, _U8)
+        _check_range("interp", self.interp, 0, _U8)
+        if not isinstance(self.model_id, str) or not self.model_id.isascii() or len(self.model_id) > 255:
+            raise ValueError(f"model_id must be ASCII of at most 255 characters, got {self.model_id!r}")
+        if not isinstance(self.weights_sha256, bytes) or len(self.weights_sha256) != 32:
+            raise ValueError("weights_sha256 must be 32 bytes")
+
+    def to_payload(self) -> bytes:
+        mid = self.model_id.encode("ascii")
+        return (
+            struct.pack(
+                ">HHIIIHBBB",
+                self.width, self.height, self.fps_num, self.fps_den, self.frame_count,
+                self.model_size, self.num_kp, self.interp, len(mid),
+            )
+            + mid
+            + self.weights_sha256
+        )
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> "StreamHeader":
+        r = _Reader(cls.CHUNK_TYPE, payload)
+        w, h, fn, fd, fc, ms, nk, it, mlen = r.take(">HHIIIHBBB")
+        mid = r.bytes(mlen)
+        sha = r.bytes(32)
+        r.done()
+        try:
+            model_id = mid.decode("ascii")
+        except UnicodeDecodeError:
+            raise ThcError("damaged file: HEAD model id is not ASCII") from None
+        return _build(
+            cls, cls.CHUNK_TYPE, width=w, height=h, fps_num=fn, fps_den=fd, frame_count=fc,
+            model_size=ms, num_kp=nk, interp=it, model_id=model_id, weights_sha256=sha,
+        )
+
+
+@dataclass(frozen=True)
+class Pivot:
+    CHUNK_TYPE: ClassVar[bytes] = b"PIVT"
+    frame_index: int
+    x: int  # face region in output pixels
+    y: int
+    w: int
+    h: int
+    jpeg: bytes
+
+    def __post_init__(self):
+        _check_range("frame_index", self.frame_index, 0, _U32)
+        for name in ("x", "y"):
+            _check_range(name, getattr(self, name), 0, _U16)
+        for name in ("w", "h"):
+            _check_range(name, getattr(self, name), 1, _U16)
+        if not isinstance(self.jpeg, bytes) or not self.jpeg.startswith(b"\xff\xd8"):
+            raise ValueError("pivot image is not a JPEG (no FF D8 start)")
+
+    def to_payload(self) -> bytes:
+        return struct.pack(">IHHHH", self.frame_index, self.x, self.y, self.w, self.h) + self.jpeg
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> "Pivot":
+        r = _Reader(cls.CHUNK_TYPE, payload)
+        fi, x, y, w, h = r.take(">IHHHH")
+        return _build(cls, cls.CHUNK_TYPE, frame_index=fi, x=x, y=y, w=w, h=h, jpeg=r.rest())
+
+
+@dataclass(frozen=True)
+class PivotSwitch:
+    CHUNK_TYPE: ClassVar[bytes] = b"SWCH"
+    frame_index: int
+    reason: SwitchReason
+
+    def __post_init__(self):
+        _check_range("frame_index", self.frame_index, 0, _U32)
+        try:
+            object.__setattr__(self, "reason", SwitchReason(self.reason))
+        except ValueError:
+            raise ValueError(f"unknown pivot switch reason {self.reason!r}") from None
+
+    def to_payload(self) -> bytes:
+        return struct.pack(">IB", self.frame_index, self.reason)
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> "PivotSwitch":
+        r = _Reader(cls.CHUNK_TYPE, payload)
+        fi, reason = r.take(">IB")
+        r.done()
+        return _build(cls, cls.CHUNK_TYPE, frame_index=fi, reason=reason)
+
+
+@dataclass(frozen=True)
+class KeypointBlock:
+    CHUNK_TYPE: ClassVar[bytes] = b"KPTS"
+    first_frame: int
+    count: int  # frames first_frame + i*step, i < count
+    step: int
+    flags: int  # KPTS_FLAG_*
+    data: bytes  # keypoints.compress_block output
+
+    def __post_init__(self):
+        _check_range("first_frame", self.first_frame, 0, _U32)
+        _check_range("count", self.count, 0, _U16)
+        _check_range("step", self.step, 1, _U8)
+        _check_range("flags", self.flags, 0, _U8)
+        if self.flags & ~_KPTS_KNOWN_FLAGS:
+            raise ValueError(f"reserved KPTS flag bits set ({self.flags:#04x})")
+        if not isinstance(self.data, bytes):
+            raise ValueError("data must be bytes")
+
+    @property
+    def predicted(self) -> bool:
+        return bool(self.flags & KPTS_FLAG_PREDICTED)
+
+    def to_payload(self) -> bytes:
+        return struct.pack(">IHBB", self.first_frame, self.count, self.step, self.flags) + self.data
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> "KeypointBlock":
+        r = _Reader(cls.CHUNK_TYPE, payload)
+        ff, count, step, flags = r.take(">IHBB")
+        return _build(cls, cls.CHUNK_TYPE, first_frame=ff, count=count, step=step, flags=flags, data=r.rest())
+
+
+@dataclass(frozen=True)
+class AudioHeader:
+    CHUNK_TYPE: ClassVar[bytes] = b"AUDH"
+    codec: AudioCodec
+    sample_rate: int
+    channels: int
+    time_base_num: int  # AUDI pts and durations are in these units of seconds
+    time_base_den: int
+    extradata: bytes  # at most 65535 bytes
+
+    def __post_init__(self):
+        try:
+            object.__setattr__(self, "codec", AudioCodec(self.codec))
+        except ValueError:
+            raise ValueError(f"unknown audio codec {self.codec!r}") from None
+        _check_range("sample_rate", self.sample_rate, 1, _U32)
+        _check_range("channels", self.channels, 1, _U8)
+        _check_range("time_base_num", self.time_base_num, 1, _U32)
+        _check_range("time_base_den", self.time_base_den, 1, _U32)
+        if not isinstance(self.extradata, bytes) or len(self.extradata) > _U16:
+            raise ValueError("extradata must be bytes of at most 65535")
+
+    def to_payload(self) -> bytes:
+        return (
+            struct.pack(
+                ">BIBIIH", self.codec, self.sample_rate, self.channels,
+                self.time_base_num, self.time_base_den, len(self.extradata),
+            )
+            + self.extradata
+        )
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> "AudioHeader":
+        r = _Reader(cls.CHUNK_TYPE, payload)
+        codec, sr, ch, tbn, tbd, elen = r.take(">BIBIIH")
+        extra = r.bytes(elen)
+        r.done()
+        return _build(
+            cls, cls.CHUNK_TYPE, codec=codec, sample_rate=sr, channels=ch,
+            time_base_num=tbn, time_base_den=tbd, extradata=extra,
+        )
+
+
+@dataclass(frozen=True)
+class AudioPackets:
+    """A run of consecutive audio packets: packet i+1 starts where packet i ends."""
+
+    CHUNK_TYPE: ClassVar[bytes] = b"AUDI"
+    pts: int  # of the first packet, in AudioHeader time-base units; may be negative (encoder delay)
+    packets: tuple[tuple[int, bytes], ...]  # (duration, data) per packet, in order
+
+    def __post_init__(self):
+        _check_range("pts", self.pts, _I64_MIN, _I64_MAX)
+        packets = self.packets
+        if isinstance(packets, (list, tuple)):
+            packets = tuple(tuple(p) if isinstance(p, list) else p for p in packets)
+        if not isinstance(packets, tuple) or not 1 <= len(packets) <= _U16:
+            raise ValueError(f"an AUDI chunk holds 1 to {_U16} packets")
+        end = self.pts
+        for i, p in enumerate(packets):
+            if not isinstance(p, tuple) or len(p) != 2:
+                raise ValueError(f"packet {i} must be a (duration, data) pair")
+            duration, data = p
+            _check_range(f"packet {i} duration", duration, 0, _U16)
+            if not isinstance(data, bytes) or len(data) > _U16:
+                raise ValueError(f"packet {i} data must be bytes of at most {_U16}")
+            end += duration
+        _check_range("end pts", end, _I64_MIN, _I64_MAX)
+        object.__setattr__(self, "packets", packets)
+
+    def with_pts(self) -> list[tuple[int, int, bytes]]:
+        """(pts, duration, data) of every packet, in order."""
+        out, t = [], self.pts
+        for duration, data in self.packets:
+            out.append((t, duration, data))
+            t += duration
+        return out
+
+    def to_payload(self) -> bytes:
+        parts = [struct.pack(">qH", self.pts, len(self.packets))]
+        for duration, data in self.packets:
+            parts.append(struct.pack(">HH", duration, len(data)))
+            parts.append(data)
+        return b"".join(parts)
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> "AudioPackets":
+        r = _Reader(cls.CHUNK_TYPE, payload)
+        pts, count = r.take(">qH")
+        if count == 0:
+            raise ThcError("damaged file: AUDI chunk with no packets")
+        packets = []
+        for _ in range(count):
+            duration, size = r.take(">HH")
+            packets.append((duration, r.bytes(size)))
+        r.done()
+        return _build(cls, cls.CHUNK_TYPE, pts=pts, packets=tuple(packets))
+
+
+@dataclass(frozen=True)
+class End:
+    CHUNK_TYPE: ClassVar[bytes] = b"END "
+    frame_count: int  # authoritative
+
+    def __post_init__(self):
+        _check_range("frame_count", self.frame_count, 0, _U32)
+
+    def to_payload(self) -> bytes:
+        return struct.pack(">I", self.frame_count)
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> "End":
+        r = _Reader(cls.CHUNK_TYPE, payload)
+        (fc,) = r.take(">I")
+        r.done()
+        return _build(cls, cls.CHUNK_TYPE, frame_count=fc)
+
+
+Chunk = Union[StreamHeader, Pivot, PivotSwitch, KeypointBlock, AudioHeader, AudioPackets, End]
+
+# The registry is keyed by each class's explicit CHUNK_TYPE, never by position.
+CHUNK_TYPES: dict[bytes, type] = {
+    c.CHUNK_TYPE: c for c in (StreamHeader, Pivot, PivotSwitch, KeypointBlock, AudioHeader, AudioPackets, End)
+}
+
+
+def _type_name(ctype: bytes) -> str:
+    """Printable form of a 4-byte type for error messages."""
+    if all(0x20 <= b < 0x7F for b in ctype):
+        return ctype.decode("ascii")
+    return repr(ctype)
+
+
+def _valid_type(ctype: bytes) -> bool:
+    # Letters, digits and space only, first byte a letter: "END " is a valid type.
+    return (
+        len(ctype) == 4
+        and chr(ctype[0]).isascii()
+        and chr(ctype[0]).isalpha()
+        and all(chr(b).isascii() and (chr(b).isalnum() or b == 0x20) for b in ctype)
+    )
+
+
+# --- Writing ----------------------------------------------------------------------------
+
+
+def encode_chunk(ctype: bytes, payload: bytes) -> bytes:
+    """The on-disk bytes of one chunk."""
+    if not _valid_type(ctype):
+        raise ValueError(f"bad chunk type {ctype!r}")
+    if len(payload) > MAX_PAYLOAD:
+        raise ThcError(f"{_type_name(ctype)} payload of {len(payload)} bytes exceeds the 16 MiB limit")
+    return ctype + struct.pack(">I", len(payload)) + payload + struct.pack(">I", zlib.crc32(ctype + payload))
+
+
+class ContainerWriter:
+    """Writes a .thc stream to a binary file object. The caller writes End itself; close()
+    writes nothing and does not close the underlying file."""
+
+    def __init__(self, f: BinaryIO):
+        self._f = f
+        self._started = False
+        self._ended = False
+        self.bytes_written = 0
+        self.bytes_by_type: dict[str, int] = {}  # chunk type -> bytes on disk
+
+    def write_header(self, header: StreamHeader) -> None:
+        if self._started:
+            raise RuntimeError("write_header called twice")
+        self._put(MAGIC + struct.pack(">H", FORMAT_VERSION))
+        self._started = True
+        self._chunk(header)
+
+    def write(self, chunk: Chunk) -> None:
+        if not self._started:
+            raise RuntimeError("write_header must come first")
+        if self._ended:
+            raise RuntimeError("nothing may follow the End chunk")
+        if isinstance(chunk, StreamHeader):
+            raise RuntimeError("use write_header for the HEAD chunk")
+        self._chunk(chunk)
+        if isinstance(chunk, End):
+            self._ended = True
+
+    def _chunk(self, chunk: Chunk) -> None:
+        data = encode_chunk(chunk.CHUNK_TYPE, chunk.to_payload())
+        self._put(data)
+        name = chunk.CHUNK_TYPE.decode("ascii")
+        self.bytes_by_type[name] = self.bytes_by_type.get(name, 0) + len(data)
+
+    def _put(self, data: bytes) -> None:
+        self._f.write(data)
+        self.bytes_written += len(data)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "ContainerWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# --- Reading ----------------------------------------------------------------------------
+
+
+def _read_upto(f: BinaryIO, n: int) -> bytes:
+    """Read up to n bytes, fewer only at EOF, in bounded pieces (pipes may return short reads)."""
+    parts = []
+    got = 0
+    while got < n:
+        piece = f.read(min(n - got, _READ_PIECE))
+        if not piece:
+            break
+        parts.append(piece)
+        got += len(piece)
+    return b"".join(parts)
+
+
+def _read_exact(f: BinaryIO, n: int, what: str, offset: int) -> bytes:
+    """Read n bytes; a short read is a truncated file."""
+    data = _read_upto(f, n)
+    if len(data) < n:
+        raise ThcError(f"truncated file: {what} at byte {offset} needs {n - len(data)} more bytes")
+    return data
+
+
+def read_chunks(f: BinaryIO) -> Iterator[tuple[Chunk, int]]:
+    """Yield (chunk, bytes on disk) for every known chunk in order, HEAD first, END last.
+
+    Everything wrong with the bytes raises ThcError; nothing else escapes.
+    """
+    head = _read_upto(f, len(MAGIC))
+    if head != MAGIC:
+        if head and MAGIC.startswith(head):
+            raise ThcError(f"truncated file: file header at byte 0 needs {len(MAGIC) - len(head)} more bytes")
+        raise ThcError("not a .thc file")
+    (version,) = struct.unpack(">H", _read_exact(f, 2, "format version", len(MAGIC)))
+    if version > FORMAT_VERSION:
+        raise ThcError(f"made by a newer thcodec (format {version}), this one reads format {FORMAT_VERSION}")
+    if version < 1:
+        raise ThcError(f"damaged file: format version {version}")
+    offset = FILE_HEADER_SIZE
+    index = 0
+    while True:
+        first = f.read(1)
+        if not first:
+            raise ThcError(f"truncated file: ends at byte {offset} without an END chunk")
+        hdr = first + _read_exact(f, 7, "chunk header", offset)
+        ctype, length = hdr[:4], struct.unpack(">I", hdr[4:])[0]
+        name = _type_name(ctype)
+        where = f"chunk #{index} ({name} at byte {offset})"
+        if not _valid_type(ctype):
+            raise ThcError(f"damaged file: bad chunk type {name} in {where}")
+        if length > MAX_PAYLOAD:
+            raise ThcError(f"damaged file: {where} declares {length} bytes, over the 16 MiB limit")
+        body = _read_exact(f, length + 4, f"chunk {name}", offset)
+        payload, (crc,) = body[:length], struct.unpack(">I", body[length:])
+        if zlib.crc32(ctype + payload) != crc:
+            raise ThcError(f"damaged file: CRC mismatch in {where}")
+        nbytes = CHUNK_OVERHEAD + length
+        offset += nbytes
+        index += 1
+        cls = CHUNK_TYPES.get(ctype)
+        if index == 1 and cls is not StreamHeader:
+            raise ThcError(f"damaged file: first chunk is {name}, not HEAD")
+        if cls is None:
+            if chr(ctype[0]).islower():
+                continue  # ancillary: safe to ignore
+            raise ThcError(f"unsupported chunk type {name} in {where}: made by a newer thcodec?")
+        if cls is StreamHeader and index != 1:
+            raise ThcError(f"damaged file: second HEAD in {where}")
+        chunk = cls.from_payload(payload)
+        yield chunk, nbytes
+        if cls is End:
+            if f.read(1):
+                raise ThcError(f"damaged file: data after the END chunk at byte {offset}")
+            return

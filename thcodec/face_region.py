@@ -1,0 +1,103 @@
+"""Choosing the face region on the sender and pasting it back on the receiver.
+
+A region is a rectangle in source-frame pixels, always inside the frame. A face region is
+square (about 2.2x the detected face box); inputs that are already a head crop, and frames
+where no face is found, use the whole frame (resized non-uniformly to the model size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+FACE_SCALE = 2.2  # region side / face-box side
+DETECT_LONG_SIDE = 640  # frames are shrunk to this before HOG detection (speed)
+
+
+@dataclass(frozen=True)
+class Region:
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def crop(self, frame: np.ndarray, size: int) -> np.ndarray:
+        """frame: (H,W,3) uint8 -> (size,size,3) uint8, area-resampled."""
+        sub = frame[self.y : self.y + self.h, self.x : self.x + self.w]
+        if sub.shape[0] == size and sub.shape[1] == size:
+            return np.ascontiguousarray(sub)
+        return np.asarray(Image.fromarray(sub).resize((size, size), Image.BILINEAR, reducing_gap=2.0))
+
+    @staticmethod
+    def whole(width: int, height: int) -> "Region":
+        return Region(0, 0, width, height)
+
+
+def _detector():
+    import dlib  # imported lazily: only the sender needs it
+
+    return dlib.get_frontal_face_detector()
+
+
+class FaceFinder:
+    """dlib's HOG face detector (its model ships inside the dlib-bin wheel)."""
+
+    def __init__(self) -> None:
+        self._det = _detector()
+
+    def largest_face(self, frame: np.ndarray) -> tuple[float, float, float] | None:
+        """frame: (H,W,3) uint8 -> (cx, cy, side) of the largest face in pixels, or None."""
+        h, w = frame.shape[:2]
+        scale = min(1.0, DETECT_LONG_SIDE / max(h, w))
+        small = frame
+        if scale < 1.0:
+            small = np.asarray(Image.fromarray(frame).resize((round(w * scale), round(h * scale)), Image.BILINEAR))
+        rects = self._det(small, 1 if min(small.shape[:2]) < 400 else 0)
+        if len(rects) == 0:
+            return None
+        r = max(rects, key=lambda r: r.width() * r.height())
+        side = (r.width() + r.height()) / 2 / scale
+        cx = (r.left() + r.right()) / 2 / scale
+        cy = (r.top() + r.bottom()) / 2 / scale
+        return cx, cy, side
+
+
+def choose_region(width: int, height: int, face: tuple[float, float, float] | None) -> Region:
+    """The square face region for a face (cx, cy, side), or the whole frame."""
+    if face is None:
+        return Region.whole(width, height)
+    cx, cy, side = face
+    short = min(width, height)
+    s = int(round(min(FACE_SCALE * side, short)))
+    near_square = 0.8 <= width / height <= 1.25
+    if near_square and s >= 0.9 * short:
+        return Region.whole(width, height)
+    s = max(s - s % 2, min(2, short))  # even, and never empty (a tiny face, a 1-pixel-high frame)
+    cy -= 0.1 * side  # the head top lies further above the box than the chin below it
+    x = int(round(min(max(cx - s / 2, 0), width - s)))
+    y = int(round(min(max(cy - s / 2, 0), height - s)))
+    return Region(x, y, s, s)
+
+
+def feather_mask(w: int, h: int, border: int) -> np.ndarray:
+    """(h,w,1) float32 in [0,1]: 1 inside, ramping to 0 over `border` pixels at the edge."""
+    if border <= 0:
+        return np.ones((h, w, 1), np.float32)
+    ramp_x = np.minimum(np.arange(w) + 1, np.arange(w)[::-1] + 1) / border
+    ramp_y = np.minimum(np.arange(h) + 1, np.arange(h)[::-1] + 1) / border
+    m = np.minimum(np.clip(ramp_y, 0, 1)[:, None], np.clip(ramp_x, 0, 1)[None, :])
+    return m.astype(np.float32)[..., None]
+
+
+def paste(background: np.ndarray, patch: np.ndarray, region: Region, mask: np.ndarray | None) -> np.ndarray:
+    """Paste patch (region.h, region.w, 3) uint8 into a copy of background, feathered by mask."""
+    out = background.copy()
+    sl = (slice(region.y, region.y + region.h), slice(region.x, region.x + region.w))
+    if mask is None:
+        out[sl] = patch
+    else:
+        bg = out[sl].astype(np.float32)
+        out[sl] = np.clip(bg + (patch.astype(np.float32) - bg) * mask + 0.5, 0, 255).astype(np.uint8)
+    return out

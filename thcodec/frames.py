@@ -1,0 +1,46 @@
+"""Conversions between uint8 frames (H,W,3) and model tensors (B,3,H,W) float in [0,1]."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+from thcodec.errors import ThcError
+
+
+def to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """(B,H,W,3) or (H,W,3) uint8 -> (B,3,H,W) float in [0,1]."""
+    if frames.ndim == 3:
+        frames = frames[None]
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B,3,H,W) float in [0,1] -> (B,H,W,3) uint8 (rounded)."""
+    return (images.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def resize(frame: np.ndarray, w: int, h: int) -> np.ndarray:
+    if frame.shape[1] == w and frame.shape[0] == h:
+        return frame
+    return np.asarray(Image.fromarray(frame).resize((w, h), Image.BICUBIC))
+
+
+def jpeg_encode(frame: np.ndarray, quality: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, format="JPEG", quality=quality, optimize=True, progressive=False)
+    return buf.getvalue()
+
+
+def jpeg_decode(data: bytes, width: int, height: int) -> np.ndarray:
+    """JPEG bytes -> (H,W,3) uint8, refusing anything that is not a JPEG of that size."""
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as im:
+            if im.size != (width, height):
+                raise ThcError(f"damaged file: pivot image is {im.size[0]}x{im.size[1]}, expected {width}x{height}")
+            return np.array(im.convert("RGB"))
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ThcError(f"damaged file: pivot image cannot be decoded ({e})") from None

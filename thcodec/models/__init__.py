@@ -1,0 +1,1 @@
+"""The networks, one file per role (first-order motion model boxes)."""

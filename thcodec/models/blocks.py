@@ -1,0 +1,77 @@
+"""Building blocks shared by the networks, sized for a 2-core CPU."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def conv_block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    """3x3 conv + batch-free norm (GroupNorm is batch-size independent) + ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride, 1, bias=False),
+        nn.GroupNorm(min(8, cout // 4), cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class ResBlock(nn.Module):
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(conv_block(ch, ch), nn.Conv2d(ch, ch, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x + self.body(x))
+
+
+class Up(nn.Module):
+    """x2 bilinear up-sampling, concatenation with a skip, conv."""
+
+    def __init__(self, cin: int, cskip: int, cout: int) -> None:
+        super().__init__()
+        self.conv = conv_block(cin + cskip, cout)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.conv(torch.cat([x, skip], 1))
+
+
+class UNet(nn.Module):
+    """Small encoder-decoder: channels[i] at 1/2^i of the input size; output at input size."""
+
+    def __init__(self, cin: int, channels: tuple[int, ...]) -> None:
+        super().__init__()
+        self.stem = conv_block(cin, channels[0])
+        self.down = nn.ModuleList(conv_block(a, b, 2) for a, b in zip(channels[:-1], channels[1:]))
+        self.up = nn.ModuleList(Up(b, a, a) for a, b in zip(channels[:-1], channels[1:]))
+        self.out_channels = channels[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = [self.stem(x)]
+        for d in self.down:
+            skips.append(d(skips[-1]))
+        x = skips.pop()
+        for u in reversed(self.up):
+            x = u(x, skips.pop())
+        return x
+
+
+def make_coordinate_grid(h: int, w: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    """(h,w,2) grid of (x,y) pixel centres in [-1,1] (align_corners=False convention)."""
+    ys = (2 * torch.arange(h, device=device, dtype=dtype) + 1) / h - 1
+    xs = (2 * torch.arange(w, device=device, dtype=dtype) + 1) / w - 1
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx, gy], -1)
+
+
+def warp(img: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """img: (B,C,H,W); grid: (B,h,w,2) source coordinates in [-1,1] -> (B,C,h,w)."""
+    return F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def gaussian_heatmaps(xy: torch.Tensor, h: int, w: int, sigma: float = 0.1) -> torch.Tensor:
+    """xy: (B,K,2) in [-1,1] -> (B,K,h,w) unnormalised Gaussians of std `sigma` (grid units)."""
+    grid = make_coordinate_grid(h, w, xy.device, xy.dtype)  # (h,w,2)
+    d = grid[None, None] - xy[:, :, None, None, :]
+    return torch.exp(-0.5 * (d**2).sum(-1) / sigma**2)

@@ -1,0 +1,45 @@
+"""Generator: warp the pivot's own pixels with the dense flow, then correct what the warp
+cannot explain (mouth interior, disocclusions) with a small network.
+
+output = warped + alpha * (painted - warped). The warp runs at full size, so the pivot's
+detail survives; alpha and painted come from a small network at half size (speed),
+fed with the warped pivot, the occlusion map and the driving key-point heatmaps.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from thcodec.models.blocks import ResBlock, Up, conv_block, gaussian_heatmaps, warp
+
+
+def resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=x.shape[-1] > size)
+
+
+class Generator(nn.Module):
+    def __init__(self, num_kp: int = 10, channels: tuple[int, int] = (24, 48), blocks: int = 2) -> None:
+        super().__init__()
+        c1, c2 = channels
+        self.inp = conv_block(4, c1)  # warped RGB + occlusion, half size
+        self.down = conv_block(c1 + num_kp, c2, 2)
+        self.body = nn.Sequential(*(ResBlock(c2) for _ in range(blocks)))
+        self.up = Up(c2, c1, c1)
+        self.out = nn.Conv2d(c1, 4, 3, padding=1)
+
+    def forward(self, pivot: torch.Tensor, flow: torch.Tensor, occlusion: torch.Tensor, drive_xy: torch.Tensor) -> torch.Tensor:
+        """pivot: (B,3,S,S) in [0,1], flow: (B,h,w,2), occlusion: (B,1,h,w) -> frame (B,3,S,S) in [0,1]."""
+        s = pivot.shape[-1]
+        grid = resize(flow.permute(0, 3, 1, 2), s).permute(0, 2, 3, 1)
+        warped = warp(pivot, grid)
+        half = s // 2
+        x = torch.cat([resize(warped, half), resize(occlusion, half)], 1)
+        f1 = self.inp(x)
+        heat = gaussian_heatmaps(drive_xy, half, half, 0.05)
+        f2 = self.body(self.down(torch.cat([f1, heat], 1)))
+        out = resize(self.out(self.up(f2, f1)), s)
+        alpha = torch.sigmoid(out[:, :1] - 2.0)  # starts near 0: trust the warp first
+        painted = torch.sigmoid(out[:, 1:])
+        return warped + alpha * (painted - warped)

@@ -1,0 +1,1 @@
+"""Training: frame cache, trainer, export of shipped weights."""

@@ -1,0 +1,54 @@
+"""Pair augmentation applied identically to both frames of a training pair."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from thcodec.models.blocks import make_coordinate_grid
+
+# iBUG 68-landmark index of each point's mirror image.
+FLIP68 = np.array(
+    list(range(16, -1, -1))
+    + list(range(26, 16, -1))
+    + [27, 28, 29, 30, 35, 34, 33, 32, 31]
+    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
+    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65]
+)
+
+
+def geometric(images: list[torch.Tensor], landmarks: list[np.ndarray], rng: np.random.Generator, max_scale=0.1, max_shift=0.08):
+    """Random flip + zoom + shift per batch item; images (B,3,S,S), landmarks (B,68,2) in [-1,1]."""
+    b, _, s, _ = images[0].shape
+    flip = rng.random(b) < 0.5
+    scale = 1 + rng.uniform(-max_scale, max_scale, b)
+    shift = rng.uniform(-max_shift, max_shift, (b, 2))
+    sx = np.where(flip, -scale, scale)
+    # output coordinate p' = (sx, s) * p + shift  ->  sample input at (p' - shift) / (sx, s)
+    grid = make_coordinate_grid(s, s)[None].expand(b, -1, -1, -1)
+    shift_t = torch.from_numpy(shift).float()[:, None, None]
+    div = torch.from_numpy(np.stack([sx, scale], -1)).float()[:, None, None]
+    src_grid = (grid - shift_t) / div
+    out_images = [F.grid_sample(im, src_grid, mode="bilinear", padding_mode="reflection", align_corners=False) for im in images]
+    out_lms = []
+    for lm in landmarks:
+        lm = lm * np.stack([sx, scale], -1)[:, None] + shift[:, None]
+        lm[flip] = lm[flip][:, FLIP68]
+        out_lms.append(lm.astype(np.float32))
+    return out_images, out_lms
+
+
+def photometric(images: list[torch.Tensor], rng: np.random.Generator, amount=0.12) -> list[torch.Tensor]:
+    """Same brightness / contrast / saturation change for every image of a pair."""
+    b = images[0].shape[0]
+    bright = torch.from_numpy(rng.uniform(-amount, amount, (b, 1, 1, 1))).float()
+    contrast = torch.from_numpy(1 + rng.uniform(-amount, amount, (b, 1, 1, 1))).float()
+    sat = torch.from_numpy(1 + rng.uniform(-amount, amount, (b, 1, 1, 1))).float()
+    out = []
+    for im in images:
+        grey = im.mean(1, keepdim=True)
+        im = grey + (im - grey) * sat
+        im = (im - 0.5) * contrast + 0.5 + bright
+        out.append(im.clamp(0, 1))
+    return out

@@ -1,0 +1,99 @@
+"""Decode the training clips once into a compact cache of 256x256 face crops.
+
+Per clip: the face region is chosen on the first frame where a face is found (fixed for the
+clip, as the codec fixes it per segment), every `stride`-th frame is cropped to 256x256 and
+stored as uint8 with dlib's 68 landmarks (NaN where dlib finds no face).
+Layout of DIR: frames.u8 (N,256,256,3 memmap), landmarks.npy (N,68,2), index.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+
+from thcodec.face_region import FaceFinder, Region, choose_region
+from thcodec.teacher import LandmarkTeacher
+
+SIZE = 256
+
+
+def read_manifest(data_dir: Path) -> list[dict]:
+    with open(data_dir / "MANIFEST.tsv", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def iter_rgb(path: Path):
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in c.decode(stream):
+            yield frame.to_ndarray(format="rgb24")
+
+
+def clip_crops(path: Path, finder: FaceFinder, stride: int, max_frames: int):
+    region: Region | None = None
+    kept = 0
+    for i, frame in enumerate(iter_rgb(path)):
+        if region is None:
+            face = finder.largest_face(frame)
+            if face is None and i < 10:
+                continue
+            region = choose_region(frame.shape[1], frame.shape[0], face)
+        if i % stride:
+            continue
+        yield region.crop(frame, SIZE)
+        kept += 1
+        if kept >= max_frames:
+            return
+
+
+def build(data_dir: Path, out: Path, split: str, stride: int, max_frames: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [r for r in read_manifest(data_dir) if r["split"] == split]
+    finder, teacher = FaceFinder(), LandmarkTeacher()
+    frames_path = out / "frames.u8"
+    clips, lms = [], []
+    n = 0
+    with open(frames_path, "wb") as fout:
+        for k, row in enumerate(rows):
+            start = n
+            for crop in clip_crops(data_dir / "clips" / row["file"], finder, stride, max_frames):
+                lm = teacher.landmarks(crop)
+                lms.append(lm if lm is not None else np.full((68, 2), np.nan, np.float32))
+                fout.write(crop.tobytes())
+                n += 1
+            clips.append({"file": row["file"], "start": start, "stop": n})
+            print(f"[{k + 1}/{len(rows)}] {row['file']}: {n - start} frames", flush=True)
+    np.save(out / "landmarks.npy", np.stack(lms).astype(np.float32))
+    (out / "index.json").write_text(json.dumps({"size": SIZE, "count": n, "clips": clips}, indent=1))
+
+
+class FrameCache:
+    """Read side of the cache: frames (N,256,256,3) uint8 memmap, landmarks (N,68,2)."""
+
+    def __init__(self, root: Path) -> None:
+        self.index = json.loads((root / "index.json").read_text())
+        n, s = self.index["count"], self.index["size"]
+        self.frames = np.memmap(root / "frames.u8", np.uint8, "r", shape=(n, s, s, 3))
+        self.landmarks = np.load(root / "landmarks.npy")
+        self.clips = [(c["start"], c["stop"]) for c in self.index["clips"] if c["stop"] - c["start"] >= 2]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    p.add_argument("--out", type=Path, default=Path(".cache/frames"))
+    p.add_argument("--stride", type=int, default=2)
+    p.add_argument("--max-frames", type=int, default=200)
+    a = p.parse_args()
+    for split in ("train", "val"):
+        build(a.data, a.out / split, split, a.stride, a.max_frames)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Train the key-point detector, dense motion and generator on the frame cache.
+
+Two parts that can run side by side, one core each (2-core machines):
+  --part keypoints  distils the detector from dlib landmark-group key points;
+  --part motion     trains dense motion + generator on the teacher's key points (they mean
+                    something from step one), jittered like a detector's; with --detector
+                    it fine-tunes on the detector's own key points instead.
+Resumable (RUN/last.pt), CPU by default, CUDA when present; best EMA weights in RUN/best.pt.
+Usage: python -m thcodec.train.train --part motion --run runs/motion --steps 4000
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from thcodec.frames import to_tensor
+from thcodec.keypoints import Keypoints
+from thcodec.models.talking_head import TalkingHead
+from thcodec.teacher import keypoints_from_landmarks, make_template
+from thcodec.train.augment import geometric, photometric
+from thcodec.train.cache import FrameCache
+from thcodec.train.losses import pyramid_l1, ssim
+
+
+def valid_indices(cache: FrameCache) -> list[np.ndarray]:
+    ok = ~np.isnan(cache.landmarks).any(axis=(1, 2))
+    out = []
+    for start, stop in cache.clips:
+        idx = np.arange(start, stop)[ok[start:stop]]
+        if len(idx) >= 2:
+            out.append(idx)
+    return out
+
+
+def sample_batch(cache: FrameCache, clips: list[np.ndarray], batch: int, rng: np.random.Generator, template, device):
+    """A batch of (pivot, driving) pairs from the same clip, any distance apart, augmented."""
+    src_i, drv_i = [], []
+    for c in rng.integers(0, len(clips), batch):
+        a, b = rng.choice(clips[c], 2, replace=False)
+        src_i.append(a)
+        drv_i.append(b)
+    imgs = [to_tensor(cache.frames[np.array(i)]) for i in (src_i, drv_i)]
+    lms = [cache.landmarks[np.array(i)] for i in (src_i, drv_i)]
+    imgs, lms = geometric(imgs, lms, rng)
+    imgs = photometric(imgs, rng)
+    kps = [Keypoints.from_numpy(*keypoints_from_landmarks(lm, template)).to(device) for lm in lms]
+    return [im.to(device) for im in imgs], kps
+
+
+def val_pairs(cache: FrameCache, per_clip: int = 8) -> list[tuple[int, int]]:
+    pairs = []
+    for idx in valid_indices(cache):
+        for j in np.linspace(1, len(idx) - 1, min(per_clip, len(idx) - 1)).astype(int):
+            pairs.append((int(idx[0]), int(idx[j])))
+    return pairs
+
+
+@torch.no_grad()
+def validate(model: TalkingHead, cache: FrameCache, pairs, template, use_detector: bool, device) -> dict:
+    """PSNR of animated val frames (detector or teacher key points) and detector error in px."""
+    model.eval()
+    mse_sum, frozen_sum, kp_err = 0.0, 0.0, 0.0
+    for k in range(0, len(pairs), 8):
+        a_idx, b_idx = [a for a, _ in pairs[k : k + 8]], [b for _, b in pairs[k : k + 8]]
+        src, drv = to_tensor(cache.frames[a_idx]).to(device), to_tensor(cache.frames[b_idx]).to(device)
+        teach_s, teach_d = (Keypoints.from_numpy(*keypoints_from_landmarks(cache.landmarks[i], template)).to(device) for i in (a_idx, b_idx))
+        det_d = model.detect_keypoints(drv)
+        kp_err += (teach_d.xy - det_d.xy).norm(dim=-1).mean(-1).sum().item() * 128  # [-1,1] -> px at 256
+        kp_s, kp_d = (model.detect_keypoints(src), det_d) if use_detector else (teach_s, teach_d)
+        out = model.animate(src, kp_s, kp_d)
+        mse_sum += ((out - drv) ** 2).mean((1, 2, 3)).sum().item()
+        frozen_sum += ((src - drv) ** 2).mean((1, 2, 3)).sum().item()
+    n = len(pairs)
+    model.train()
+    return {"psnr": float(10 * np.log10(n / mse_sum)), "psnr_frozen": float(10 * np.log10(n / frozen_sum)), "kp_err_px": kp_err / n, "pairs": n}
+
+
+def load_checkpoint(path: Path, device="cpu") -> dict:
+    """A training checkpoint of ours; early ones hold numpy scalars in their metadata."""
+    with torch.serialization.safe_globals([np._core.multiarray.scalar, np.dtype, np.dtypes.Float64DType]):
+        return torch.load(path, map_location=device, weights_only=True)
+
+
+def lr_at(step: int, total: int, base: float) -> float:
+    warm = 200
+    if step < warm:
+        return base * (step + 1) / warm
+    t = min(1.0, (step - warm) / max(1, total - warm))
+    return base * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * t)))
+
+
+def jitter(kp: Keypoints, rng: np.random.Generator, xy_std: float, jac_std: float) -> Keypoints:
+    """Teacher key points with detector-like noise, so the motion networks learn to tolerate it."""
+    nx = torch.from_numpy(rng.normal(0, xy_std, kp.xy.shape)).float().to(kp.xy.device)
+    nj = torch.from_numpy(rng.normal(0, jac_std, kp.jacobian.shape)).float().to(kp.xy.device)
+    return Keypoints(kp.xy + nx, kp.jacobian + nj)
+
+
+def training_loss(model: TalkingHead, part: str, batch, rng, use_detector: bool) -> tuple[torch.Tensor, dict]:
+    (src, drv), (kp_s, kp_d) = batch
+    if part == "keypoints":
+        det = model.detect_keypoints(torch.cat([src, drv]))
+        xy_t, jac_t = torch.cat([kp_s.xy, kp_d.xy]), torch.cat([kp_s.jacobian, kp_d.jacobian])
+        xy_l1 = (det.xy - xy_t).abs().mean()
+        loss = 10 * xy_l1 + (det.jacobian - jac_t).abs().mean()
+        return loss, {"loss": loss.item(), "xy_px": xy_l1.item() * 128}
+    if use_detector:
+        with torch.no_grad():
+            kp_s, kp_d = model.detect_keypoints(src), model.detect_keypoints(drv)
+    else:
+        kp_s, kp_d = jitter(kp_s, rng, 0.006, 0.03), jitter(kp_d, rng, 0.006, 0.03)
+    out = model.animate_unclamped(src, kp_s, kp_d)
+    l1, s = pyramid_l1(out, drv), ssim(out, drv)
+    loss = l1 + 0.2 * (1 - s)
+    return loss, {"loss": loss.item(), "l1": l1.item(), "ssim": s.item()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--part", choices=("keypoints", "motion"), required=True)
+    p.add_argument("--cache", type=Path, default=Path(".cache/frames"))
+    p.add_argument("--run", type=Path, required=True, help="folder for last.pt, best.pt and log.jsonl")
+    p.add_argument("--detector", type=Path, help="motion part: a keypoints run's best.pt; use its key points")
+    p.add_argument("--init", type=Path, help="start from this run's best.pt weights (fine-tuning)")
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--val-every", type=int, default=250)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+
+    torch.set_num_threads(a.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    train, val = FrameCache(a.cache / "train"), FrameCache(a.cache / "val")
+    clips = valid_indices(train)
+    ok = ~np.isnan(train.landmarks).any(axis=(1, 2))
+    template = make_template(train.landmarks[ok])
+    pairs = val_pairs(val)
+
+    model = TalkingHead().to(device)
+    if a.init:
+        model.load_state_dict(load_checkpoint(a.init, device)["ema"])
+    if a.detector:
+        det = load_checkpoint(a.detector, device)["ema"]
+        model.keypoint_detector.load_state_dict({k.split(".", 1)[1]: v for k, v in det.items() if k.startswith("keypoint_detector.")})
+    trained = model.keypoint_detector if a.part == "keypoints" else nn.ModuleList([model.dense_motion, model.generator])
+    ema = copy.deepcopy(model).eval()
+    opt = torch.optim.Adam(trained.parameters(), lr=a.lr, betas=(0.5, 0.999))
+    a.run.mkdir(parents=True, exist_ok=True)
+    step, best = 0, None
+    last = a.run / "last.pt"
+    if last.exists():
+        ck = load_checkpoint(last, device)
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        step, best = int(ck["step"]), ck["best"]
+        print(f"resumed at step {step}", flush=True)
+    rng = np.random.default_rng(a.seed + step)
+    use_detector = a.detector is not None
+    # keypoints part: lower kp error is better; motion part: higher PSNR is better
+    score = (lambda v: -v["kp_err_px"]) if a.part == "keypoints" else (lambda v: v["psnr"])
+    with open(a.run / "log.jsonl", "a") as log:
+        t0, seen = time.time(), 0
+        while step < a.steps:
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, a.steps, a.lr)
+            batch = sample_batch(train, clips, a.batch, rng, template, device)
+            loss, rec = training_loss(model, a.part, batch, rng, use_detector)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
+            opt.step()
+            decay = min(0.998, (1 + step) / (10 + step))
+            with torch.no_grad():
+                for pe, pm in zip(ema.parameters(), model.parameters()):
+                    pe.lerp_(pm, 1 - decay)
+            step += 1
+            seen += 1
+            if step % 20 == 0:
+                rec.update(step=step, it_s=round(seen / (time.time() - t0), 3), lr=opt.param_groups[0]["lr"])
+                print(json.dumps(rec), flush=True)
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+            if step % a.val_every == 0 or step == a.steps:
+                v = validate(ema, val, pairs, template, use_detector or a.part == "keypoints", device)
+                v["step"] = step
+                print("val", json.dumps(v), flush=True)
+                log.write(json.dumps({"val": v}) + "\n")
+                log.flush()
+                if best is None or score(v) > best:
+                    best = score(v)
+                    torch.save({"ema": ema.state_dict(), "step": step, "val": v, "template": torch.from_numpy(template)}, a.run / "best.pt")
+                state = {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step, "best": best}
+                torch.save(state, a.run / "last.tmp")
+                (a.run / "last.tmp").replace(last)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,436 @@
+"""Reading and writing ordinary video files (MP4, MKV, ...) through PyAV, one frame at a time.
+
+- ``VideoReader`` yields (H, W, 3) uint8 RGB frames lazily at a constant rate ``info.fps``
+  (variable-frame-rate input is resampled by timestamp: frames are duplicated or dropped).
+- ``encode_audio`` turns the input's audio into a lazy stream of 48 kHz mono Opus packets.
+- ``VideoWriter`` writes H.264 (libx264) video plus, optionally, those Opus packets
+  re-encoded as AAC, so that any player plays the result.
+
+Nothing here holds more than a few frames in memory, so an hour-long call streams through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import av.error
+import numpy as np
+
+from thcodec.errors import ThcError
+
+DEFAULT_FPS = Fraction(25)
+OPUS_SAMPLE_RATE = 48000
+OPUS_CHANNELS = 1
+OPUS_FRAME_MS = 60  # libopus frame_duration: 2880 samples per packet at 48 kHz
+AAC_FRAME_SIZE = 1024
+# FFmpeg demuxers that "open" any text file (.txt, .nfo, ...) as a video of rendered text.
+_TEXT_FORMATS = frozenset({"tty"})
+_WRITER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: Fraction
+    frame_count: int  # estimate: round(duration_s * fps), or the container's count; 0 if unknown
+    duration_s: float
+    has_audio: bool
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    codec: str  # "opus"
+    sample_rate: int
+    channels: int
+    time_base: Fraction  # of AudioPacketData.pts / .duration
+    extradata: bytes  # the Opus identification header the decoder needs
+
+
+@dataclass(frozen=True)
+class AudioPacketData:
+    pts: int  # in AudioConfig.time_base; the first packet may be negative (encoder pre-skip)
+    duration: int
+    data: bytes
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _open_input(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise ThcError(f"{path}: no such file")
+    if path.is_dir():
+        raise ThcError(f"{path} is a directory, not a video file")
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.error.InvalidDataError as exc:
+        raise ThcError(f"{path} is not a media file") from exc
+    except OSError as exc:
+        raise ThcError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except av.error.FFmpegError as exc:
+        raise ThcError(f"{path} is not a media file ({exc})") from exc
+    if container.format.name in _TEXT_FORMATS:
+        container.close()
+        raise ThcError(f"{path} is not a media file")
+    return container
+
+
+def _stream_fps(stream: av.video.stream.VideoStream) -> Fraction:
+    for rate in (stream.average_rate, stream.guessed_rate):
+        if rate is not None and 0 < rate <= 1000:
+            # average_rate of variable-rate files can be an ugly ratio; 1001 keeps NTSC exact.
+            return Fraction(rate).limit_denominator(1001)
+    return DEFAULT_FPS
+
+
+def _stream_duration(container: av.container.InputContainer, stream) -> tuple[float, bool]:
+    """(seconds, whether it is the video stream's own duration)."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base), True
+    if container.duration:
+        return container.duration / av.time_base, False
+    return 0.0, False
+
+
+class VideoReader:
+    """Opens ``path`` at construction; use as a context manager; iterate once for RGB frames."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._container = _open_input(self.path)
+        try:
+            if not self._container.streams.video:
+                raise ThcError(f"{self.path} has no video stream (audio only?)")
+            self._stream = self._container.streams.video[0]
+            self._stream.thread_type = "AUTO"
+            self.info, self._pad_to = self._read_info()
+        except BaseException:
+            self._container.close()
+            raise
+        self._iterated = False
+
+    def _read_info(self) -> tuple[VideoInfo, int]:
+        ctx = self._stream.codec_context
+        if not ctx.width or not ctx.height:
+            raise ThcError(f"{self.path}: video stream has no frame size (damaged file?)")
+        fps = _stream_fps(self._stream)
+        duration, own = _stream_duration(self._container, self._stream)
+        slots = round(duration * fps) if duration > 0 else 0
+        info = VideoInfo(
+            width=ctx.width,
+            height=ctx.height,
+            fps=fps,
+            frame_count=slots or max(self._stream.frames, 0),
+            duration_s=duration,
+            has_audio=bool(self._container.streams.audio),
+        )
+        # Pad the tail with repeats only when the duration is the video stream's own,
+        # not a container duration that a longer audio track may have set.
+        return info, slots if own else 0
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._iterated:
+            raise RuntimeError("a VideoReader can be iterated only once")
+        self._iterated = True
+        return self._constant_rate_frames()
+
+    def _decoded(self) -> Iterator[av.VideoFrame]:
+        try:
+            yield from self._container.decode(self._stream)
+        except av.error.FFmpegError as exc:
+            raise ThcError(f"{self.path}: cannot decode video ({exc})") from exc
+
+    def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        w, h = self.info.width, self.info.height
+        return frame.to_ndarray(format="rgb24", width=w, height=h)
+
+    def _constant_rate_frames(self) -> Iterator[np.ndarray]:
+        """Input frame at time t goes to slot round((t - t0) * fps); a slot hit twice keeps the
+        first frame, a skipped slot repeats the previous one, and the tail is padded to
+        round(duration * fps)."""
+        fps, time_base = self.info.fps, self._stream.time_base
+        t0: Fraction | None = None
+        next_slot = 0
+        last: np.ndarray | None = None
+        for frame in self._decoded():
+            if frame.pts is None or time_base is None:
+                slot = next_slot
+            else:
+                t = frame.pts * Fraction(time_base)
+                if t0 is None:
+                    t0 = t - Fraction(next_slot) / fps
+                slot = round((t - t0) * fps)
+            if slot < next_slot:
+                continue  # faster than fps here: this slot is already shown
+            rgb = self._rgb(frame)
+            while next_slot < slot and last is not None:  # slower than fps: repeat
+                yield last.copy()
+                next_slot += 1
+            next_slot = max(next_slot, slot)
+            yield rgb
+            next_slot += 1
+            last = rgb
+        while last is not None and next_slot < self._pad_to:
+            yield last.copy()
+            next_slot += 1
+
+
+def probe(path: Path | str) -> VideoInfo:
+    with VideoReader(path) as reader:
+        return reader.info
+
+
+# --------------------------------------------------------------------------- audio
+
+
+def _opus_encoder(bitrate: int) -> av.AudioCodecContext:
+    encoder = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate = OPUS_SAMPLE_RATE
+    encoder.layout = "mono"
+    encoder.format = "flt"
+    encoder.bit_rate = bitrate
+    encoder.time_base = Fraction(1, OPUS_SAMPLE_RATE)
+    # 60 ms frames (2880 samples): a third of the per-packet cost of the default 20 ms,
+    # which matters at 12 kbit/s speech; latency is not the point of a file codec.
+    encoder.options = {"application": "voip", "frame_duration": str(OPUS_FRAME_MS)}
+    encoder.open()
+    return encoder
+
+
+def _packet_data(packets) -> Iterator[AudioPacketData]:
+    for packet in packets:
+        yield AudioPacketData(pts=packet.pts, duration=packet.duration, data=bytes(packet))
+
+
+def _opus_packets(path: Path, encoder: av.AudioCodecContext) -> Iterator[AudioPacketData]:
+    resampler = av.AudioResampler(
+        format="flt", layout="mono", rate=OPUS_SAMPLE_RATE, frame_size=encoder.frame_size
+    )
+    samples = 0
+
+    def encode(frames: list[av.AudioFrame]) -> Iterator[AudioPacketData]:
+        nonlocal samples
+        for frame in frames:
+            frame.pts = samples
+            frame.time_base = encoder.time_base
+            samples += frame.samples
+            yield from _packet_data(encoder.encode(frame))
+
+    with _open_input(path) as container:
+        stream = container.streams.audio[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                yield from encode(resampler.resample(frame))
+        except av.error.FFmpegError as exc:
+            raise ThcError(f"{path}: cannot decode audio ({exc})") from exc
+    yield from encode(resampler.resample(None))
+    yield from _packet_data(encoder.encode(None))
+
+
+def encode_audio(
+    path: Path | str, bitrate: int = 16000
+) -> tuple[AudioConfig, Iterator[AudioPacketData]] | None:
+    """The input's first audio track as lazy 48 kHz mono Opus packets, or None if it has none."""
+    path = Path(path)
+    with _open_input(path) as container:
+        if not container.streams.audio:
+            return None
+    encoder = _opus_encoder(bitrate)
+    config = AudioConfig(
+        codec="opus",
+        sample_rate=OPUS_SAMPLE_RATE,
+        channels=OPUS_CHANNELS,
+        time_base=Fraction(1, OPUS_SAMPLE_RATE),
+        extradata=bytes(encoder.extradata or b""),
+    )
+    return config, _opus_packets(path, encoder)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _layout(channels: int) -> str:
+    return {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
+
+
+class _AudioTranscoder:
+    """Opus packets in, AAC packets (for ``stream``) out."""
+
+    def __init__(self, config: AudioConfig, stream: av.audio.stream.AudioStream) -> None:
+        if config.codec != "opus":
+            raise ThcError(f"unsupported audio codec {config.codec!r}")
+        self._config = config
+        self._stream = stream
+        self._decoder = av.CodecContext.create("opus", "r")
+        self._decoder.sample_rate = config.sample_rate
+        self._decoder.layout = _layout(config.channels)
+        self._decoder.extradata = config.extradata
+        self._resampler = av.AudioResampler(
+            format="fltp",
+            layout=_layout(config.channels),
+            rate=config.sample_rate,
+            frame_size=AAC_FRAME_SIZE,
+        )
+        self._in_samples = 0
+        self._out_samples = 0
+
+    def _trimmed(self, frame: av.AudioFrame, keep: int) -> av.AudioFrame:
+        """The last Opus frame decodes to a full frame (60 ms); keep only the packet's real duration."""
+        if keep <= 0 or frame.samples <= keep:
+            return frame
+        array = np.ascontiguousarray(frame.to_ndarray()[:, :keep])
+        trimmed = av.AudioFrame.from_ndarray(
+            array, format=frame.format.name, layout=frame.layout.name
+        )
+        trimmed.sample_rate = frame.sample_rate
+        return trimmed
+
+    def _encode(self, frames: list[av.AudioFrame]) -> list[av.Packet]:
+        packets: list[av.Packet] = []
+        for frame in frames:
+            frame.pts = self._out_samples
+            frame.time_base = Fraction(1, self._config.sample_rate)
+            self._out_samples += frame.samples
+            packets.extend(self._stream.encode(frame))
+        return packets
+
+    def transcode(self, packet: AudioPacketData) -> list[av.Packet]:
+        source = av.Packet(packet.data)
+        source.pts = packet.pts
+        source.duration = packet.duration
+        source.time_base = self._config.time_base
+        out: list[av.Packet] = []
+        for frame in self._decoder.decode(source):
+            frame = self._trimmed(frame, packet.duration)
+            frame.pts = self._in_samples  # a gap-free timeline for the resampler
+            frame.time_base = Fraction(1, self._config.sample_rate)
+            self._in_samples += frame.samples
+            out.extend(self._encode(self._resampler.resample(frame)))
+        return out
+
+    def flush(self) -> list[av.Packet]:
+        out = self._encode(self._resampler.resample(None))
+        out.extend(self._stream.encode(None))
+        return out
+
+
+class VideoWriter:
+    """H.264 video (+ AAC audio) file writer; use as a context manager, which flushes on exit.
+
+    Frames are numbered 0, 1, 2, ... at exactly ``fps`` (time base 1/fps). Even sizes are
+    encoded as yuv420p; an odd width or height as yuv444p (H.264 4:2:0 cannot represent odd
+    sizes, even with SPS cropping), so the output is always exactly ``width`` x ``height``.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        width: int,
+        height: int,
+        fps: Fraction,
+        audio: AudioConfig | None = None,
+        crf: int = 18,
+        audio_bitrate: int = 64000,
+    ) -> None:
+        if width <= 0 or height <= 0:
+            raise ValueError(f"bad frame size {width}x{height}")
+        fps = Fraction(fps)
+        if fps <= 0:
+            raise ValueError(f"bad frame rate {fps}")
+        self.path = Path(path)
+        self.width, self.height, self.fps = width, height, fps
+        self._frames = 0
+        self._closed = False
+        fmt = _WRITER_FORMATS.get(self.path.suffix.lower(), "mp4")
+        options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
+        try:
+            self._container = av.open(str(self.path), "w", format=fmt, options=options)
+        except OSError as exc:
+            raise ThcError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        try:
+            self._video = self._add_video(crf)
+            self._audio = self._add_audio(audio, audio_bitrate) if audio is not None else None
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _add_video(self, crf: int) -> av.video.stream.VideoStream:
+        stream = self._container.add_stream("libx264", rate=self.fps)
+        stream.width = self.width
+        stream.height = self.height
+        odd = self.width % 2 or self.height % 2
+        stream.pix_fmt = "yuv444p" if odd else "yuv420p"
+        stream.time_base = 1 / self.fps
+        stream.codec_context.time_base = 1 / self.fps
+        stream.thread_type = "AUTO"
+        stream.options = {"crf": str(crf)}
+        return stream
+
+    def _add_audio(self, config: AudioConfig, bitrate: int) -> _AudioTranscoder:
+        stream = self._container.add_stream("aac", rate=config.sample_rate)
+        stream.layout = _layout(config.channels)
+        stream.bit_rate = bitrate
+        return _AudioTranscoder(config, stream)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close(flush=exc_type is None)
+
+    @property
+    def frames_written(self) -> int:
+        return self._frames
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        self._container.mux(packets)
+
+    def write_frame(self, rgb: np.ndarray) -> None:
+        if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
+            raise ValueError(
+                f"expected uint8 ({self.height}, {self.width}, 3), got {rgb.dtype} {rgb.shape}"
+            )
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = self._frames
+        frame.time_base = 1 / self.fps
+        self._frames += 1
+        self._mux(self._video.encode(frame))
+
+    def write_audio(self, packet: AudioPacketData) -> None:
+        if self._audio is None:
+            raise ValueError("this VideoWriter was opened without audio")
+        self._mux(self._audio.transcode(packet))
+
+    def close(self, flush: bool = True) -> None:
+        """Flush the encoders (unless ``flush`` is False, e.g. after an error) and close."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if flush:
+                self._mux(self._video.encode(None))
+                if self._audio is not None:
+                    self._mux(self._audio.flush())
+        finally:
+            self._container.close()

@@ -1,0 +1,103 @@
+"""Shipped weights: one file per network under weights/, a manifest with their sha256.
+
+`export` turns training checkpoints into the shipped files (state dict only) and writes
+the manifest; `load_model` verifies every hash before loading with weights_only=True.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from thcodec.errors import ThcError
+from thcodec.models.talking_head import TalkingHead
+
+MODEL_ID = "thc-fomm-lite-1"
+NETWORKS = ("keypoint_detector", "dense_motion", "generator")
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: TalkingHead
+    model_id: str
+    weights_sha256: bytes  # sha256 over the per-file hashes, in NETWORKS order: names the weight set
+
+
+def weights_dir() -> Path:
+    """weights/ beside the package (source checkout) or inside it (installed wheel)."""
+    for d in (DEFAULT_DIR, Path(__file__).resolve().parent / "weights"):
+        if (d / "manifest.json").exists():
+            return d
+    raise ThcError("no trained weights found (weights/manifest.json is missing)")
+
+
+def read_manifest(root: Path) -> dict:
+    try:
+        return json.loads((root / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ThcError(f"cannot read {root / 'manifest.json'}: {e}") from e
+
+
+def load_model(root: Path | None = None, device: torch.device | str = "cpu") -> LoadedModel:
+    root = root or weights_dir()
+    manifest = read_manifest(root)
+    entries = {e["network"]: e for e in manifest["files"]}
+    model = TalkingHead()
+    digest = hashlib.sha256()
+    for name in NETWORKS:
+        if name not in entries:
+            raise ThcError(f"weights manifest has no entry for {name}")
+        path = root / entries[name]["file"]
+        if not path.exists():
+            raise ThcError(f"missing weights file {path}")
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != entries[name]["sha256"]:
+            raise ThcError(f"{path} does not match the sha256 in its manifest")
+        digest.update(bytes.fromhex(entries[name]["sha256"]))
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        getattr(model, name).load_state_dict(state)
+    model.eval().to(device)
+    return LoadedModel(model, manifest.get("model_id", MODEL_ID), digest.digest())
+
+
+def export(checkpoints: dict[str, Path], out: Path, notes: dict) -> dict:
+    """Write weights/<network>.pt from the EMA weights of training checkpoints + the manifest.
+
+    checkpoints maps each network to the best.pt of the run that trained it.
+    """
+    from thcodec.train.train import load_checkpoint
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name in NETWORKS:
+        ck = load_checkpoint(checkpoints[name])
+        prefix = name + "."
+        state = {k[len(prefix) :]: v.float().contiguous() for k, v in ck["ema"].items() if k.startswith(prefix)}
+        path = out / f"{name}.pt"
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        path.write_bytes(buf.getvalue())
+        files.append(
+            {
+                "network": name,
+                "file": path.name,
+                "sha256": sha256_file(path),
+                "parameters": sum(v.numel() for v in state.values()),
+                "steps": int(ck["step"]),
+                "validation": {k: float(v) for k, v in ck.get("val", {}).items()},
+                "checkpoint": str(checkpoints[name]),
+            }
+        )
+    manifest = {"model_id": MODEL_ID, "files": files, **notes}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest

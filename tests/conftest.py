@@ -100,8 +100,7 @@ def _write_audio(container, stream, seconds: float, sample_rate: int, layout: st
     container.mux(stream.encode(None))
 
 
-@pytest.fixture
-def make_clip(tmp_path: Path) -> ClipFactory:
+def clip_factory(directory: Path) -> ClipFactory:
     """Factory: ``make_clip(width=64, height=48, frames=10, fps=25, audio=True) -> Path``.
 
     Other keywords: ``video=False`` for an audio-only .m4a, ``audio_seconds`` (default: the
@@ -127,7 +126,7 @@ def make_clip(tmp_path: Path) -> ClipFactory:
         picture: FrameFn = square_frame,
     ) -> Path:
         fps = Fraction(fps)
-        path = tmp_path / (name or f"clip{next(counter)}.{'mp4' if video else 'm4a'}")
+        path = directory / (name or f"clip{next(counter)}.{'mp4' if video else 'm4a'}")
         if audio_seconds is None:
             last = frame_times[-1] + 1 / fps if frame_times is not None else frames / fps
             audio_seconds = float(last)
@@ -143,6 +142,13 @@ def make_clip(tmp_path: Path) -> ClipFactory:
         return path
 
     return make
+
+
+@pytest.fixture
+def make_clip(tmp_path: Path) -> ClipFactory:
+    """Factory: ``make_clip(width=64, height=48, frames=10, fps=25, audio=True) -> Path``,
+    writing into the test's tmp_path; see clip_factory for the keywords."""
+    return clip_factory(tmp_path)
 
 
 @pytest.fixture

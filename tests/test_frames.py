@@ -97,3 +97,11 @@ def test_jpeg_decode_converts_greyscale_to_rgb():
     out = jpeg_decode(buf.getvalue(), 64, 48)
     assert out.shape == (48, 64, 3)
     assert np.abs(out.astype(int) - 128).max() <= 1
+
+
+def test_to_tensor_of_a_read_only_array_does_not_warn(recwarn):
+    f = np.asarray(Image.fromarray(random_frames((8, 8, 3))))  # PIL gives read-only arrays
+    assert not f.flags.writeable
+    t = to_tensor(f)
+    assert not [w for w in recwarn if "not writable" in str(w.message)]
+    assert np.array_equal(to_uint8(t)[0], f)

@@ -14,8 +14,10 @@ from typing import Annotated, Iterator, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from thcodec import __version__
 from thcodec.errors import ThcError
@@ -26,7 +28,9 @@ app = typer.Typer(
     help="thcodec: video calls at a few kbit/s. Sends a picture of the speaker now and then and "
     "ten key points per frame; the receiver animates the picture.",
 )
-err = Console(stderr=True)
+# soft_wrap: messages are never broken into lines (a long path would be), whatever the width.
+# markup=False: messages hold user paths, and "[/x]" in a file name must print as itself.
+err = Console(stderr=True, soft_wrap=True, markup=False)
 
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite OUTPUT if it exists.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -50,8 +54,10 @@ def main(
 
 @contextmanager
 def _progress(label: str, quiet: bool) -> Iterator[tuple]:
-    """Yields (on_start(total), on_frames(n)) callbacks driving a progress bar on stderr."""
-    if quiet:
+    """Yields (on_start(total), on_frames(n)) callbacks driving a progress bar on stderr.
+
+    No bar unless stderr is a terminal: elsewhere (a log, a pipe) it would leave a blank line."""
+    if quiet or not err.is_terminal:
         yield (lambda total: None, lambda n: None)
         return
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("frames"), TimeRemainingColumn())
@@ -65,7 +71,7 @@ def _run(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except ThcError as e:
-        err.print(f"[bold red]thc: error:[/] {e}", highlight=False)
+        err.print(Text.assemble(("thc: error:", "bold red"), f" {e}"), highlight=False)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("thc: interrupted, nothing written", highlight=False)
@@ -155,9 +161,9 @@ def stats(
             typer.echo(json.dumps(s.as_dict(), indent=2))
             return
         out = Console()
-        t = Table(title=str(input), show_header=False)
+        t = Table(title=escape(str(input)), show_header=False)
         t.add_row("size", f"{s.width}x{s.height} @ {s.fps:.3f} fps, {s.frames} frames, {s.duration_s:.2f} s")
-        t.add_row("model", f"{s.model_id}, key points every {s.interp} frame(s)")
+        t.add_row("model", escape(f"{s.model_id}, key points every {s.interp} frame(s)"))
         t.add_row("total", f"{s.bytes_total} bytes, {s.kbps:.2f} kbit/s, {s.bits_per_pixel:.5f} bits/pixel")
         for cat, n in s.bytes_by_category.items():
             t.add_row(f"  {cat}", f"{n} bytes ({100 * n / max(1, s.bytes_total):.1f}%)")
@@ -165,10 +171,70 @@ def stats(
         for p in s.pivots:
             t.add_row("pivot", f"frame {p.frame} ({p.reason}), {p.bytes} bytes")
         if s.psnr is not None:
-            t.add_row("quality", f"PSNR {s.psnr:.2f} dB, SSIM {s.ssim:.4f} (against {reference})")
+            t.add_row("quality", f"PSNR {s.psnr:.2f} dB, SSIM {s.ssim:.4f} (against {escape(str(reference))})")
         out.print(t)
 
     _run(work)
+
+
+@app.command()
+def bench(
+    clips: Annotated[Optional[list[Path]], typer.Argument(help="Video clips to measure (any size and rate).")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="Data folder with MANIFEST.tsv: also measure its clips of --split.")] = None,
+    split: Annotated[str, typer.Option(help="Which split of --data to measure.")] = "val",
+    out: Annotated[Path, typer.Option(help="Folder for points.csv, report.md, plots/, refs/ and streams/.")] = Path("out/bench"),
+    frames: Annotated[int, typer.Option(min=1, help="Frames of each clip (at 25 fps) in the reference.")] = 250,
+    codecs: Annotated[Optional[str], typer.Option(help="Comma-separated subset of thc,x264,x265,vvenc,svtav1,frozen.")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Fewer settings per codec and AED on every 10th frame (about 3x faster).")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Measure thcodec against x264, x265, vvenc, SVT-AV1 and a frozen frame (condition th256)."""
+    from thcodec.bench.run import BenchOptions, parse_codecs, run_bench, val_clips
+
+    def work():
+        paths = list(clips or [])
+        if data is not None:
+            paths += val_clips(data, split)
+        if not paths:
+            raise ThcError("no clips: name some, or give --data with a MANIFEST.tsv")
+        opts = BenchOptions(frames=frames, codecs=parse_codecs(codecs), quick=quick, aed_every=10 if quick else 5)
+        with _bench_progress(quiet) as progress:
+            result = run_bench(paths, out, opts, progress)
+        err.print(f"wrote {result.csv}, {result.report} and {len(result.plots)} plot(s) under {out}", highlight=False)
+
+    _run(work)
+
+
+@contextmanager
+def _bench_progress(quiet: bool):
+    """A run_bench Progress drawing one bar over the whole run on stderr."""
+    from thcodec.bench.run import Progress as BenchProgress
+
+    class Bar(BenchProgress):
+        def __init__(self, bar: Progress | None) -> None:
+            self.bar, self.task = bar, None
+
+        def start(self, total: int) -> None:
+            if self.bar:
+                self.task = self.bar.add_task("bench", total=total)
+
+        def step(self, what: str) -> None:
+            if self.bar:
+                self.bar.update(self.task, description=what)
+
+        def done(self) -> None:
+            if self.bar:
+                self.bar.advance(self.task)
+
+        def warn(self, message: str) -> None:
+            err.print(f"thc: warning: {message}", highlight=False)
+
+    if quiet or not err.is_terminal:  # as _progress: a bar off a terminal leaves a blank line
+        yield Bar(None)
+        return
+    columns = (TextColumn("{task.description:<40.40}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        yield Bar(bar)
 
 
 def run() -> None:

@@ -15,7 +15,10 @@ def to_tensor(frames: np.ndarray) -> torch.Tensor:
     """(B,H,W,3) or (H,W,3) uint8 -> (B,3,H,W) float in [0,1]."""
     if frames.ndim == 3:
         frames = frames[None]
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
+    frames = np.ascontiguousarray(frames)
+    if not frames.flags.writeable:  # e.g. np.asarray of a PIL image: torch warns about those
+        frames = frames.copy()
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

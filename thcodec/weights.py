@@ -51,7 +51,10 @@ def read_manifest(root: Path) -> dict:
 def load_model(root: Path | None = None, device: torch.device | str = "cpu") -> LoadedModel:
     root = root or weights_dir()
     manifest = read_manifest(root)
-    entries = {e["network"]: e for e in manifest["files"]}
+    try:
+        entries = {e["network"]: {"file": str(e["file"]), "sha256": str(e["sha256"])} for e in manifest["files"]}
+    except (KeyError, TypeError):
+        raise ThcError(f"malformed weights manifest {root / 'manifest.json'}") from None
     model = TalkingHead()
     digest = hashlib.sha256()
     for name in NETWORKS:
@@ -65,7 +68,10 @@ def load_model(root: Path | None = None, device: torch.device | str = "cpu") -> 
             raise ThcError(f"{path} does not match the sha256 in its manifest")
         digest.update(bytes.fromhex(entries[name]["sha256"]))
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        getattr(model, name).load_state_dict(state)
+        try:
+            getattr(model, name).load_state_dict(state)
+        except RuntimeError as e:
+            raise ThcError(f"{path} does not fit this thcodec's {name} network: {str(e).splitlines()[0]}") from None
     model.eval().to(device)
     return LoadedModel(model, manifest.get("model_id", MODEL_ID), digest.digest())
 

@@ -2,7 +2,8 @@
 
 - PSNR (RGB, peak 255): `psnr` is the mean over frames of each frame's PSNR (capped at 100 dB,
   as `thc stats` does); `psnr_mse` is the PSNR of the mean squared error over the whole clip
-  (what ffmpeg's psnr filter calls "average"). SSIM: mean over frames of thcodec.metrics.ssim_u8.
+  (what ffmpeg's psnr filter calls "average"). SSIM: mean over frames of thcodec.metrics.ssim
+  (the same as ssim_u8 per frame).
 - VMAF: ffmpeg's libvmaf (model vmaf_v0.6.1), pooled mean. Both inputs are brought to
   yuv420p by the same BT.601 limited-range conversion the anchors' encoders were fed.
 - AKD: dlib's 68 landmarks. The face box is found (HOG) once on each reference frame and
@@ -11,7 +12,7 @@
   68 points, in pixels of the 256x256 frame. Frames where the reference has no face are skipped.
 - AED: L2 distance between dlib's 128-D face embeddings (dlib_face_recognition_resnet_model_v1)
   of reference and decoded frame, each from its own 68 landmarks in the reference box, on every
-  5th frame. (0.6 is dlib's threshold for "another person".)
+  5th frame (every 10th in quick runs). (0.6 is dlib's threshold for "another person".)
 - face_miss: the share of those sampled frames where HOG finds no face in the decoded frame.
 """
 
@@ -23,11 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from thcodec.bench.ffmpeg import TO_YUV, run_ffmpeg
 from thcodec.bench.reference import write_lossless
 from thcodec.errors import ThcError
-from thcodec.metrics import psnr, ssim_u8
+from thcodec.frames import to_tensor
+from thcodec.metrics import psnr, ssim
 
 PSNR_CAP = 100.0
 EMBED_EVERY = 5
@@ -51,9 +54,15 @@ def psnr_of_mse(decoded: np.ndarray, reference: np.ndarray) -> float:
     return psnr(decoded, reference)
 
 
-def ssim_mean(decoded: np.ndarray, reference: np.ndarray) -> float:
+def ssim_mean(decoded: np.ndarray, reference: np.ndarray, batch: int = 25) -> float:
+    """Mean over frames of thcodec.metrics.ssim (RGB channels averaged), computed in batches of frames."""
     _check_pair(decoded, reference)
-    return float(np.mean([ssim_u8(d, r) for d, r in zip(decoded, reference)]))
+    total = 0.0
+    with torch.inference_mode():
+        for i in range(0, decoded.shape[0], batch):
+            d, r = to_tensor(decoded[i : i + batch]), to_tensor(reference[i : i + batch])
+            total += float(ssim(d, r)) * d.shape[0]  # equal-size frames: batch mean = mean of frame means
+    return total / decoded.shape[0]
 
 
 def vmaf(distorted: Path, reference: Path, frames: int, threads: int = 2) -> float:
@@ -148,7 +157,8 @@ class FaceMetrics:
         shape = self._dlib.full_object_detection(self._dlib.rectangle(*box), pts)
         return np.array(self._embedder.compute_face_descriptor(np.ascontiguousarray(img), shape), np.float64)
 
-    def reference(self, frames: np.ndarray) -> ReferenceFaces:
+    def reference(self, frames: np.ndarray, every: int = EMBED_EVERY) -> ReferenceFaces:
+        """frames: (N,S,S,3) uint8. Embeddings on every `every`-th frame."""
         boxes: list[tuple[int, int, int, int] | None] = []
         lms = np.full((frames.shape[0], 68, 2), np.nan)
         emb: dict[int, np.ndarray] = {}
@@ -160,7 +170,7 @@ class FaceMetrics:
             box = (r.left(), r.top(), r.right(), r.bottom())
             boxes.append(box)
             lms[i] = self._landmarks_px(img, box)
-            if i % EMBED_EVERY == 0:
+            if i % every == 0:
                 emb[i] = self._embedding(img, box, lms[i])
         return ReferenceFaces(boxes, lms, emb)
 

@@ -1,0 +1,304 @@
+"""thcodec.bench: metric code on synthetic frames with known answers, curves, reference, report, CLI."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from thcodec.bench import quality as Q
+from thcodec.bench.codec import Setting
+from thcodec.bench.reference import Condition, make_reference, read_lossless, source_indices, square_region, write_lossless
+from thcodec.bench.report import Row, at_rate, bd_rate, bd_rate_rows, markdown, pareto, pchip, read_csv, write_csv
+from thcodec.bench.run import clip_names, parse_codecs, val_clips
+from thcodec.cli import app
+from thcodec.errors import ThcError
+from thcodec.face_region import Region
+
+HAVE_FFMPEG = importlib.util.find_spec("imageio_ffmpeg") is not None
+HAVE_FACE_MODELS = importlib.util.find_spec("face_recognition_models") is not None
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.mp4"
+
+
+def frames(n: int = 4, size: int = 32, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+
+
+# --------------------------------------------------------------------------- PSNR, SSIM
+
+
+def test_psnr_of_a_known_noise_level():
+    ref = np.full((3, 16, 16, 3), 128, np.uint8)
+    sign = np.where((np.indices((16, 16)).sum(0) % 2) == 0, 1, -1)[None, :, :, None]
+    dec = (ref.astype(int) + 5 * sign).astype(np.uint8)  # error +-5 everywhere: MSE 25
+    expected = 10 * math.log10(255**2 / 25)
+    assert Q.psnr_mean(dec, ref) == pytest.approx(expected, abs=1e-9)
+    assert Q.psnr_of_mse(dec, ref) == pytest.approx(expected, abs=1e-9)
+
+
+def test_psnr_mean_of_frames_and_psnr_of_mean_mse_differ_as_defined():
+    ref = np.full((2, 8, 8, 3), 100, np.uint8)
+    dec = ref.copy()
+    dec[0] += 5  # MSE 25
+    dec[1] += 10  # MSE 100
+    per_frame = [10 * math.log10(255**2 / 25), 10 * math.log10(255**2 / 100)]
+    assert Q.psnr_mean(dec, ref) == pytest.approx(np.mean(per_frame))
+    assert Q.psnr_of_mse(dec, ref) == pytest.approx(10 * math.log10(255**2 / 62.5))
+
+
+def test_identical_frames_cap_psnr_and_give_ssim_one():
+    f = frames()
+    assert Q.psnr_mean(f, f) == Q.PSNR_CAP
+    assert Q.ssim_mean(f, f) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_ssim_mean_is_the_mean_of_per_frame_ssim():
+    from thcodec.metrics import ssim_u8
+
+    a = frames(7, 24, 1)
+    b = np.clip(a.astype(int) + np.random.default_rng(2).integers(-30, 30, a.shape), 0, 255).astype(np.uint8)
+    assert Q.ssim_mean(a, b, batch=3) == pytest.approx(np.mean([ssim_u8(x, y) for x, y in zip(a, b)]), abs=1e-5)
+
+
+def test_metrics_refuse_mismatched_frames():
+    with pytest.raises(ThcError):
+        Q.psnr_mean(frames(3), frames(4))
+
+
+# --------------------------------------------------------------------------- AKD
+
+
+def test_akd_of_landmarks_shifted_by_3_4_is_5():
+    lm = np.random.default_rng(0).uniform(0, 256, (6, 68, 2))
+    shifted = lm + np.array([3.0, 4.0])
+    assert Q.landmark_distance(lm[0], shifted[0]) == pytest.approx(5.0)
+    akd, n = Q.akd_of(lm, shifted)
+    assert akd == pytest.approx(5.0) and n == 6
+
+
+def test_akd_skips_frames_without_a_reference_face():
+    lm = np.zeros((3, 68, 2))
+    dec = lm + np.array([3.0, 4.0])
+    lm[1] = np.nan  # no face in reference frame 1
+    dec[2] += 100  # only frame 2 is far off
+    akd, n = Q.akd_of(lm, dec)
+    assert n == 2
+    assert akd == pytest.approx((5.0 + np.hypot(103, 104)) / 2)
+    assert Q.akd_of(np.full((2, 68, 2), np.nan), np.zeros((2, 68, 2))) == (None, 0)
+
+
+@pytest.mark.skipif(not (HAVE_FACE_MODELS and DEMO.exists()), reason="needs face-recognition-models and examples/demo.mp4")
+def test_face_scores_of_the_reference_itself_are_zero_and_grow_with_a_shift():
+    from thcodec.video_io import VideoReader
+
+    with VideoReader(DEMO) as r:
+        ref = np.stack([f for _, f in zip(range(6), r)])
+    fm = Q.FaceMetrics()
+    faces = fm.reference(ref, every=5)
+    assert faces.faces == 6 and sorted(faces.embeddings) == [0, 5]
+    same = fm.score(faces, ref)
+    assert same.akd == pytest.approx(0.0) and same.aed == pytest.approx(0.0) and same.face_miss == 0.0
+    moved = fm.score(faces, np.roll(ref, (6, 8), axis=(1, 2)))  # the face moves 10 px, its box does not
+    assert moved.akd > 3.0 and moved.aed > 0.0
+
+
+# --------------------------------------------------------------------------- curves
+
+
+def test_pareto_keeps_points_that_improve_on_every_cheaper_one():
+    r, q = pareto([40, 10, 20, 30, 20], [50, 10, 30, 25, 20])
+    assert list(r) == [10, 20, 40] and list(q) == [10, 30, 50]
+    assert len(pareto([10, 20], [None, 5])[0]) == 1
+
+
+def test_pchip_is_exact_on_lines_and_monotone():
+    x = np.array([0.0, 1.0, 3.0, 4.0])
+    xs = np.linspace(0, 4, 41)
+    assert np.allclose(pchip(x, 2 * x + 1, xs), 2 * xs + 1)
+    y = np.array([0.0, 0.1, 5.0, 5.1])
+    assert np.all(np.diff(pchip(x, y, xs)) >= -1e-12)
+    assert np.allclose(pchip(x, y, x), y)
+
+
+def test_pchip_agrees_with_scipy():
+    interpolate = pytest.importorskip("scipy.interpolate")
+    x = np.array([20.0, 35.0, 41.0, 60.0, 72.0])
+    y = np.log([5.0, 9.0, 14.0, 40.0, 90.0])
+    xs = np.linspace(20, 72, 200)
+    assert np.allclose(pchip(x, y, xs), interpolate.PchipInterpolator(x, y)(xs), atol=1e-12)
+
+
+CURVE_R = [5.0, 10.0, 20.0, 40.0, 80.0]
+CURVE_Q = [30.0, 45.0, 60.0, 72.0, 80.0]
+
+
+def test_bd_rate_of_identical_curves_is_zero():
+    assert bd_rate(CURVE_R, CURVE_Q, CURVE_R, CURVE_Q) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_bd_rate_of_a_curve_needing_half_the_rate_is_minus_50_percent():
+    half = [r / 2 for r in CURVE_R]
+    assert bd_rate(CURVE_R, CURVE_Q, half, CURVE_Q) == pytest.approx(-50.0, abs=1e-9)
+    assert bd_rate(half, CURVE_Q, CURVE_R, CURVE_Q) == pytest.approx(100.0, abs=1e-9)
+
+
+def test_bd_rate_over_the_overlapping_quality_only():
+    # log-rate linear in quality (so any subset interpolates the same line); the test curve covers
+    # quality 45..75 only, where it needs half the rate
+    rates, quals = [5.0, 10.0, 20.0, 40.0, 80.0], [30.0, 45.0, 60.0, 75.0, 90.0]
+    assert bd_rate(rates, quals, [5.0, 10.0, 20.0], [45.0, 60.0, 75.0]) == pytest.approx(-50.0, abs=1e-9)
+
+
+def test_bd_rate_is_none_without_overlap_or_points():
+    assert bd_rate(CURVE_R, CURVE_Q, [1.0, 2.0], [5.0, 10.0]) is None
+    assert bd_rate(CURVE_R, CURVE_Q, [1.0], [50.0]) is None
+    assert bd_rate(CURVE_R, CURVE_Q, [1.0, 2.0], [50.0, 40.0]) is None  # one Pareto point
+
+
+def row(codec: str, kbps: float, vmaf: float | None, akd: float | None, setting: str = "crf=1", clip: str = "c") -> Row:
+    return Row(clip, codec, codec, setting, 250, int(kbps * 1250), kbps, 0.01, 30.0, 29.5, 0.9, vmaf, akd, 250,
+               0.3, 50, 0.0, 10.0, 20.0, None, None, "s")  # fmt: skip
+
+
+def test_bd_rate_on_akd_treats_lower_as_better():
+    anchor = [row("x264", r, None, a) for r, a in zip([10, 20, 40], [3.0, 2.0, 1.0])]
+    ours = [row("thc", r / 2, None, a) for r, a in zip([10, 20, 40], [3.0, 2.0, 1.0])]
+    assert bd_rate_rows(anchor, ours, "akd") == pytest.approx(-50.0, abs=1e-9)
+
+
+def test_rate_matched_interpolation_is_linear_in_log_rate():
+    assert at_rate([10, 40], [20, 40], 20) == pytest.approx(30.0)  # 20 kbps is halfway in log rate
+    assert at_rate([40, 10], [40, 20], 10) == pytest.approx(20.0)
+    assert at_rate([10, 40], [20, 40], 9.9) is None
+    assert at_rate([10, 40], [20, 40], 41) is None
+    assert at_rate([10, 40], [None, None], 20) is None
+
+
+# --------------------------------------------------------------------------- reference
+
+
+def test_source_indices_resample_by_timestamp():
+    assert source_indices(Fraction(25), Fraction(25), 5) == [0, 1, 2, 3, 4]
+    assert source_indices(Fraction(30), Fraction(25), 6) == [0, 1, 2, 4, 5, 6]  # nearest of t = j/25
+    assert source_indices(Fraction(25, 2), Fraction(25), 5) == [0, 1, 1, 2, 2]
+
+
+def test_square_region():
+    assert square_region(Region(10, 20, 100, 100), 640, 480, None) == Region(10, 20, 100, 100)
+    assert square_region(Region.whole(64, 48), 64, 48, None) == Region(8, 0, 48, 48)
+    assert square_region(Region.whole(64, 48), 64, 48, (60.0, 20.0, 30.0)) == Region(16, 0, 48, 48)
+
+
+def test_lossless_reference_round_trips_exactly(tmp_path: Path):
+    f = frames(5, 40)
+    write_lossless(f, tmp_path / "r.mkv", Fraction(25))
+    assert np.array_equal(read_lossless(tmp_path / "r.mkv"), f)
+
+
+def test_make_reference_crops_resizes_and_resamples(make_clip, tmp_path: Path):
+    clip = make_clip(width=80, height=48, frames=36, fps=30, audio=True)  # 1.2 s at 30 fps, no face
+    ref = make_reference(clip, tmp_path / "refs", "c", Condition(size=32, frames=250))
+    assert ref.frames.shape == (30, 32, 32, 3)  # 1.2 s at 25 fps
+    assert ref.region == Region(16, 0, 48, 48) and ref.face_frame is None and ref.warnings
+    assert np.array_equal(read_lossless(ref.path), ref.frames)
+    short = make_reference(clip, tmp_path / "refs", "d", Condition(size=32, frames=7))
+    assert short.count == 7 and short.duration_s == pytest.approx(0.28)
+
+
+# --------------------------------------------------------------------------- run, report, CLI
+
+
+def test_settings_parse_and_names():
+    s = Setting.of(pivot_quality=50, interp=2)
+    assert s["interp"] == 2 and s.label == "pivot_quality=50,interp=2" and s.slug == "pivot_quality50_interp2"
+    assert parse_codecs(None)[0] == "thc"
+    assert parse_codecs("x264, frozen") == ("x264", "frozen")
+    with pytest.raises(ThcError):
+        parse_codecs("x264,mpeg2")
+    assert clip_names([Path("a/x y.mp4"), Path("b/x y.mp4"), Path("c.mov")]) == ["x_y", "x_y_2", "c"]
+
+
+def test_val_clips_reads_the_manifest(tmp_path: Path):
+    (tmp_path / "MANIFEST.tsv").write_text("file\tsplit\tkind\na.mp4\ttrain\treal\nb.mp4\tval\treal\n")
+    assert val_clips(tmp_path) == [tmp_path / "clips" / "b.mp4"]
+    with pytest.raises(ThcError):
+        val_clips(tmp_path, "test")
+    with pytest.raises(ThcError):
+        val_clips(tmp_path / "missing")
+
+
+def test_csv_round_trip_and_markdown(tmp_path: Path):
+    rows = [row("x264", r, v, a) for r, v, a in zip([10, 20, 40], [30, 50, 70], [3, 2, 1])]
+    rows += [row("thc", r, v, a, setting=f"pivot_quality={q},interp=1")
+             for r, v, a, q in zip([5, 10], [40, 60], [2.5, 1.5], [30, 75])]  # fmt: skip
+    rows.append(row("vvenc", 30, None, None, setting="qp=63"))
+    write_csv(rows, tmp_path / "p.csv")
+    back = read_csv(tmp_path / "p.csv")
+    assert [r.codec for r in back] == [r.codec for r in rows]
+    assert back[0].vmaf == 30 and back[-1].vmaf is None and back[0].pivot_bytes is None and back[0].frames == 250
+    md = markdown(back, {"thc": "ours", "x264": "H.264", "vvenc": "H.266"}, "t", ["note"])
+    assert "| H.264 |" in md and "| q30 i1 |" in md
+    assert "(≥ 10.0 kbps)" in md  # our 5 kbps point lies below x264's lowest rate
+    assert "| 30.0 / 3.00 / 0.300 |" in md  # our 10 kbps point: x264 at 10 kbps is its lowest point
+
+
+@pytest.mark.skipif(not HAVE_FFMPEG, reason="needs imageio-ffmpeg (the eval extra)")
+def test_vmaf_of_the_reference_itself_is_high_and_noise_lowers_it(tmp_path: Path):
+    yy, xx = np.mgrid[0:96, 0:96]
+    base = np.stack([(xx * 2 + t * 3) % 256 for t in range(8)]).astype(np.uint8)
+    ref = np.repeat(base[..., None], 3, axis=-1)
+    write_lossless(ref, tmp_path / "ref.mkv", Fraction(25))
+    noisy = np.clip(ref.astype(int) + np.random.default_rng(0).integers(-40, 40, ref.shape), 0, 255).astype(np.uint8)
+    same = Q.vmaf_frames(ref, tmp_path / "ref.mkv", Fraction(25))
+    worse = Q.vmaf_frames(noisy, tmp_path / "ref.mkv", Fraction(25))
+    assert same > 95 and worse < same - 10
+
+
+def test_bench_cli_errors_are_one_line():
+    runner = CliRunner()
+    r = runner.invoke(app, ["bench"])
+    assert r.exit_code == 1 and "no clips" in r.output
+    r = runner.invoke(app, ["bench", "missing.mp4", "--codecs", "x264"])
+    assert r.exit_code == 1 and "no such file" in r.output
+    r = runner.invoke(app, ["bench", "missing.mp4", "--codecs", "h261"])
+    assert r.exit_code == 1 and "unknown codec" in r.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (HAVE_FFMPEG and HAVE_FACE_MODELS), reason="needs the eval extra")
+def test_bench_end_to_end_on_a_tiny_clip(make_clip, tmp_path: Path, monkeypatch):
+    """Every codec at one setting (its lowest rate) on a 20-frame synthetic clip, through the CLI."""
+    from thcodec.bench import run as R
+
+    real = R.make_codecs
+
+    class OneSetting:
+        def __init__(self, codec):
+            self.codec, self.name, self.label = codec, codec.name, codec.label
+
+        def settings(self, quick):
+            return self.codec.settings(quick)[-1:]
+
+        def run(self, ref, setting, out_dir):
+            return self.codec.run(ref, setting, out_dir)
+
+    monkeypatch.setattr(R, "make_codecs", lambda names: {n: OneSetting(c) for n, c in real(names).items()})
+    clip = make_clip(width=96, height=96, frames=24, fps=25, audio=True)
+    out = tmp_path / "bench"
+    r = CliRunner().invoke(app, ["bench", str(clip), "--frames", "20", "--quick", "--quiet", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = read_csv(out / "points.csv")
+    assert sorted(r.codec for r in rows) == sorted(R.CODECS)
+    for x in rows:
+        assert x.frames == 20 and x.bytes == Path(x.stream).stat().st_size
+        assert x.kbps == pytest.approx(x.bytes * 8 / 0.8 / 1000, rel=1e-5)
+        assert 5 < x.psnr < 100 and 0 < x.ssim <= 1 and x.vmaf is not None
+        assert x.akd is None  # no face in the synthetic clip
+    assert (out / "report.md").read_text().count("| thc |") == 1
+    assert (out / "plots" / f"{clip.stem}.png").stat().st_size > 1000
+    assert read_lossless(out / "refs" / f"{clip.stem}.mkv").shape == (20, 256, 256, 3)

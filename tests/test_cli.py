@@ -1,0 +1,262 @@
+"""The `thc` command line, driven in-process with typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from conftest import clip_factory
+from thcodec import __version__
+from thcodec.cli import app
+from thcodec.video_io import VideoReader, probe
+
+runner = CliRunner()
+COMMANDS = typer.main.get_command(app).commands
+
+
+def thc(*args) -> "typer.testing.Result":
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def ok(result) -> None:
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert result.exception is None
+
+
+def fails(result, match: str) -> str:
+    """Exit 1 with exactly one line on stderr, `thc: error: ...`, and no traceback."""
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), result.exception  # not an escaped exception
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("thc: error: ")
+    assert "Traceback" not in result.output
+    assert re.search(match, lines[0]), lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A clip and its .thc, made once through the CLI (the module's tests must not change them)."""
+    make = clip_factory(tmp_path_factory.mktemp("cli"))
+    clip = make(width=64, height=48, frames=8, audio=True)
+    stream = clip.with_suffix(".thc")
+    result = thc("encode", clip, stream, "--quiet")
+    ok(result)
+    return clip, stream, make
+
+
+# --- version and help -------------------------------------------------------------------
+
+
+def test_version():
+    result = thc("--version")
+    ok(result)
+    assert result.stdout == f"thc {__version__}\n"
+
+
+def test_no_arguments_shows_help():
+    result = thc()
+    assert "encode" in result.output and "decode" in result.output and "stats" in result.output
+
+
+def test_every_command_is_listed():
+    result = thc("--help")
+    ok(result)
+    for name in COMMANDS:
+        assert name in result.stdout
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_help_mentions_every_option(command):
+    result = thc(command, "--help")
+    ok(result)
+    for param in COMMANDS[command].params:
+        for opt in param.opts:
+            if opt.startswith("-"):
+                assert opt in result.stdout, (command, opt)
+    assert "--help" in result.stdout
+
+
+# --- happy paths ------------------------------------------------------------------------
+
+
+def test_encode_decode_stats(files, tmp_path):
+    clip, stream, _ = files
+    assert stream.read_bytes()[:4] == b"\x89THC"
+    out = tmp_path / "back.mp4"
+    result = thc("decode", stream, out)
+    ok(result)
+    assert f"wrote {out}: 8 frames" in result.stderr
+    info = probe(out)
+    assert (info.width, info.height, info.fps, info.has_audio) == (64, 48, 25, True)
+
+    result = thc("stats", stream)
+    ok(result)
+    assert "kbit/s" in result.stdout and "keypoints" in result.stdout
+
+    result = thc("stats", stream, "--json")
+    ok(result)
+    s = json.loads(result.stdout)
+    assert s["frames"] == 8 and s["bytes_total"] == stream.stat().st_size
+    assert sum(s["bytes_by_category"].values()) == s["bytes_total"]
+    assert s["psnr"] is None
+
+
+def test_encode_reports_what_it_wrote(files, tmp_path):
+    clip, _, _ = files
+    out = tmp_path / "loud.thc"
+    result = thc("encode", clip, out, "--interp", 2, "--audio-kbps", 8, "--pivot-quality", 50)
+    ok(result)
+    assert re.search(rf"wrote {re.escape(str(out))}: 8 frames, \d+ bytes, [\d.]+ kbit/s", result.stderr)
+    assert "warning: no face found" in result.stderr  # the synthetic clip has no face
+
+
+def test_stats_with_reference(files):
+    clip, stream, _ = files
+    result = thc("stats", stream, "--reference", clip, "--json")
+    ok(result)
+    s = json.loads(result.stdout)
+    assert 10 < s["psnr"] < 100 and 0 < s["ssim"] <= 1
+
+
+def test_decode_without_audio(files, tmp_path):
+    _, stream, _ = files
+    out = tmp_path / "mute.mkv"
+    ok(thc("decode", stream, out, "--no-audio", "-q"))
+    assert not probe(out).has_audio
+    assert probe(out).width == 64
+
+
+def test_odd_size_keeps_its_size(files, tmp_path):
+    make = files[2]
+    clip = make(width=65, height=49, frames=3, audio=False)
+    stream, out = tmp_path / "odd.thc", tmp_path / "odd.mp4"
+    ok(thc("encode", clip, stream, "-q"))
+    ok(thc("decode", stream, out, "-q"))
+    with VideoReader(out) as reader:
+        frames = list(reader)
+    assert reader.info.width == 65 and reader.info.height == 49
+    assert len(frames) == 3 and frames[0].shape == (49, 65, 3)
+
+
+def test_one_frame_video(files, tmp_path):
+    make = files[2]
+    clip = make(frames=1, audio=True)
+    stream, out = tmp_path / "one.thc", tmp_path / "one.mp4"
+    ok(thc("encode", clip, stream, "-q"))
+    result = thc("stats", stream, "--json")
+    ok(result)
+    assert json.loads(result.stdout)["frames"] == 1
+    ok(thc("decode", stream, out, "-q"))
+    with VideoReader(out) as reader:
+        assert len(list(reader)) == 1
+
+
+# --- refusals ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["encode", "decode", "stats"])
+def test_missing_input(command, tmp_path):
+    args = [command, tmp_path / "nope.mp4"] + ([tmp_path / "out.x"] if command != "stats" else [])
+    fails(thc(*args), r"nope\.mp4: no such file")
+    assert not (tmp_path / "out.x").exists()
+
+
+def test_input_is_a_directory(tmp_path):
+    fails(thc("encode", tmp_path, tmp_path / "out.thc"), "is a directory")
+
+
+def test_text_file_is_not_a_video(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not a video\n" * 20)
+    fails(thc("encode", text, tmp_path / "out.thc"), "not a media file")
+    assert not (tmp_path / "out.thc").exists()
+    fails(thc("decode", text, tmp_path / "out.mp4"), "not a .thc file")
+    fails(thc("stats", text), "not a .thc file")
+
+
+def test_audio_only_input(files, tmp_path):
+    make = files[2]
+    m4a = make(video=False, audio=True)
+    fails(thc("encode", m4a, tmp_path / "out.thc"), r"no video stream \(audio only\?\)")
+    assert not (tmp_path / "out.thc").exists()
+
+
+def test_output_exists_needs_force(files, tmp_path):
+    clip, stream, _ = files
+    target = tmp_path / "taken.thc"
+    target.write_bytes(b"precious")
+    fails(thc("encode", clip, target), r"exists \(use --force to overwrite\)")
+    assert target.read_bytes() == b"precious"
+    video = tmp_path / "taken.mp4"
+    video.write_bytes(b"precious")
+    fails(thc("decode", stream, video), "exists")
+    assert video.read_bytes() == b"precious"
+
+    ok(thc("encode", clip, target, "--force", "-q"))
+    assert target.read_bytes()[:4] == b"\x89THC"
+    ok(thc("decode", stream, video, "-f", "-q"))
+    assert probe(video).width == 64
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.mp4", "taken.thc"]  # no temp files left
+
+
+def test_output_directory_missing(files, tmp_path):
+    clip, stream, _ = files
+    fails(thc("encode", clip, tmp_path / "no" / "dir" / "x.thc"), "does not exist")
+    fails(thc("decode", stream, tmp_path / "no" / "x.mp4"), "does not exist")
+    assert not (tmp_path / "no").exists()
+
+
+def test_output_is_a_directory(files, tmp_path):
+    clip, _, _ = files
+    fails(thc("encode", clip, tmp_path), "is a directory")
+
+
+def test_damaged_stream_flipped_byte(files, tmp_path):
+    _, stream, _ = files
+    data = bytearray(stream.read_bytes())
+    data[len(data) // 2] ^= 0x20
+    bad = tmp_path / "flipped.thc"
+    bad.write_bytes(bytes(data))
+    fails(thc("decode", bad, tmp_path / "out.mp4"), "damaged file: CRC mismatch")
+    assert not (tmp_path / "out.mp4").exists()  # nothing half-written is left
+    assert [p.name for p in tmp_path.iterdir()] == ["flipped.thc"]
+    fails(thc("stats", bad), "damaged file")
+
+
+@pytest.mark.parametrize("keep", [5, 100, -3])
+def test_damaged_stream_truncated(files, tmp_path, keep):
+    _, stream, _ = files
+    data = stream.read_bytes()
+    bad = tmp_path / "cut.thc"
+    bad.write_bytes(data[:keep])
+    fails(thc("decode", bad, tmp_path / "out.mp4"), "truncated file")
+    assert not (tmp_path / "out.mp4").exists()
+    fails(thc("stats", bad), "truncated file")
+
+
+def test_bad_option_values(files, tmp_path):
+    clip, _, _ = files
+    for args in (["--interp", "0"], ["--interp", "5"], ["--pivot-quality", "100"], ["--audio-kbps", "1"]):
+        result = thc("encode", clip, tmp_path / "x.thc", *args)
+        assert result.exit_code == 2, args  # usage error
+        assert not (tmp_path / "x.thc").exists()
+
+
+def test_paths_with_brackets_print_as_themselves(tmp_path):
+    # the message holds the user's path; it must not be read as console markup
+    for name in ("clip[bold].mp4", "clip[/].mp4", "a[/red]b.mp4"):
+        line = fails(thc("encode", tmp_path / name, tmp_path / "out.thc"), "no such file")
+        assert name in line
+
+
+def test_long_paths_are_not_wrapped(tmp_path):
+    deep = tmp_path / ("long_directory_name_" * 8)
+    deep.mkdir()
+    line = fails(thc("encode", deep / "missing_input_file_with_a_long_name.mp4", tmp_path / "o.thc"), "no such file")
+    assert str(deep / "missing_input_file_with_a_long_name.mp4") in line

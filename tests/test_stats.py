@@ -1,0 +1,145 @@
+import math
+
+import numpy as np
+import pytest
+
+from conftest import clip_factory
+from thcodec import container as C
+from thcodec import keypoints as kpq
+from thcodec.encoder import EncodeOptions, encode
+from thcodec.errors import ThcError
+from thcodec.frames import jpeg_encode
+from thcodec.stats import add_quality, stream_stats
+
+
+def known_stream(path, frames=50, fps=(25, 1), width=64, height=48):
+    """A hand-made stream: every chunk's size is known."""
+    jpeg = jpeg_encode(np.full((height, width, 3), 120, np.uint8), 80)
+    rng = np.random.default_rng(0)
+    fields = kpq.quantize(rng.uniform(-0.5, 0.5, (frames, 10, 2)), np.tile(np.eye(2), (frames, 10, 1, 1)))
+    chunks = [
+        C.AudioHeader(C.AudioCodec.OPUS, 48000, 1, 1, 48000, b"OpusHead" + bytes(11)),
+        C.PivotSwitch(0, C.SwitchReason.START),
+        C.Pivot(0, 0, 0, width, height, jpeg),
+        C.KeypointBlock(0, frames, 1, 0, kpq.compress_block(fields, None)),
+        C.AudioPackets(-312, ((2880, b"\x01" * 30),) * 10),
+        C.PivotSwitch(frames // 2, C.SwitchReason.QUALITY),  # reason bookkeeping only
+        C.Pivot(frames // 2, 0, 0, width, height, jpeg),
+        C.AudioPackets(28488, ((2880, b"\x02" * 25),) * 5),
+        C.End(frames),
+    ]
+    header = C.StreamHeader(width, height, fps[0], fps[1], frames, 256, 10, 1, "test-model", bytes(32))
+    with open(path, "wb") as f:
+        w = C.ContainerWriter(f)
+        w.write_header(header)
+        for ch in chunks:
+            w.write(ch)
+    return header, chunks
+
+
+def payload(chunks, *types):
+    return sum(len(ch.to_payload()) for ch in chunks if isinstance(ch, types))
+
+
+def test_byte_split_of_a_known_stream(tmp_path):
+    path = tmp_path / "known.thc"
+    header, chunks = known_stream(path)
+    s = stream_stats(path)
+    size = path.stat().st_size
+    assert s.bytes_total == size == sum(s.bytes_by_category.values())
+    assert s.bytes_by_category["pivot"] == payload(chunks, C.Pivot, C.PivotSwitch)
+    assert s.bytes_by_category["keypoints"] == payload(chunks, C.KeypointBlock)
+    assert s.bytes_by_category["audio"] == payload(chunks, C.AudioHeader, C.AudioPackets)
+    # magic + version, HEAD and END whole, 12 bytes of every other chunk
+    assert s.bytes_by_category["container"] == (
+        C.FILE_HEADER_SIZE + 2 * C.CHUNK_OVERHEAD + len(header.to_payload()) + 4 + C.CHUNK_OVERHEAD * (len(chunks) - 1)
+    )
+    assert [(p.frame, p.reason) for p in s.pivots] == [(0, "start"), (25, "quality")]
+    assert all(p.bytes == len(chunks[2].to_payload()) for p in s.pivots)
+
+
+def test_rate_formulas_of_a_known_stream(tmp_path):
+    path = tmp_path / "known.thc"
+    known_stream(path, frames=50, fps=(25, 1))  # 2 s
+    s = stream_stats(path)
+    size = path.stat().st_size
+    assert (s.width, s.height, s.fps, s.frames, s.interp, s.model_id) == (64, 48, 25.0, 50, 1, "test-model")
+    assert s.duration_s == 2.0
+    assert s.kbps == pytest.approx(size * 8 / 2 / 1000)
+    assert s.bits_per_pixel == pytest.approx(size * 8 / (50 * 64 * 48))
+    kp = s.bytes_by_category["keypoints"]
+    assert s.keypoint_kbps == pytest.approx(kp * 8 / 2 / 1000)
+    assert s.keypoint_bytes_per_frame == pytest.approx(kp / 50)
+    assert s.psnr is None and s.ssim is None
+    d = s.as_dict()
+    assert d["bytes_total"] == size and d["pivots"][1] == {"frame": 25, "reason": "quality", "bytes": s.pivots[1].bytes}
+
+
+def test_ntsc_rate(tmp_path):
+    path = tmp_path / "ntsc.thc"
+    known_stream(path, frames=30, fps=(30000, 1001))
+    s = stream_stats(path)
+    assert s.duration_s == pytest.approx(30 * 1001 / 30000)
+    assert s.kbps == pytest.approx(path.stat().st_size * 8 / s.duration_s / 1000)
+
+
+def test_missing_and_damaged_files(tmp_path):
+    with pytest.raises(ThcError, match="cannot read"):
+        stream_stats(tmp_path / "missing.thc")
+    path = tmp_path / "known.thc"
+    known_stream(path)
+    data = path.read_bytes()
+    (tmp_path / "cut.thc").write_bytes(data[:-5])
+    with pytest.raises(ThcError, match="truncated"):
+        stream_stats(tmp_path / "cut.thc")
+    flipped = bytearray(data)
+    flipped[200] ^= 0x40
+    (tmp_path / "flip.thc").write_bytes(bytes(flipped))
+    with pytest.raises(ThcError, match="CRC mismatch"):
+        stream_stats(tmp_path / "flip.thc")
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory, loaded):
+    make = clip_factory(tmp_path_factory.mktemp("stats"))
+    clip = make(width=64, height=48, frames=8, audio=True)
+    thc = clip.with_suffix(".thc")
+    with open(thc, "wb") as f:
+        result = encode(clip, f, loaded, EncodeOptions())
+    return clip, thc, result, make
+
+
+def test_stats_of_an_encoded_clip(encoded):
+    _, thc, result, _ = encoded
+    s = stream_stats(thc)
+    assert s.bytes_total == result.bytes_total == thc.stat().st_size
+    assert s.frames == result.frames == 8
+    with open(thc, "rb") as f:
+        counts = {}
+        for ch, _ in C.read_chunks(f):
+            name = ch.CHUNK_TYPE.decode()
+            counts[name] = counts.get(name, 0) + 1
+    # the writer's on-disk bytes per type, less 12 bytes per chunk, are the categories' payloads
+    bt = result.bytes_by_type
+
+    def payloads(*types):
+        return sum(bt.get(t, 0) - C.CHUNK_OVERHEAD * counts.get(t, 0) for t in types)
+
+    assert s.bytes_by_category["pivot"] == payloads("PIVT", "SWCH")
+    assert s.bytes_by_category["keypoints"] == payloads("KPTS")
+    assert s.bytes_by_category["audio"] == payloads("AUDH", "AUDI") > 0
+    assert s.keypoint_bytes_per_frame == pytest.approx(s.bytes_by_category["keypoints"] / 8)
+
+
+def test_add_quality_against_the_original(encoded, loaded):
+    clip, thc, _, _ = encoded
+    s = add_quality(stream_stats(thc), clip, loaded)
+    assert math.isfinite(s.psnr) and 10 < s.psnr < 100
+    assert 0 < s.ssim <= 1
+
+
+def test_add_quality_refuses_a_reference_of_another_size(encoded, loaded):
+    _, thc, _, make = encoded
+    other = make(width=32, height=32, frames=2, audio=False)
+    with pytest.raises(ThcError, match="reference is 32x32, stream is 64x48"):
+        add_quality(stream_stats(thc), other, loaded)

@@ -1,0 +1,52 @@
+"""thcodec itself as a benchmark codec: `thc encode` / `thc decode` on the reference, no audio."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from thcodec.bench.codec import Coded, Setting
+from thcodec.bench.reference import Reference
+from thcodec.decoder import Frame, decode_stream
+from thcodec.encoder import EncodeOptions, encode
+from thcodec.errors import ThcError
+from thcodec.stats import stream_stats
+from thcodec.weights import LoadedModel, load_model
+
+
+class Thc:
+    name = "thc"
+    label = "thcodec (ours)"
+    sweep = tuple((q, k) for q in (30, 50, 75) for k in (1, 2))  # (pivot JPEG quality, interp)
+    quick_sweep = ((30, 1), (75, 1), (30, 2), (75, 2))
+
+    def __init__(self) -> None:
+        self._loaded: LoadedModel | None = None
+
+    @property
+    def loaded(self) -> LoadedModel:
+        if self._loaded is None:
+            self._loaded = load_model()
+        return self._loaded
+
+    def settings(self, quick: bool) -> list[Setting]:
+        return [Setting.of(pivot_quality=q, interp=k) for q, k in (self.quick_sweep if quick else self.sweep)]
+
+    def run(self, ref: Reference, setting: Setting, out_dir: Path) -> Coded:
+        out = out_dir / f"{self.name}_{setting.slug}.thc"
+        opts = EncodeOptions(interp=setting["interp"], pivot_quality=setting["pivot_quality"], audio=False)
+        loaded = self.loaded
+        t0 = time.perf_counter()
+        with open(out, "wb") as f:
+            encode(ref.path, f, loaded, opts)
+        t1 = time.perf_counter()
+        with open(out, "rb") as f:
+            frames = [e.rgb for e in decode_stream(f, loaded) if isinstance(e, Frame)]
+        t2 = time.perf_counter()
+        if len(frames) != ref.count:
+            raise ThcError(f"thc decoded {len(frames)} frames of {ref.count}")
+        s = stream_stats(out)
+        parts = {k: v for k, v in s.bytes_by_category.items() if k in ("pivot", "keypoints", "container")}
+        return Coded(out, s.bytes_total, np.stack(frames), t1 - t0, t2 - t1, bitstream_vmaf=False, parts=parts)

@@ -1,0 +1,278 @@
+"""Results of a benchmark: the CSV of every point, the Markdown report, the rate-quality plots.
+
+- Rate-matched comparison: an anchor's metric at our rate is interpolated linearly in
+  log(rate) between its two sweep points around that rate; none outside its swept range.
+- BD-rate (Bjøntegaard): each codec's Pareto points (rate up, quality up) give log(rate) as a
+  monotone piecewise cubic (PCHIP, Fritsch-Carlson) of quality; the mean difference of the two
+  over the overlapping quality interval is the rate change at equal quality, in %
+  (negative: ours needs fewer bits). None where the quality ranges do not overlap or a curve
+  has fewer than two Pareto points. For AKD and AED (lower is better) the quality is -AKD.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+OURS = "thc"
+LOWER_IS_BETTER = {"akd", "aed"}
+
+
+@dataclass
+class Row:
+    """One codec at one setting on one clip."""
+
+    clip: str
+    codec: str
+    label: str
+    setting: str
+    frames: int
+    bytes: int
+    kbps: float
+    bpp: float
+    psnr: float
+    psnr_mse: float
+    ssim: float
+    vmaf: float | None
+    akd: float | None
+    akd_frames: int
+    aed: float | None
+    aed_frames: int
+    face_miss: float | None
+    encode_fps: float
+    decode_fps: float
+    pivot_bytes: int | None
+    keypoint_bytes: int | None
+    stream: str
+
+
+_INT = {"frames", "bytes", "akd_frames", "aed_frames", "pivot_bytes", "keypoint_bytes"}
+_STR = {"clip", "codec", "label", "setting", "stream"}
+
+
+def write_csv(rows: list[Row], path: Path) -> None:
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=[fl.name for fl in fields(Row)])
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if v is None else (f"{v:.6g}" if isinstance(v, float) else v)) for k, v in asdict(r).items()})
+    tmp.replace(path)
+
+
+def read_csv(path: Path) -> list[Row]:
+    def conv(k: str, v: str):
+        if k in _STR:
+            return v
+        if v == "":
+            return None
+        return int(v) if k in _INT else float(v)
+
+    with open(path, newline="") as f:
+        return [Row(**{k: conv(k, v) for k, v in d.items()}) for d in csv.DictReader(f)]
+
+
+# --------------------------------------------------------------------------- curves
+
+
+def pareto(rates, quals) -> tuple[np.ndarray, np.ndarray]:
+    """Points sorted by rate that improve on every cheaper point: strictly increasing in both."""
+    pts = sorted((r, q) for r, q in zip(rates, quals) if q is not None and r > 0 and math.isfinite(q))
+    out_r, out_q = [], []
+    for r, q in pts:
+        if out_q and q <= out_q[-1]:
+            continue
+        if out_r and r == out_r[-1]:  # same rate, better quality: replace
+            out_r.pop()
+            out_q.pop()
+        out_r.append(r)
+        out_q.append(q)
+    return np.array(out_r, float), np.array(out_q, float)
+
+
+def pchip(x: np.ndarray, y: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Monotone piecewise cubic Hermite interpolation (Fritsch-Carlson) of y(x) at xs; x strictly increasing."""
+    x, y, xs = np.asarray(x, float), np.asarray(y, float), np.asarray(xs, float)
+    h = np.diff(x)
+    delta = np.diff(y) / h
+    n = len(x)
+    d = np.zeros(n)
+    if n == 2:
+        d[:] = delta[0]
+    else:
+        for k in range(1, n - 1):
+            if delta[k - 1] * delta[k] > 0:
+                w1, w2 = 2 * h[k] + h[k - 1], h[k] + 2 * h[k - 1]
+                d[k] = (w1 + w2) / (w1 / delta[k - 1] + w2 / delta[k])
+        for k, (h0, h1, d0, d1) in ((0, (h[0], h[1], delta[0], delta[1])), (n - 1, (h[-1], h[-2], delta[-1], delta[-2]))):
+            e = ((2 * h0 + h1) * d0 - h0 * d1) / (h0 + h1)  # three-point end slope, kept monotone
+            if np.sign(e) != np.sign(d0):
+                e = 0.0
+            elif np.sign(d0) != np.sign(d1) and abs(e) > abs(3 * d0):
+                e = 3 * d0
+            d[k] = e
+    i = np.clip(np.searchsorted(x, xs, side="right") - 1, 0, n - 2)
+    t = (xs - x[i]) / h[i]
+    h00, h10 = 2 * t**3 - 3 * t**2 + 1, t**3 - 2 * t**2 + t
+    h01, h11 = -2 * t**3 + 3 * t**2, t**3 - t**2
+    return h00 * y[i] + h10 * h[i] * d[i] + h01 * y[i + 1] + h11 * h[i] * d[i + 1]
+
+
+def bd_rate(anchor_rates, anchor_q, test_rates, test_q, samples: int = 1001) -> float | None:
+    """Bjøntegaard delta rate (%) of the test curve against the anchor curve at equal quality."""
+    ra, qa = pareto(anchor_rates, anchor_q)
+    rt, qt = pareto(test_rates, test_q)
+    if len(qa) < 2 or len(qt) < 2:
+        return None
+    lo, hi = max(qa[0], qt[0]), min(qa[-1], qt[-1])
+    if not hi > lo:
+        return None
+    qs = np.linspace(lo, hi, samples)
+    diff = pchip(qt, np.log(rt), qs) - pchip(qa, np.log(ra), qs)
+    mean = float(np.sum((diff[1:] + diff[:-1]) / 2) / (samples - 1))  # trapezoid rule
+    return (math.exp(mean) - 1) * 100
+
+
+def at_rate(rates, values, rate: float) -> float | None:
+    """A curve's value at `rate`, linear in log(rate) between its points; None outside them."""
+    pts = sorted((r, v) for r, v in zip(rates, values) if v is not None and r > 0)
+    if not pts:
+        return None
+    r = np.log([p[0] for p in pts])
+    v = np.array([p[1] for p in pts], float)
+    x = math.log(rate)
+    if x < r[0] - 1e-9 or x > r[-1] + 1e-9:
+        return None
+    return float(np.interp(x, r, v))
+
+
+def quality_of(row: Row, metric: str) -> float | None:
+    v = getattr(row, metric)
+    return None if v is None else (-v if metric in LOWER_IS_BETTER else v)
+
+
+def bd_rate_rows(anchor: list[Row], ours: list[Row], metric: str) -> float | None:
+    return bd_rate([r.kbps for r in anchor], [quality_of(r, metric) for r in anchor],
+                   [r.kbps for r in ours], [quality_of(r, metric) for r in ours])
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def _f(v: float | None, digits: int = 1) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def _pct(v: float | None) -> str:
+    return "n/o" if v is None else f"{v:+.0f}%"
+
+
+def _short(setting: str) -> str:
+    return setting.replace("pivot_quality=", "q").replace(",interp=", " i").replace("jpeg_quality=", "q")
+
+
+def _group(rows: list[Row]) -> dict[str, dict[str, list[Row]]]:
+    g: dict[str, dict[str, list[Row]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        g[r.clip][r.codec].append(r)
+    return g
+
+
+def _anchor_cell(anchor: list[Row], kbps: float) -> str:
+    vals = [at_rate([a.kbps for a in anchor], [getattr(a, m) for a in anchor], kbps) for m in ("vmaf", "akd", "aed")]
+    if all(v is None for v in vals):
+        lo = min(a.kbps for a in anchor)
+        return f"(≥ {lo:.1f} kbps)" if kbps < lo else f"(≤ {max(a.kbps for a in anchor):.1f} kbps)"
+    return f"{_f(vals[0])} / {_f(vals[1], 2)} / {_f(vals[2], 3)}"
+
+
+def markdown(rows: list[Row], labels: dict[str, str], title: str, notes: list[str]) -> str:
+    g = _group(rows)
+    anchors = [c for c in labels if c != OURS]
+    out = [f"# {title}", ""]
+    out += [f"- {n}" for n in notes]
+    out += ["", "## BD-rate of thcodec against each anchor (rate change at equal quality, mean over clips)", ""]
+    out += ["n/o: the quality ranges do not overlap (or too few points). Negative: thcodec needs fewer bits.", ""]
+    out += ["| anchor | BD-rate on VMAF | clips | BD-rate on AKD | clips |", "|---|---|---|---|---|"]
+    for a in anchors:
+        cells = []
+        for m in ("vmaf", "akd"):
+            vals = [bd_rate_rows(g[c][a], g[c][OURS], m) for c in g if g[c][a] and g[c][OURS]]
+            ok = [v for v in vals if v is not None]
+            cells += [_pct(float(np.mean(ok)) if ok else None), f"{len(ok)}/{len(vals)}"]
+        out.append(f"| {labels[a]} | {' | '.join(cells)} |")
+    for clip, by_codec in g.items():
+        ours = sorted(by_codec.get(OURS, []), key=lambda r: r.kbps)
+        out += ["", f"## {clip}", ""]
+        if ours:
+            out += ["Each anchor at thcodec's rate (interpolated on its rate curve): VMAF / AKD px / AED; "
+                    "(≥ x kbps): thcodec's rate is below the anchor's lowest.", ""]
+            head = ["thcodec", "kbps", "VMAF", "AKD", "AED", "PSNR", *[labels[a] for a in anchors if by_codec.get(a)]]
+            out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            for r in ours:
+                cells = [_short(r.setting), _f(r.kbps, 2), _f(r.vmaf), _f(r.akd, 2), _f(r.aed, 3), _f(r.psnr, 2)]
+                cells += [_anchor_cell(by_codec[a], r.kbps) for a in anchors if by_codec.get(a)]
+                out.append("| " + " | ".join(cells) + " |")
+            out += ["", "| anchor | BD-rate VMAF | BD-rate AKD | BD-rate AED | lowest rate kbps (VMAF, AKD) |", "|---|---|---|---|---|"]
+            for a in anchors:
+                if not by_codec.get(a):
+                    continue
+                low = min(by_codec[a], key=lambda r: r.kbps)
+                bds = [_pct(bd_rate_rows(by_codec[a], ours, m)) for m in ("vmaf", "akd", "aed")]
+                out.append(f"| {labels[a]} | {' | '.join(bds)} | {low.kbps:.1f} ({_f(low.vmaf)}, {_f(low.akd, 2)}) |")
+        out += ["", "All points:", "",
+                "| codec | setting | kbps | bpp | PSNR | SSIM | VMAF | AKD | AED | face miss | enc fps | dec fps |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for codec, rs in by_codec.items():
+            for r in sorted(rs, key=lambda r: r.kbps):
+                out.append(f"| {codec} | {_short(r.setting)} | {r.kbps:.2f} | {r.bpp:.5f} | {r.psnr:.2f} | {r.ssim:.4f} | "
+                           f"{_f(r.vmaf)} | {_f(r.akd, 2)} | {_f(r.aed, 3)} | {_f(r.face_miss, 2)} | "
+                           f"{r.encode_fps:.1f} | {r.decode_fps:.1f} |")
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- plots
+
+PLOT_METRICS = (("vmaf", "VMAF"), ("akd", "AKD (px, lower is better)"), ("aed", "AED (lower is better)"), ("psnr", "PSNR RGB (dB)"))
+
+
+def plot_clip(rows: list[Row], labels: dict[str, str], path: Path, title: str) -> None:
+    """Rate (log kbps) against VMAF, AKD, AED and PSNR for every codec of one clip, as a PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 8.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 2)
+    by_codec: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        by_codec[r.codec].append(r)
+    for ax, (metric, name) in zip(axes.flat, PLOT_METRICS):
+        for codec, rs in by_codec.items():
+            rs = sorted((r for r in rs if getattr(r, metric) is not None), key=lambda r: r.kbps)
+            if not rs:
+                continue
+            x, y = [r.kbps for r in rs], [getattr(r, metric) for r in rs]
+            if codec == OURS:
+                for interp, marker in ((1, "o"), (2, "s"), (3, "^"), (4, "v")):
+                    sel = [i for i, r in enumerate(rs) if r.setting.endswith(f"interp={interp}")]
+                    if sel:
+                        ax.scatter([x[i] for i in sel], [y[i] for i in sel], marker=marker, s=40, color="black", zorder=3,
+                                   label=f"{labels.get(codec, codec)}, interp {interp}")
+                for xi, yi, r in zip(x, y, rs):
+                    ax.annotate(_short(r.setting), (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
+            else:
+                style = "--" if codec == "frozen" else "-"
+                ax.plot(x, y, style, marker=".", label=labels.get(codec, codec))
+        ax.set_xscale("log")
+        ax.set_xlabel("kbit/s")
+        ax.set_ylabel(name)
+        ax.grid(True, which="both", alpha=0.3)
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.savefig(path, dpi=110)

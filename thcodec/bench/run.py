@@ -1,0 +1,193 @@
+"""A whole benchmark: clips -> references -> every codec at every setting -> rows -> report.
+
+Output folder:
+  points.csv            every (clip, codec, setting) with its rate, quality and speed
+  report.md             the Markdown report (rate-matched table, BD-rates, all points)
+  plots/<clip>.png      rate-quality curves
+  refs/<clip>.mkv       the lossless th256 references every codec was fed
+  streams/<clip>/...    the compressed files whose sizes are the rates
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from thcodec.bench import quality as Q
+from thcodec.bench.anchors import ANCHORS
+from thcodec.bench.codec import Codec, Setting
+from thcodec.bench.ffmpeg import ffmpeg_exe
+from thcodec.bench.ours import Thc
+from thcodec.bench.reference import TH256, Condition, Reference, make_reference
+from thcodec.bench.report import Row, markdown, plot_clip, write_csv
+from thcodec.errors import ThcError
+
+CODECS = ("thc", "x264", "x265", "vvenc", "svtav1", "frozen")
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    frames: int = TH256.frames
+    codecs: tuple[str, ...] = CODECS
+    quick: bool = False
+    aed_every: int = Q.EMBED_EVERY
+
+
+@dataclass
+class BenchResult:
+    rows: list[Row] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    csv: Path | None = None
+    report: Path | None = None
+    plots: list[Path] = field(default_factory=list)
+
+
+class Progress:
+    """Callbacks of a run: start(total steps), step(description) before each step, done() after it."""
+
+    def start(self, total: int) -> None: ...
+
+    def step(self, what: str) -> None: ...
+
+    def done(self) -> None: ...
+
+    def warn(self, message: str) -> None: ...
+
+
+def val_clips(data: Path, split: str = "val") -> list[Path]:
+    """Clips of `split` in data/MANIFEST.tsv (files under data/clips)."""
+    manifest = data / "MANIFEST.tsv"
+    if not manifest.exists():
+        raise ThcError(f"{manifest}: no such file (a data folder has MANIFEST.tsv and clips/)")
+    with open(manifest, newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    clips = [data / "clips" / r["file"] for r in rows if r.get("split") == split]
+    if not clips:
+        raise ThcError(f"{manifest} lists no clip of split {split!r}")
+    return clips
+
+
+def parse_codecs(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return CODECS
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    bad = [n for n in names if n not in CODECS]
+    if bad or not names:
+        raise ThcError(f"unknown codec {', '.join(bad) or text!r}; choose from {','.join(CODECS)}")
+    return names
+
+
+def clip_names(clips: list[Path]) -> list[str]:
+    """File-name-safe, unique names from the clips' stems."""
+    names, seen = [], set()
+    for p in clips:
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", p.stem) or "clip"
+        name, k = base, 2
+        while name in seen:
+            name, k = f"{base}_{k}", k + 1
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def make_codecs(names: tuple[str, ...]) -> dict[str, Codec]:
+    return {n: (Thc() if n == "thc" else ANCHORS[n]) for n in names}
+
+
+def measure(ref: Reference, faces: Q.ReferenceFaces, fm: Q.FaceMetrics, codec: Codec, setting: Setting, out_dir: Path) -> Row:
+    coded = codec.run(ref, setting, out_dir)
+    if coded.decoded.shape != ref.frames.shape:
+        raise ThcError(f"{codec.name} {setting.label}: decoded {coded.decoded.shape}, reference {ref.frames.shape}")
+    if coded.bitstream_vmaf:
+        vmaf = Q.vmaf(coded.stream, ref.path, ref.count)
+    else:
+        vmaf = Q.vmaf_frames(coded.decoded, ref.path, ref.fps)
+    face = fm.score(faces, coded.decoded)
+    n = ref.count
+    return Row(
+        clip=ref.name, codec=codec.name, label=codec.label, setting=setting.label, frames=n, bytes=coded.bytes,
+        kbps=coded.bytes * 8 / ref.duration_s / 1000, bpp=coded.bytes * 8 / (n * ref.size * ref.size),
+        psnr=Q.psnr_mean(coded.decoded, ref.frames), psnr_mse=Q.psnr_of_mse(coded.decoded, ref.frames),
+        ssim=Q.ssim_mean(coded.decoded, ref.frames), vmaf=vmaf,
+        akd=face.akd, akd_frames=face.akd_frames, aed=face.aed, aed_frames=face.aed_frames, face_miss=face.face_miss,
+        encode_fps=n / max(coded.encode_s, 1e-9), decode_fps=n / max(coded.decode_s, 1e-9),
+        pivot_bytes=coded.parts.get("pivot"), keypoint_bytes=coded.parts.get("keypoints"), stream=str(coded.stream),
+    )  # fmt: skip
+
+
+def run_bench(clips: list[Path], out: Path, opts: BenchOptions, progress: Progress | None = None) -> BenchResult:
+    progress = progress or Progress()
+    if not clips:
+        raise ThcError("no clips to measure")
+    for c in clips:
+        if not c.is_file():
+            raise ThcError(f"{c}: no such file")
+    if any(n != "frozen" for n in opts.codecs):
+        ffmpeg_exe()  # fail early when the eval extra is missing
+    cond = Condition(frames=opts.frames)
+    codecs = make_codecs(opts.codecs)
+    plan = {n: c.settings(opts.quick) for n, c in codecs.items()}
+    progress.start(len(clips) * (1 + sum(len(s) for s in plan.values())))
+    fm = Q.FaceMetrics()
+    result = BenchResult()
+    out.mkdir(parents=True, exist_ok=True)
+    result.csv = out / "points.csv"
+
+    def warn(msg: str) -> None:
+        result.warnings.append(msg)
+        progress.warn(msg)
+
+    for clip, name in zip(clips, clip_names(clips)):
+        progress.step(f"{name}: reference")
+        try:
+            ref = make_reference(clip, out / "refs", name, cond)
+            faces = fm.reference(ref.frames, opts.aed_every)
+        except ThcError as e:
+            warn(f"{name}: skipped ({e})")
+            for _ in range(sum(len(s) for s in plan.values())):
+                progress.done()
+            progress.done()
+            continue
+        for w in ref.warnings:
+            warn(w)
+        if faces.faces == 0:
+            warn(f"{name}: no face in any reference frame, AKD and AED are not measured")
+        progress.done()
+        streams = out / "streams" / name
+        streams.mkdir(parents=True, exist_ok=True)
+        for cname, codec in codecs.items():
+            for setting in plan[cname]:
+                progress.step(f"{name}: {cname} {setting.label}")
+                try:
+                    result.rows.append(measure(ref, faces, fm, codec, setting, streams))
+                except ThcError as e:
+                    warn(f"{name}: {cname} {setting.label} failed: {e}")
+                progress.done()
+                write_csv(result.rows, result.csv)  # partial results survive an interruption
+    if not result.rows:
+        raise ThcError("no point was measured: " + "; ".join(result.warnings[-3:]))
+    write_report(result, out, codecs, opts)
+    return result
+
+
+def write_report(result: BenchResult, out: Path, codecs: dict[str, Codec], opts: BenchOptions) -> None:
+    labels = {n: c.label for n, c in codecs.items()}
+    notes = [
+        f"Condition th256: square face crop, 256x256, 25 fps, first {opts.frames} frames, lossless reference; "
+        "rates from the compressed files' sizes.",
+        "VMAF: libvmaf vmaf_v0.6.1 pooled mean; AKD: mean distance of dlib's 68 landmarks (px at 256, "
+        f"reference face box); AED: dlib 128-D embedding distance on every {opts.aed_every}th frame.",
+        f"Settings: {'quick' if opts.quick else 'full'} sweeps. Speeds (fps) are wall-clock on this machine.",
+    ]
+    notes += [f"Warning: {w}" for w in result.warnings]
+    result.report = out / "report.md"
+    result.report.write_text(markdown(result.rows, labels, "thcodec benchmark (th256)", notes))
+    plots = out / "plots"
+    plots.mkdir(exist_ok=True)
+    for clip in dict.fromkeys(r.clip for r in result.rows):
+        path = plots / f"{clip}.png"
+        plot_clip([r for r in result.rows if r.clip == clip], labels, path, f"{clip} (th256)")
+        result.plots.append(path)

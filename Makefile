@@ -4,6 +4,7 @@ PY := $(VENV)/bin/python
 THC := $(VENV)/bin/thc
 OUT ?= out
 DATA ?= ../shared/data
+BENCH_ARGS ?=
 
 .PHONY: install demo test test-slow train export bench clean
 
@@ -36,9 +37,15 @@ train: install
 export: install
 	$(PY) -m thcodec.train.export --keypoints runs/kp/best.pt --motion runs/motion/best.pt --out weights
 
+# The th256 benchmark on the val clips of $(DATA) when present, else on the bundled example.
+# BENCH_ARGS=--quick for fewer settings per codec.
 bench: install
 	$(PY) -m pip install -q -e '.[eval]'
-	$(PY) -m thcodec.bench --data $(DATA) --out $(OUT)/bench
+	if [ -f $(DATA)/MANIFEST.tsv ]; then \
+		$(THC) bench --data $(DATA) --out $(OUT)/bench $(BENCH_ARGS); \
+	else \
+		$(THC) bench examples/demo.mp4 --out $(OUT)/bench $(BENCH_ARGS); \
+	fi
 
 clean:
 	rm -rf $(OUT) .pytest_cache

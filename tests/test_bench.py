@@ -51,6 +51,14 @@ def test_psnr_mean_of_frames_and_psnr_of_mean_mse_differ_as_defined():
     assert Q.psnr_of_mse(dec, ref) == pytest.approx(10 * math.log10(255**2 / 62.5))
 
 
+def test_psnr_agrees_with_thcodec_metrics():
+    from thcodec.metrics import psnr
+
+    a, b = frames(5, 24, 3), frames(5, 24, 4)
+    assert Q.psnr_mean(a, b) == pytest.approx(np.mean([psnr(x, y) for x, y in zip(a, b)]), abs=1e-9)
+    assert Q.psnr_of_mse(a, b) == pytest.approx(psnr(a, b), abs=1e-9)
+
+
 def test_identical_frames_cap_psnr_and_give_ssim_one():
     f = frames()
     assert Q.psnr_mean(f, f) == Q.PSNR_CAP

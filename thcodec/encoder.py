@@ -13,21 +13,13 @@ import torch
 
 from thcodec import container as C
 from thcodec import keypoints as kpq
+from thcodec.options import EncodeOptions
 from thcodec.face_region import FaceFinder, Region, choose_region
 from thcodec.frames import jpeg_encode, to_tensor
 from thcodec.video_io import AudioPacketData, VideoReader, encode_audio
 from thcodec.weights import LoadedModel
 
 MODEL_SIZE = 256
-
-
-@dataclass(frozen=True)
-class EncodeOptions:
-    interp: int = 1  # key points for every interp-th frame (and the last)
-    pivot_quality: int = 85  # JPEG quality of pivot frames
-    audio: bool = True
-    audio_bitrate: int = 12000
-    block_frames: int = 25  # frames per key-point block (1 s at 25 fps)
 
 
 @dataclass

@@ -191,6 +191,34 @@ def _anchor_cell(anchor: list[Row], kbps: float) -> str:
     return f"{_f(vals[0])} / {_f(vals[1], 2)} / {_f(vals[2], 3)}"
 
 
+def _mean(vals: list[float | None]) -> tuple[float | None, int]:
+    ok = [v for v in vals if v is not None]
+    return (float(np.mean(ok)) if ok else None), len(ok)
+
+
+def _summary(g: dict[str, dict[str, list[Row]]], labels: dict[str, str], anchors: list[str]) -> list[str]:
+    """Per thcodec setting: its means over clips, and each anchor's rate-matched means over the clips where it reaches that rate."""
+    settings = list(dict.fromkeys(r.setting for c in g.values() for r in c.get(OURS, [])))
+    if not settings:
+        return []
+    out = ["", "## All clips: each anchor at thcodec's rate", "",
+           "Means over clips. Anchor cells: VMAF / AKD at thcodec's rate on each clip, averaged over the n clips where "
+           "the anchor's sweep reaches that rate.", ""]  # fmt: skip
+    head = ["thcodec", "clips", "kbps", "VMAF", "AKD", "AED", *[labels[a] for a in anchors]]
+    out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in settings:
+        ours = {c: next(r for r in by[OURS] if r.setting == s) for c, by in g.items() if any(r.setting == s for r in by.get(OURS, []))}
+        cells = [_short(s), str(len(ours))]
+        for m, d in (("kbps", 2), ("vmaf", 1), ("akd", 2), ("aed", 3)):
+            cells.append(_f(_mean([getattr(r, m) for r in ours.values()])[0], d))
+        for a in anchors:
+            v, n = _mean([at_rate([x.kbps for x in g[c][a]], [x.vmaf for x in g[c][a]], r.kbps) for c, r in ours.items() if g[c].get(a)])
+            k, _ = _mean([at_rate([x.kbps for x in g[c][a]], [x.akd for x in g[c][a]], r.kbps) for c, r in ours.items() if g[c].get(a)])
+            cells.append(f"{_f(v)} / {_f(k, 2)} (n={n})" if n else "–")
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
 def markdown(rows: list[Row], labels: dict[str, str], title: str, notes: list[str]) -> str:
     g = _group(rows)
     anchors = [c for c in labels if c != OURS]
@@ -206,6 +234,7 @@ def markdown(rows: list[Row], labels: dict[str, str], title: str, notes: list[st
             ok = [v for v in vals if v is not None]
             cells += [_pct(float(np.mean(ok)) if ok else None), f"{len(ok)}/{len(vals)}"]
         out.append(f"| {labels[a]} | {' | '.join(cells)} |")
+    out += _summary(g, labels, anchors)
     for clip, by_codec in g.items():
         ours = sorted(by_codec.get(OURS, []), key=lambda r: r.kbps)
         out += ["", f"## {clip}", ""]
@@ -226,11 +255,11 @@ def markdown(rows: list[Row], labels: dict[str, str], title: str, notes: list[st
                 bds = [_pct(bd_rate_rows(by_codec[a], ours, m)) for m in ("vmaf", "akd", "aed")]
                 out.append(f"| {labels[a]} | {' | '.join(bds)} | {low.kbps:.1f} ({_f(low.vmaf)}, {_f(low.akd, 2)}) |")
         out += ["", "All points:", "",
-                "| codec | setting | kbps | bpp | PSNR | SSIM | VMAF | AKD | AED | face miss | enc fps | dec fps |",
-                "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                "| codec | setting | bytes | kbps | bpp | PSNR | PSNR of MSE | SSIM | VMAF | AKD | AED | face miss | enc fps | dec fps |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for codec, rs in by_codec.items():
             for r in sorted(rs, key=lambda r: r.kbps):
-                out.append(f"| {codec} | {_short(r.setting)} | {r.kbps:.2f} | {r.bpp:.5f} | {r.psnr:.2f} | {r.ssim:.4f} | "
+                out.append(f"| {codec} | {_short(r.setting)} | {r.bytes} | {r.kbps:.2f} | {r.bpp:.5f} | {r.psnr:.2f} | {r.psnr_mse:.2f} | {r.ssim:.4f} | "
                            f"{_f(r.vmaf)} | {_f(r.akd, 2)} | {_f(r.aed, 3)} | {_f(r.face_miss, 2)} | "
                            f"{r.encode_fps:.1f} | {r.decode_fps:.1f} |")
     return "\n".join(out) + "\n"
@@ -245,6 +274,7 @@ def plot_clip(rows: list[Row], labels: dict[str, str], path: Path, title: str) -
     """Rate (log kbps) against VMAF, AKD, AED and PSNR for every codec of one clip, as a PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     fig = Figure(figsize=(11, 8.5), layout="constrained")
     FigureCanvasAgg(fig)
@@ -270,6 +300,10 @@ def plot_clip(rows: list[Row], labels: dict[str, str], path: Path, title: str) -
                 style = "--" if codec == "frozen" else "-"
                 ax.plot(x, y, style, marker=".", label=labels.get(codec, codec))
         ax.set_xscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="x", which="minor", labelsize=6)
         ax.set_xlabel("kbit/s")
         ax.set_ylabel(name)
         ax.grid(True, which="both", alpha=0.3)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,11 +105,12 @@ def measure(ref: Reference, faces: Q.ReferenceFaces, fm: Q.FaceMetrics, codec: C
     else:
         vmaf = Q.vmaf_frames(coded.decoded, ref.path, ref.fps)
     face = fm.score(faces, coded.decoded)
+    psnr_mean, psnr_mse = Q.psnr_pair(coded.decoded, ref.frames)
     n = ref.count
     return Row(
         clip=ref.name, codec=codec.name, label=codec.label, setting=setting.label, frames=n, bytes=coded.bytes,
         kbps=coded.bytes * 8 / ref.duration_s / 1000, bpp=coded.bytes * 8 / (n * ref.size * ref.size),
-        psnr=Q.psnr_mean(coded.decoded, ref.frames), psnr_mse=Q.psnr_of_mse(coded.decoded, ref.frames),
+        psnr=psnr_mean, psnr_mse=psnr_mse,
         ssim=Q.ssim_mean(coded.decoded, ref.frames), vmaf=vmaf,
         akd=face.akd, akd_frames=face.akd_frames, aed=face.aed, aed_frames=face.aed_frames, face_miss=face.face_miss,
         encode_fps=n / max(coded.encode_s, 1e-9), decode_fps=n / max(coded.decode_s, 1e-9),
@@ -180,7 +180,11 @@ def write_report(result: BenchResult, out: Path, codecs: dict[str, Codec], opts:
         "rates from the compressed files' sizes.",
         "VMAF: libvmaf vmaf_v0.6.1 pooled mean; AKD: mean distance of dlib's 68 landmarks (px at 256, "
         f"reference face box); AED: dlib 128-D embedding distance on every {opts.aed_every}th frame.",
-        f"Settings: {'quick' if opts.quick else 'full'} sweeps. Speeds (fps) are wall-clock on this machine.",
+        "PSNR: RGB, mean over frames of each frame's PSNR (capped at 100 dB); PSNR of MSE: of the clip's mean squared "
+        "error (ffmpeg's psnr filter on gbrp calls it 'average'). Anchors are decoded by ffmpeg (BT.601 limited range, "
+        "as tagged in their streams) and their VMAF is measured on the stream files themselves.",
+        f"Settings: {'quick' if opts.quick else 'full'} sweeps. Speeds (fps) are wall-clock on this machine, "
+        "including reading the reference (encode) and converting to RGB (decode).",
     ]
     notes += [f"Warning: {w}" for w in result.warnings]
     result.report = out / "report.md"

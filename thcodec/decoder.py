@@ -62,7 +62,7 @@ class _Segment:
         """Frames for the (B,K) driving key points kp."""
         b = kp.xy.shape[0]
         pivot = self.image.expand(b, -1, -1, -1)
-        pivot_kp = Keypoints(self.keypoints.xy.expand(b, -1, -1), self.keypoints.jacobian.expand(b, -1, -1, -1))
+        pivot_kp = self.keypoints.expand(b)
         out = to_uint8(loaded.model.animate(pivot, pivot_kp, kp))
         frames = []
         for img in out:

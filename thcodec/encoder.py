@@ -96,6 +96,18 @@ class _KeypointBlocks:
         self._frames, self._fields = [], []
 
 
+def _start_segment(writer: C.ContainerWriter, frame: np.ndarray, opts: EncodeOptions, warnings: list[str]) -> Region:
+    """Choose the face region on this frame and send the frame as the pivot."""
+    face = FaceFinder().largest_face(frame)
+    region = choose_region(frame.shape[1], frame.shape[0], face)
+    if face is None:
+        warnings.append("no face found in the first frame: the whole frame is the region")
+    writer.write(C.PivotSwitch(frame_index=0, reason=C.SwitchReason.START))
+    jpeg = jpeg_encode(frame, opts.pivot_quality)
+    writer.write(C.Pivot(frame_index=0, x=region.x, y=region.y, w=region.w, h=region.h, jpeg=jpeg))
+    return region
+
+
 def encode(
     src: Path,
     out: BinaryIO,
@@ -135,7 +147,6 @@ def encode(
         else:
             interleave = None
         blocks = _KeypointBlocks(writer, opts.interp, opts.block_frames)
-        finder: FaceFinder | None = None
         region: Region | None = None
         batch: list[tuple[int, np.ndarray]] = []
         last_index, last_crop = -1, None
@@ -148,15 +159,7 @@ def encode(
 
         for index, frame in enumerate(reader):
             if region is None:
-                finder = FaceFinder()
-                face = finder.largest_face(frame)
-                region = choose_region(info.width, info.height, face)
-                if face is None:
-                    result.warnings.append("no face found in the first frame: the whole frame is the region")
-                jpeg = jpeg_encode(frame, opts.pivot_quality)
-                writer.write(C.PivotSwitch(frame_index=0, reason=C.SwitchReason.START))
-                writer.write(C.Pivot(frame_index=0, x=region.x, y=region.y, w=region.w, h=region.h, jpeg=jpeg))
-                result.region = region
+                region = result.region = _start_segment(writer, frame, opts, result.warnings)
             crop = region.crop(frame, MODEL_SIZE)
             if index % opts.interp == 0:
                 batch.append((index, crop))

@@ -52,6 +52,10 @@ class Keypoints:
     xy: torch.Tensor  # (B, K, 2)
     jacobian: torch.Tensor  # (B, K, 2, 2)
 
+    def expand(self, n: int) -> "Keypoints":
+        """One set of key points (B=1) repeated n times, without copying."""
+        return Keypoints(self.xy.expand(n, -1, -1), self.jacobian.expand(n, -1, -1, -1))
+
     def to(self, device: torch.device | str) -> "Keypoints":
         return Keypoints(self.xy.to(device), self.jacobian.to(device))
 

@@ -187,6 +187,7 @@ def bench(
     frames: Annotated[int, typer.Option(min=1, help="Frames of each clip (at 25 fps) in the reference.")] = 250,
     codecs: Annotated[Optional[str], typer.Option(help="Comma-separated subset of thc,x264,x265,vvenc,svtav1,frozen.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Fewer settings per codec (20 points a clip instead of 36) and AED on every 10th frame: about half the time.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Keep the points already in OUT/points.csv; measure only the missing ones (also to add codecs to a run).")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Measure thcodec against x264, x265, vvenc, SVT-AV1 and a frozen frame (condition th256)."""
@@ -198,7 +199,7 @@ def bench(
             paths += val_clips(data, split)
         if not paths:
             raise ThcError("no clips: name some, or give --data with a MANIFEST.tsv")
-        opts = BenchOptions(frames=frames, codecs=parse_codecs(codecs), quick=quick, aed_every=10 if quick else 5)
+        opts = BenchOptions(frames=frames, codecs=parse_codecs(codecs), quick=quick, aed_every=10 if quick else 5, resume=resume)
         with _bench_progress(quiet) as progress:
             result = run_bench(paths, out, opts, progress)
         err.print(f"wrote {result.csv}, {result.report} and {len(result.plots)} plot(s) under {out}", highlight=False)

@@ -90,10 +90,10 @@ def decode_stream(f: BinaryIO, loaded: LoadedModel) -> Iterator[Start | Frame | 
     last_kp: tuple[int, np.ndarray] | None = None  # (frame index, fields) of the last key-point frame
     next_frame = 0
 
-    def frames_for_block(indices: list[int], block: np.ndarray) -> Iterator[Frame]:
-        """Frames next_frame..indices[-1]; between sent frames the key points are interpolated linearly."""
+    def schedule(indices: list[int], block: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray, float]]:
+        """(frame, fields before, fields after, t) for frames next_frame..indices[-1], lazily:
+        between sent frames the key points are interpolated linearly."""
         nonlocal next_frame, last_kp
-        todo_i, todo_f = [], []
         for index, fields in zip(indices, block):
             if index < next_frame:
                 raise ThcError(f"damaged file: key points for frame {index} out of order")
@@ -102,20 +102,29 @@ def decode_stream(f: BinaryIO, loaded: LoadedModel) -> Iterator[Start | Frame | 
             else:
                 i0, f0 = index, fields
             for i in range(next_frame, index + 1):
-                t = (i - i0) / max(1, index - i0)
-                todo_i.append(i)
-                todo_f.append((f0, fields, t))
-            next_frame = index + 1
+                yield i, f0, fields, (i - i0) / max(1, index - i0)
+                next_frame = i + 1
             last_kp = (index, fields)
-        for k in range(0, len(todo_i), BATCH):
-            xy, jac = [], []
-            for f0, f1, t in todo_f[k : k + BATCH]:
-                (xy0, j0), (xy1, j1) = kpq.dequantize(f0[None]), kpq.dequantize(f1[None])
-                xy.append(xy0 + t * (xy1 - xy0))
-                jac.append(j0 + t * (j1 - j0))
-            kp = Keypoints.from_numpy(np.concatenate(xy), np.concatenate(jac))
-            for i, rgb in zip(todo_i[k : k + BATCH], segment.render(loaded, kp)):
-                yield Frame(i, rgb)
+
+    def render(todo: list[tuple[int, np.ndarray, np.ndarray, float]]) -> Iterator[Frame]:
+        xy, jac = [], []
+        for _, f0, f1, t in todo:
+            (xy0, j0), (xy1, j1) = kpq.dequantize(f0[None]), kpq.dequantize(f1[None])
+            xy.append(xy0 + t * (xy1 - xy0))
+            jac.append(j0 + t * (j1 - j0))
+        kp = Keypoints.from_numpy(np.concatenate(xy), np.concatenate(jac))
+        for (i, *_), rgb in zip(todo, segment.render(loaded, kp)):
+            yield Frame(i, rgb)
+
+    def frames_for_block(indices: list[int], block: np.ndarray) -> Iterator[Frame]:
+        todo = []
+        for item in schedule(indices, block):
+            todo.append(item)
+            if len(todo) == BATCH:
+                yield from render(todo)
+                todo = []
+        if todo:
+            yield from render(todo)
 
     with torch.inference_mode():
         for chunk, _ in C.read_chunks(f):

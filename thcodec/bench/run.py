@@ -21,7 +21,7 @@ from thcodec.bench.codec import Codec, Setting
 from thcodec.bench.ffmpeg import ffmpeg_exe
 from thcodec.bench.ours import Thc
 from thcodec.bench.reference import TH256, Condition, Reference, make_reference
-from thcodec.bench.report import Row, markdown, plot_clip, write_csv
+from thcodec.bench.report import Row, markdown, plot_clip, read_csv, write_csv
 from thcodec.errors import ThcError
 
 CODECS = ("thc", "x264", "x265", "vvenc", "svtav1", "frozen")
@@ -33,6 +33,7 @@ class BenchOptions:
     codecs: tuple[str, ...] = CODECS
     quick: bool = False
     aed_every: int = Q.EMBED_EVERY
+    resume: bool = False  # keep the points already in OUT/points.csv and measure only the missing ones
 
 
 @dataclass
@@ -135,6 +136,9 @@ def run_bench(clips: list[Path], out: Path, opts: BenchOptions, progress: Progre
     result = BenchResult()
     out.mkdir(parents=True, exist_ok=True)
     result.csv = out / "points.csv"
+    if opts.resume and result.csv.exists():
+        result.rows = read_csv(result.csv)
+    done = {(r.clip, r.codec, r.setting) for r in result.rows}
 
     def warn(msg: str) -> None:
         result.warnings.append(msg)
@@ -161,6 +165,9 @@ def run_bench(clips: list[Path], out: Path, opts: BenchOptions, progress: Progre
         for cname, codec in codecs.items():
             for setting in plan[cname]:
                 progress.step(f"{name}: {cname} {setting.label}")
+                if (name, cname, setting.label) in done:
+                    progress.done()
+                    continue
                 try:
                     result.rows.append(measure(ref, faces, fm, codec, setting, streams))
                 except ThcError as e:
@@ -169,7 +176,7 @@ def run_bench(clips: list[Path], out: Path, opts: BenchOptions, progress: Progre
                 write_csv(result.rows, result.csv)  # partial results survive an interruption
     if not result.rows:
         raise ThcError("no point was measured: " + "; ".join(result.warnings[-3:]))
-    write_report(result, out, codecs, opts)
+    write_report(result, out, make_codecs(tuple(dict.fromkeys(r.codec for r in result.rows))), opts)
     return result
 
 

@@ -4,6 +4,8 @@ PY := $(VENV)/bin/python
 THC := $(VENV)/bin/thc
 OUT ?= out
 DATA ?= ../shared/data
+KP_STEPS ?= 2300
+MOTION_STEPS ?= 4000
 BENCH_ARGS ?=
 
 .PHONY: install demo test test-slow train export bench clean
@@ -31,11 +33,13 @@ test-slow: install
 train: install
 	$(PY) -m pip install -q -e '.[train]'
 	test -f .cache/frames/train/index.json || $(PY) -m thcodec.train.cache --data $(DATA) --out .cache/frames
-	$(PY) -m thcodec.train.train --part keypoints --run runs/kp --steps 3000 --batch 8 > runs/kp.log 2>&1 & \
-	$(PY) -m thcodec.train.train --part motion --run runs/motion --steps 5000 --batch 4 > runs/motion.log 2>&1; wait
+	mkdir -p runs
+	# The two parts run side by side, one core each; both resume from runs/*/last.pt.
+	$(PY) -m thcodec.train.train --part keypoints --run runs/kp --steps $(KP_STEPS) --batch 8 >> runs/kp.log 2>&1 & \
+	$(PY) -m thcodec.train.train --part motion --run runs/motion --steps $(MOTION_STEPS) --batch 4 >> runs/motion.log 2>&1; wait
 
 export: install
-	$(PY) -m thcodec.train.export --keypoints runs/kp/best.pt --motion runs/motion/best.pt --out weights
+	$(PY) -m thcodec.train.export --keypoints runs/kp/best.pt --motion runs/motion/best.pt --out weights --notes thcodec/train/manifest_notes.json
 
 # The th256 benchmark on the val clips of $(DATA) when present, else on the bundled example.
 # BENCH_ARGS=--quick for fewer settings per codec.

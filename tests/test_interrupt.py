@@ -1,0 +1,124 @@
+"""Ctrl-C during `thc encode` and `thc decode`, sent as a real SIGINT to a `python -m thcodec.cli`
+subprocess once its hidden temp output has appeared.
+
+The promise (thcodec/cli.py, thcodec/atomic.py): exit code 130, one line on stderr, no
+traceback, no temp file left, and the target either absent or, when --force was going to
+replace it, byte for byte what it was.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, clip_factory
+
+# Generous: under load, importing torch and loading the weights can take several seconds.
+APPEAR_TIMEOUT_S = 120
+EXIT_TIMEOUT_S = 60
+PRECIOUS = b"an older file that must survive the interrupted overwrite\n" * 100
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")  # leave the machine's other cores alone, as conftest does
+    return env
+
+
+def temp_files(directory: Path, target: Path) -> list[Path]:
+    """The hidden temp siblings that atomic_output makes for target (see temp_path_for)."""
+    return sorted(directory.glob(f".{target.name}.*.tmp*"))
+
+
+def interrupt_when_temp_appears(args: list, target: Path, delay_s: float) -> subprocess.CompletedProcess:
+    """Run `python -m thcodec.cli *args`; SIGINT it delay_s after target's temp file appears."""
+    cmd = [sys.executable, "-m", "thcodec.cli", *map(str, args)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT)
+    try:
+        deadline = time.monotonic() + APPEAR_TIMEOUT_S
+        while not temp_files(target.parent, target):
+            if proc.poll() is not None:
+                out, err = proc.communicate()
+                pytest.fail(f"thc exited ({proc.returncode}) before its temp file appeared:\n{err}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no temp file for {target.name} after {APPEAR_TIMEOUT_S} s")
+            time.sleep(0.01)
+        time.sleep(delay_s)
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"thc finished ({proc.returncode}) before the SIGINT; make the input longer:\n{err}")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=EXIT_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:  # never leave a stray encoder running
+            proc.kill()
+            proc.communicate()
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def check_interrupted(result: subprocess.CompletedProcess, target: Path, before: bytes | None) -> None:
+    assert result.returncode == 130, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines() == ["thc: interrupted, nothing written"], result.stderr
+    assert result.stdout == ""
+    assert temp_files(target.parent, target) == []
+    if before is None:
+        assert not target.exists()
+    else:
+        assert target.read_bytes() == before  # --force must not have replaced it
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    """64x64, 300 frames (12 s) with audio: encoding it takes many seconds even on a fast machine."""
+    return clip_factory(tmp_path_factory.mktemp("interrupt"))(width=64, height=64, frames=300, name="long.mp4")
+
+
+@pytest.fixture(scope="module")
+def long_stream(tmp_path_factory, loaded) -> Path:
+    """A .thc of 40 frames (decoding animates every frame, so that is several seconds' work)."""
+    from thcodec.encoder import encode
+    from thcodec.options import EncodeOptions
+
+    directory = tmp_path_factory.mktemp("interrupt_thc")
+    clip = clip_factory(directory)(width=64, height=64, frames=40, name="forty.mp4")
+    stream = directory / "forty.thc"
+    with open(stream, "wb") as f:
+        encode(clip, f, loaded, EncodeOptions())
+    return stream
+
+
+# (existing target, seconds between the temp file appearing and the SIGINT): right away hits
+# the set-up (opening the input, audio, face finding); a second later, the frame loop.
+CASES = [pytest.param(False, 0.0, id="new-target-early"), pytest.param(True, 1.0, id="force-over-existing-mid-run")]
+
+
+@pytest.mark.parametrize("existing, delay_s", CASES)
+def test_ctrl_c_during_encode(long_clip, tmp_path, existing, delay_s):
+    target = tmp_path / "out.thc"
+    before = None
+    if existing:
+        target.write_bytes(PRECIOUS)
+        before = PRECIOUS
+    args = ["encode", long_clip, target] + (["--force"] if existing else [])
+    result = interrupt_when_temp_appears(args, target, delay_s)
+    check_interrupted(result, target, before)
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["out.thc"] if existing else [])
+
+
+@pytest.mark.parametrize("existing, delay_s", CASES)
+def test_ctrl_c_during_decode(long_stream, tmp_path, existing, delay_s):
+    target = tmp_path / "out.mp4"
+    before = None
+    if existing:
+        target.write_bytes(PRECIOUS)
+        before = PRECIOUS
+    args = ["decode", long_stream, target] + (["--force"] if existing else [])
+    result = interrupt_when_temp_appears(args, target, delay_s)
+    check_interrupted(result, target, before)
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["out.mp4"] if existing else [])

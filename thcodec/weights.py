@@ -19,6 +19,12 @@ from thcodec.models.talking_head import TalkingHead
 
 MODEL_ID = "thc-fomm-lite-1"
 NETWORKS = ("keypoint_detector", "dense_motion", "generator")
+# What each training run's validation says about the network it trained.
+VALIDATION_KEYS = {
+    "keypoint_detector": ("kp_err_px", "pairs"),
+    "dense_motion": ("psnr", "psnr_frozen", "pairs"),
+    "generator": ("psnr", "psnr_frozen", "pairs"),
+}
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -100,7 +106,7 @@ def export(checkpoints: dict[str, Path], out: Path, notes: dict) -> dict:
                 "sha256": sha256_file(path),
                 "parameters": sum(v.numel() for v in state.values()),
                 "steps": int(ck["step"]),
-                "validation": {k: float(v) for k, v in ck.get("val", {}).items()},
+                "validation": {k: float(v) for k, v in ck.get("val", {}).items() if k in VALIDATION_KEYS[name]},
                 "checkpoint": str(checkpoints[name]),
             }
         )

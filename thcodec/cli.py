@@ -86,6 +86,26 @@ def _check_input(path: Path) -> None:
         raise ThcError(f"{path} is a directory")
 
 
+def _convert(input: Path, output: Path, force: bool, quiet: bool, label: str, run) -> None:
+    """Shared by encode and decode: check the input, load the model, and let
+    run(loaded, temp path, on_start, on_frames) -> (message, warnings) write a temp file
+    that replaces OUTPUT only when complete."""
+    from thcodec.atomic import atomic_output
+    from thcodec.weights import load_model
+
+    def work():
+        _check_input(input)
+        loaded = load_model()
+        with atomic_output(output, force) as tmp, _progress(label, quiet) as (start, step):
+            message, warnings = run(loaded, tmp, start, step)
+        for w in warnings:
+            err.print(f"thc: warning: {w}", highlight=False)
+        if not quiet:
+            err.print(message, highlight=False)
+
+    _run(work)
+
+
 @app.command()
 def encode(
     input: Annotated[Path, typer.Argument(help="Video file with a person talking (MP4, MOV, MKV, ...).")],
@@ -98,23 +118,16 @@ def encode(
     quiet: Quiet = False,
 ) -> None:
     """Compress a video into a .thc stream."""
-    from thcodec.atomic import atomic_output
     from thcodec.encoder import encode as encode_video
-    from thcodec.weights import load_model
 
-    def work():
-        _check_input(input)
-        loaded = load_model()
+    def run(loaded, tmp: Path, start, step) -> tuple[str, list[str]]:
         opts = EncodeOptions(interp=interp, pivot_quality=pivot_quality, audio=not no_audio, audio_bitrate=audio_kbps * 1000)
-        with atomic_output(output, force) as tmp, open(tmp, "wb") as f, _progress("encoding", quiet) as (start, step):
-            result = encode_video(input, f, loaded, opts, on_frames=step, on_start=start)
-        for w in result.warnings:
-            err.print(f"thc: warning: {w}", highlight=False)
-        if not quiet:
-            kbps = result.bytes_total * 8 / max(result.duration_s, 1e-9) / 1000
-            err.print(f"wrote {output}: {result.frames} frames, {result.bytes_total} bytes, {kbps:.2f} kbit/s", highlight=False)
+        with open(tmp, "wb") as f:
+            r = encode_video(input, f, loaded, opts, on_frames=step, on_start=start)
+        kbps = r.bytes_total * 8 / max(r.duration_s, 1e-9) / 1000
+        return f"wrote {output}: {r.frames} frames, {r.bytes_total} bytes, {kbps:.2f} kbit/s", r.warnings
 
-    _run(work)
+    _convert(input, output, force, quiet, "encoding", run)
 
 
 @app.command()
@@ -126,19 +139,13 @@ def decode(
     quiet: Quiet = False,
 ) -> None:
     """Rebuild a video from a .thc stream."""
-    from thcodec.atomic import atomic_output
     from thcodec.decoder import decode_file
-    from thcodec.weights import load_model
 
-    def work():
-        _check_input(input)
-        loaded = load_model()
-        with atomic_output(output, force) as tmp, _progress("decoding", quiet) as (start, step):
-            n = decode_file(input, tmp, loaded, on_start=start, on_frames=step, with_audio=not no_audio)
-        if not quiet:
-            err.print(f"wrote {output}: {n} frames", highlight=False)
+    def run(loaded, tmp: Path, start, step) -> tuple[str, list[str]]:
+        n = decode_file(input, tmp, loaded, on_start=start, on_frames=step, with_audio=not no_audio)
+        return f"wrote {output}: {n} frames", []
 
-    _run(work)
+    _convert(input, output, force, quiet, "decoding", run)
 
 
 @app.command()

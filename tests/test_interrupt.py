@@ -38,7 +38,13 @@ def temp_files(directory: Path, target: Path) -> list[Path]:
 def interrupt_when_temp_appears(args: list, target: Path, delay_s: float) -> subprocess.CompletedProcess:
     """Run `python -m thcodec.cli *args`; SIGINT it delay_s after target's temp file appears."""
     cmd = [sys.executable, "-m", "thcodec.cli", *map(str, args)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT)
+    # A shell that starts jobs in the background (as `cmd &` or some CI runners do) leaves
+    # SIGINT ignored, and children inherit that: give the CLI the default disposition, as a
+    # terminal would, so Python turns the signal into KeyboardInterrupt.
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + APPEAR_TIMEOUT_S
         while not temp_files(target.parent, target):

@@ -35,8 +35,9 @@ train: install
 	test -f .cache/frames/train/index.json || $(PY) -m thcodec.train.cache --data $(DATA) --out .cache/frames
 	mkdir -p runs
 	# The two parts run side by side, one core each; both resume from runs/*/last.pt.
-	$(PY) -m thcodec.train.train --part keypoints --run runs/kp --steps $(KP_STEPS) --batch 8 >> runs/kp.log 2>&1 & \
-	$(PY) -m thcodec.train.train --part motion --run runs/motion --steps $(MOTION_STEPS) --batch 4 >> runs/motion.log 2>&1; wait
+	$(PY) -m thcodec.train.train --part keypoints --run runs/kp --steps $(KP_STEPS) --batch 8 >> runs/kp.log 2>&1 & kp=$$!; \
+	$(PY) -m thcodec.train.train --part motion --run runs/motion --steps $(MOTION_STEPS) --batch 4 >> runs/motion.log 2>&1; m=$$?; \
+	wait $$kp && exit $$m
 
 export: install
 	$(PY) -m thcodec.train.export --keypoints runs/kp/best.pt --motion runs/motion/best.pt --out weights --notes thcodec/train/manifest_notes.json

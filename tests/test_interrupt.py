@@ -87,13 +87,13 @@ def long_clip(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def long_stream(tmp_path_factory, loaded) -> Path:
-    """A .thc of 40 frames (decoding animates every frame, so that is several seconds' work)."""
+    """A .thc of 120 frames (decoding animates every frame: several seconds even on a fast machine)."""
     from thcodec.encoder import encode
     from thcodec.options import EncodeOptions
 
     directory = tmp_path_factory.mktemp("interrupt_thc")
-    clip = clip_factory(directory)(width=64, height=64, frames=40, name="forty.mp4")
-    stream = directory / "forty.thc"
+    clip = clip_factory(directory)(width=64, height=64, frames=120, name="long.mp4")
+    stream = directory / "long.thc"
     with open(stream, "wb") as f:
         encode(clip, f, loaded, EncodeOptions())
     return stream

@@ -86,7 +86,7 @@ def _check_input(path: Path) -> None:
         raise ThcError(f"{path} is a directory")
 
 
-def _convert(input: Path, output: Path, force: bool, quiet: bool, label: str, run) -> None:
+def _convert(input: Path, output: Path, force: bool, quiet: bool, label: str, run, suffixes: tuple[str, ...] = ()) -> None:
     """Shared by encode and decode: check the input, load the model, and let
     run(loaded, temp path, on_start, on_frames) -> (message, warnings) write a temp file
     that replaces OUTPUT only when complete."""
@@ -95,6 +95,8 @@ def _convert(input: Path, output: Path, force: bool, quiet: bool, label: str, ru
 
     def work():
         _check_input(input)
+        if suffixes and output.suffix.lower() not in suffixes:
+            raise ThcError(f"{output}: name the output {' or '.join(suffixes)}")
         loaded = load_model()
         with atomic_output(output, force) as tmp, _progress(label, quiet) as (start, step):
             message, warnings = run(loaded, tmp, start, step)
@@ -140,12 +142,13 @@ def decode(
 ) -> None:
     """Rebuild a video from a .thc stream."""
     from thcodec.decoder import decode_file
+    from thcodec.video_io import OUTPUT_SUFFIXES
 
     def run(loaded, tmp: Path, start, step) -> tuple[str, list[str]]:
         n = decode_file(input, tmp, loaded, on_start=start, on_frames=step, with_audio=not no_audio)
         return f"wrote {output}: {n} frames", []
 
-    _convert(input, output, force, quiet, "decoding", run)
+    _convert(input, output, force, quiet, "decoding", run, suffixes=OUTPUT_SUFFIXES)
 
 
 @app.command()

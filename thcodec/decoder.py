@@ -12,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
 
+import av
 import numpy as np
 import torch
 
@@ -21,6 +22,7 @@ from thcodec.errors import ThcError
 from thcodec.face_region import Region, feather_mask, paste
 from thcodec.frames import jpeg_decode, resize, to_tensor, to_uint8
 from thcodec.keypoints import Keypoints
+from thcodec.options import MODEL_SIZE
 from thcodec.video_io import AudioConfig, AudioPacketData, VideoWriter
 from thcodec.weights import LoadedModel
 
@@ -77,7 +79,7 @@ def _check_header(h: C.StreamHeader, loaded: LoadedModel) -> None:
             f"made with model {h.model_id} (weights {h.weights_sha256.hex()[:12]}), "
             f"this thcodec has {loaded.model_id} (weights {loaded.weights_sha256.hex()[:12]})"
         )
-    if h.num_kp != loaded.model.num_kp or h.model_size != 256:
+    if h.num_kp != loaded.model.num_kp or h.model_size != MODEL_SIZE:
         raise ThcError(f"unsupported stream: {h.num_kp} key points at {h.model_size}px")
 
 
@@ -101,6 +103,10 @@ def decode_stream(f: BinaryIO, loaded: LoadedModel) -> Iterator[Start | Frame | 
                 i0, f0 = last_kp
             else:
                 i0, f0 = index, fields
+            if header.frame_count and index >= 2 * header.frame_count + 250:
+                # HEAD's count is the sender's estimate; a gap this far past it is damage, and
+                # filling it would keep the decoder busy for hours.
+                raise ThcError(f"damaged file: key points for frame {index}, the stream announced {header.frame_count}")
             for i in range(next_frame, index + 1):
                 yield i, f0, fields, (i - i0) / max(1, index - i0)
                 next_frame = i + 1
@@ -180,7 +186,11 @@ def decode_file(
     writer: VideoWriter | None = None
     frames = 0
     try:
-        with open(src, "rb") as f:
+        f = open(src, "rb")
+    except OSError as e:
+        raise ThcError(f"cannot read {src}: {e.strerror or e}") from None
+    try:
+        with f:
             for event in decode_stream(f, loaded):
                 if isinstance(event, Start):
                     h = event.header
@@ -193,8 +203,11 @@ def decode_file(
                     if on_frames:
                         on_frames(1)
                 elif with_audio:
-                    writer.write_audio(event)
-        if writer is None:
+                    try:
+                        writer.write_audio(event)
+                    except av.error.FFmpegError as e:
+                        raise ThcError(f"damaged file: audio packet at {event.pts} cannot be decoded ({e})") from None
+        if frames == 0:
             raise ThcError(f"{src}: stream holds no frames")
         writer.close()
         writer = None

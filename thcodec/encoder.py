@@ -13,13 +13,13 @@ import torch
 
 from thcodec import container as C
 from thcodec import keypoints as kpq
-from thcodec.options import EncodeOptions
+from thcodec.options import MODEL_SIZE, EncodeOptions
+from thcodec.errors import ThcError
 from thcodec.face_region import FaceFinder, Region, choose_region
 from thcodec.frames import jpeg_encode, to_tensor
 from thcodec.video_io import AudioPacketData, VideoReader, encode_audio
 from thcodec.weights import LoadedModel
 
-MODEL_SIZE = 256
 
 
 @dataclass
@@ -174,6 +174,8 @@ def encode(
                 batch = []
             if on_frames:
                 on_frames(1)
+        if last_index < 0:
+            raise ThcError(f"{src}: no picture could be decoded")
         if last_crop is not None:
             batch.append((last_index, last_crop))
         if batch:

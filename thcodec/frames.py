@@ -45,5 +45,5 @@ def jpeg_decode(data: bytes, width: int, height: int) -> np.ndarray:
             if im.size != (width, height):
                 raise ThcError(f"damaged file: pivot image is {im.size[0]}x{im.size[1]}, expected {width}x{height}")
             return np.array(im.convert("RGB"))
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ThcError(f"damaged file: pivot image cannot be decoded ({e})") from None

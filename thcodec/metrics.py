@@ -29,6 +29,7 @@ def _gauss(window: int, sigma: float, device, dtype) -> torch.Tensor:
 def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
     """Mean SSIM of (B,C,H,W) images in [0,1] (Gaussian window, Wang et al. 2004 constants)."""
     c = a.shape[1]
+    window = min(window, a.shape[-2], a.shape[-1])  # tiny frames: the window cannot exceed them
     g = _gauss(window, sigma, a.device, a.dtype)
     kx = g.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
     ky = g.view(1, 1, -1, 1).repeat(c, 1, 1, 1)

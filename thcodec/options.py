@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MODEL_SIZE = 256  # side of the square face region the networks see
+
 
 @dataclass(frozen=True)
 class EncodeOptions:

@@ -31,6 +31,7 @@ AAC_FRAME_SIZE = 1024
 # FFmpeg demuxers that "open" any text file (.txt, .nfo, ...) as a video of rendered text.
 _TEXT_FORMATS = frozenset({"tty"})
 _WRITER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+OUTPUT_SUFFIXES = tuple(_WRITER_FORMATS)
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,12 @@ def load_model(root: Path | None = None, device: torch.device | str = "cpu") -> 
     return LoadedModel(model, manifest.get("model_id", MODEL_ID), digest.digest())
 
 
+def _replace_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
 def export(checkpoints: dict[str, Path], out: Path, notes: dict) -> dict:
     """Write weights/<network>.pt from the EMA weights of training checkpoints + the manifest.
 
@@ -98,7 +104,7 @@ def export(checkpoints: dict[str, Path], out: Path, notes: dict) -> dict:
         path = out / f"{name}.pt"
         buf = io.BytesIO()
         torch.save(state, buf)
-        path.write_bytes(buf.getvalue())
+        _replace_atomically(path, buf.getvalue())
         files.append(
             {
                 "network": name,
@@ -111,5 +117,6 @@ def export(checkpoints: dict[str, Path], out: Path, notes: dict) -> dict:
             }
         )
     manifest = {"model_id": MODEL_ID, "files": files, **notes}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    # The manifest goes last: until it is replaced, the old one fails the hash check loudly.
+    _replace_atomically(out / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
     return manifest

@@ -42,10 +42,10 @@ def main() -> None:
             kp_p = model.detect_keypoints(pivot)
             truth = np.ascontiguousarray(cache.frames[start + 1 : stop : a.every])
             kp_d = model.detect_keypoints(to_tensor(truth))
-            q_p, q_d = quantized(kp_p), quantized(kp_d)
+            q_d = quantized(kp_d)  # the pivot's key points are never sent: the receiver detects them
             n = truth.shape[0]
             out_f = to_uint8(model.animate(pivot.expand(n, -1, -1, -1), kp_p.expand(n), kp_d))
-            out_q = to_uint8(model.animate(pivot.expand(n, -1, -1, -1), q_p.expand(n), q_d))
+            out_q = to_uint8(model.animate(pivot.expand(n, -1, -1, -1), kp_p.expand(n), q_d))
             for t, f, q in zip(truth, out_f, out_q):
                 psnr_f.append(psnr(f, t))
                 psnr_q.append(psnr(q, t))

@@ -1,7 +1,7 @@
 """Generator: warp the pivot's own pixels with the dense flow, then correct what the warp
 cannot explain (mouth interior, disocclusions) with a small network.
 
-output = warped + alpha * (painted - warped). The warp runs at full size, so the pivot's
+output = warped + alpha * (painted - warped). The warp runs at the model size (256), so the pivot's
 detail survives; alpha and painted come from a small network at half size (speed),
 fed with the warped pivot, the occlusion map and the driving key-point heatmaps.
 """

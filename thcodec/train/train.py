@@ -199,7 +199,8 @@ def main() -> None:
                 log.flush()
                 if best is None or score(v) > best:
                     best = score(v)
-                    torch.save({"ema": ema.state_dict(), "step": step, "val": v, "template": torch.from_numpy(template)}, a.run / "best.pt")
+                    torch.save({"ema": ema.state_dict(), "step": step, "val": v, "template": torch.from_numpy(template)}, a.run / "best.tmp")
+                    (a.run / "best.tmp").replace(a.run / "best.pt")
                 state = {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step, "best": best}
                 torch.save(state, a.run / "last.tmp")
                 (a.run / "last.tmp").replace(last)

@@ -205,6 +205,8 @@ def decode_file(
                 elif with_audio:
                     try:
                         writer.write_audio(event)
+                    except OSError:
+                        raise  # a write error (disk full): atomic_output reports it
                     except av.error.FFmpegError as e:
                         raise ThcError(f"damaged file: audio packet at {event.pts} cannot be decoded ({e})") from None
         if frames == 0:

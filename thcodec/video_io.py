@@ -74,6 +74,8 @@ def _open_input(path: Path) -> av.container.InputContainer:
         raise ThcError(f"{path} is not a media file") from exc
     except OSError as exc:
         raise ThcError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except av.error.ExitError:
+        raise KeyboardInterrupt from None  # FFmpeg gave up because of a Ctrl-C
     except av.error.FFmpegError as exc:
         raise ThcError(f"{path} is not a media file ({exc})") from exc
     if container.format.name in _TEXT_FORMATS:
@@ -153,6 +155,8 @@ class VideoReader:
     def _decoded(self) -> Iterator[av.VideoFrame]:
         try:
             yield from self._container.decode(self._stream)
+        except av.error.ExitError:
+            raise KeyboardInterrupt from None  # FFmpeg gave up because of a Ctrl-C
         except av.error.FFmpegError as exc:
             raise ThcError(f"{self.path}: cannot decode video ({exc})") from exc
 
@@ -238,6 +242,8 @@ def _opus_packets(path: Path, encoder: av.AudioCodecContext) -> Iterator[AudioPa
         try:
             for frame in container.decode(stream):
                 yield from encode(resampler.resample(frame))
+        except av.error.ExitError:
+            raise KeyboardInterrupt from None  # FFmpeg gave up because of a Ctrl-C
         except av.error.FFmpegError as exc:
             raise ThcError(f"{path}: cannot decode audio ({exc})") from exc
     yield from encode(resampler.resample(None))

@@ -141,6 +141,8 @@ def decode_stream(f: BinaryIO, loaded: LoadedModel) -> Iterator[Start | Frame | 
             if isinstance(chunk, C.AudioHeader):
                 if started:
                     raise ThcError("damaged file: audio header after the stream started")
+                if chunk.sample_rate != 48000 or chunk.channels not in (1, 2):
+                    raise ThcError(f"unsupported audio: {chunk.sample_rate} Hz, {chunk.channels} channels (Opus at 48 kHz, 1-2 channels)")
                 tb = Fraction(chunk.time_base_num, chunk.time_base_den)
                 audio = AudioConfig("opus", chunk.sample_rate, chunk.channels, tb, chunk.extradata)
                 continue

@@ -116,26 +116,14 @@ CASES = [pytest.param(False, 0.0, id="new-target-early"), pytest.param(True, 1.0
 
 
 @pytest.mark.parametrize("existing, delay_s", CASES)
-def test_ctrl_c_during_encode(long_clip, tmp_path, existing, delay_s):
-    target = tmp_path / "out.thc"
+@pytest.mark.parametrize("command, source, output", [("encode", "long_clip", "out.thc"), ("decode", "long_stream", "out.mp4")])
+def test_ctrl_c(request, tmp_path, command, source, output, existing, delay_s):
+    target = tmp_path / output
     before = None
     if existing:
         target.write_bytes(PRECIOUS)
         before = PRECIOUS
-    args = ["encode", long_clip, target] + (["--force"] if existing else [])
+    args = [command, request.getfixturevalue(source), target] + (["--force"] if existing else [])
     result = interrupt_when_temp_appears(args, target, delay_s)
     check_interrupted(result, target, before)
-    assert sorted(p.name for p in tmp_path.iterdir()) == (["out.thc"] if existing else [])
-
-
-@pytest.mark.parametrize("existing, delay_s", CASES)
-def test_ctrl_c_during_decode(long_stream, tmp_path, existing, delay_s):
-    target = tmp_path / "out.mp4"
-    before = None
-    if existing:
-        target.write_bytes(PRECIOUS)
-        before = PRECIOUS
-    args = ["decode", long_stream, target] + (["--force"] if existing else [])
-    result = interrupt_when_temp_appears(args, target, delay_s)
-    check_interrupted(result, target, before)
-    assert sorted(p.name for p in tmp_path.iterdir()) == (["out.mp4"] if existing else [])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([output] if existing else [])

@@ -13,13 +13,12 @@ import torch
 
 from thcodec import container as C
 from thcodec import keypoints as kpq
-from thcodec.options import MODEL_SIZE, EncodeOptions
 from thcodec.errors import ThcError
 from thcodec.face_region import FaceFinder, Region, choose_region
 from thcodec.frames import jpeg_encode, to_tensor
+from thcodec.options import MODEL_SIZE, EncodeOptions
 from thcodec.video_io import AudioPacketData, VideoReader, encode_audio
 from thcodec.weights import LoadedModel
-
 
 
 @dataclass

@@ -10,7 +10,6 @@ Output folder:
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from thcodec.bench.ours import Thc
 from thcodec.bench.reference import TH256, Condition, Reference, make_reference
 from thcodec.bench.report import Row, markdown, plot_clip, read_csv, write_csv
 from thcodec.errors import ThcError
+from thcodec.train.cache import read_manifest
 
 CODECS = ("thc", "x264", "x265", "vvenc", "svtav1", "frozen")
 
@@ -62,9 +62,7 @@ def val_clips(data: Path, split: str = "val") -> list[Path]:
     manifest = data / "MANIFEST.tsv"
     if not manifest.exists():
         raise ThcError(f"{manifest}: no such file (a data folder has MANIFEST.tsv and clips/)")
-    with open(manifest, newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    clips = [data / "clips" / r["file"] for r in rows if r.get("split") == split]
+    clips = [data / "clips" / r["file"] for r in read_manifest(data) if r.get("split") == split]
     if not clips:
         raise ThcError(f"{manifest} lists no clip of split {split!r}")
     return clips

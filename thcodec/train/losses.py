@@ -5,8 +5,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from thcodec.metrics import ssim  # noqa: F401  (re-exported for the trainer)
-
 
 def pyramid_l1(pred: torch.Tensor, target: torch.Tensor, levels: int = 4) -> torch.Tensor:
     loss = pred.new_zeros(())

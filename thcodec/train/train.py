@@ -23,11 +23,12 @@ from torch import nn
 
 from thcodec.frames import to_tensor
 from thcodec.keypoints import Keypoints
+from thcodec.metrics import ssim
 from thcodec.models.talking_head import TalkingHead
 from thcodec.teacher import keypoints_from_landmarks, make_template
 from thcodec.train.augment import geometric, photometric
 from thcodec.train.cache import FrameCache
-from thcodec.train.losses import pyramid_l1, ssim
+from thcodec.train.losses import pyramid_l1
 
 
 def valid_indices(cache: FrameCache) -> list[np.ndarray]:

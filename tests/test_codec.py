@@ -172,10 +172,12 @@ def test_audio_longer_than_video_is_kept_in_one_second_chunks(make_clip, tmp_pat
 
 
 class _Recorder:
+    """Stands in for the encoder's emit(chunk)."""
+
     def __init__(self):
         self.chunks = []
 
-    def write(self, chunk):
+    def __call__(self, chunk):
         self.chunks.append(chunk)
 
 

@@ -115,19 +115,35 @@ def encode(
     interp: Annotated[int, typer.Option(min=1, max=4, help="Send key points for every k-th frame; the receiver fills the rest.")] = EncodeOptions.interp,
     pivot_quality: Annotated[int, typer.Option(min=10, max=95, help="JPEG quality of the pivot picture (its bytes dominate short calls).")] = EncodeOptions.pivot_quality,
     audio_kbps: Annotated[int, typer.Option(min=6, max=64, help="Opus bit rate of the audio track, kbit/s.")] = EncodeOptions.audio_bitrate // 1000,
+    quality: Annotated[float, typer.Option(min=0.5, max=100, help="Motion error, in pixels of a 256x256 face, at which a new pivot is sent: the sender predicts the receiver's picture and measures how far its face key points stray from the real ones (ordinary talking: under 4). Lower: more pivots, more bytes.")] = EncodeOptions.max_motion_error_px,
+    max_kbps: Annotated[float, typer.Option(min=0, help="Cap on the bit rate of any 10 seconds of the stream, kbit/s, audio included: pivots are held back or sent at lower JPEG quality to stay under it (0: no cap).")] = EncodeOptions.max_kbps,
+    min_pivot_interval: Annotated[float, typer.Option(min=0, help="Seconds after a pivot before the quality or face-position test may send another (scene cuts do not wait).")] = EncodeOptions.min_pivot_interval_s,
+    max_pivot_interval: Annotated[float, typer.Option(min=0, help="Send a pivot at least this often, seconds (0: only when needed).")] = EncodeOptions.max_pivot_interval_s,
+    single_pivot: Annotated[bool, typer.Option("--single-pivot", help="Send one pivot, at the start, and never another (no analysis: fastest encode).")] = False,
     no_audio: NoAudio = False,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
-    """Compress a video into a .thc stream."""
+    """Compress a video into a .thc stream.
+
+    New pivots are sent on a scene cut, when the face leaves its region, when the background
+    changes, and when the sender, running the receiver's model, predicts that the face will
+    move wrongly (--quality)."""
     from thcodec.encoder import encode as encode_video
 
     def run(loaded, tmp: Path, start, step) -> tuple[str, list[str]]:
-        opts = EncodeOptions(interp=interp, pivot_quality=pivot_quality, audio=not no_audio, audio_bitrate=audio_kbps * 1000)
         with open(tmp, "wb") as f:
             r = encode_video(input, f, loaded, opts, on_frames=step, on_start=start)
         kbps = r.bytes_total * 8 / max(r.duration_s, 1e-9) / 1000
-        return f"wrote {output}: {r.frames} frames, {r.bytes_total} bytes, {kbps:.2f} kbit/s", r.warnings
+        message = f"wrote {output}: {r.frames} frames, {r.bytes_total} bytes, {kbps:.2f} kbit/s, {len(r.pivots)} pivot(s)"
+        return message, r.warnings
+
+    def options() -> EncodeOptions:
+        return EncodeOptions(interp=interp, pivot_quality=pivot_quality, audio=not no_audio, audio_bitrate=audio_kbps * 1000,
+                             adaptive=not single_pivot, max_motion_error_px=quality, min_pivot_interval_s=min_pivot_interval,
+                             max_pivot_interval_s=max_pivot_interval, max_kbps=max_kbps)
+
+    opts = _run(options)
 
     _convert(input, output, force, quiet, "encoding", run)
 
@@ -154,20 +170,32 @@ def decode(
 @app.command()
 def stats(
     input: Annotated[Path, typer.Argument(help="The .thc file to describe.")],
-    reference: Annotated[Optional[Path], typer.Option(help="Original video: also decode and report PSNR and SSIM against it.")] = None,
+    reference: Annotated[Optional[Path], typer.Option(help="Original video: also decode and report PSNR and SSIM against it, over time.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="With --reference: write PSNR over time, pivots marked, to this PNG.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite the --plot file if it exists.")] = False,
 ) -> None:
-    """Frames, duration, kbit/s, bits per pixel, where the bytes go; quality against a reference."""
-    from thcodec.stats import add_quality, stream_stats
+    """Frames, duration, kbit/s, bits per pixel, where the bytes go, the pivots; quality against a reference."""
+    from thcodec.stats import add_quality, stream_stats, worst_second
 
     def work():
         _check_input(input)
+        if plot is not None and reference is None:
+            raise ThcError("--plot needs --reference (the plot shows quality against it)")
+        if plot is not None and plot.suffix.lower() != ".png":
+            raise ThcError(f"{plot}: name the plot .png")
         s = stream_stats(input)
         if reference is not None:
             _check_input(reference)
             from thcodec.weights import load_model
 
             add_quality(s, reference, load_model())
+        if plot is not None:
+            from thcodec.atomic import atomic_output
+            from thcodec.plot import quality_chart
+
+            with atomic_output(plot, force) as tmp:
+                quality_chart(s.psnr_per_frame, s.fps, [(p.frame, p.reason) for p in s.pivots], f"{input.name} against {reference.name}", tmp)
         if as_json:
             typer.echo(json.dumps(s.as_dict(), indent=2))
             return
@@ -176,13 +204,18 @@ def stats(
         t.add_row("size", f"{s.width}x{s.height} @ {s.fps:.3f} fps, {s.frames} frames, {s.duration_s:.2f} s")
         t.add_row("model", escape(f"{s.model_id}, key points every {s.interp} frame(s)"))
         t.add_row("total", f"{s.bytes_total} bytes, {s.kbps:.2f} kbit/s, {s.bits_per_pixel:.5f} bits/pixel")
+        t.add_row("worst 10 s", f"{s.worst_window_kbps:.2f} kbit/s (from {s.worst_window_start_s:.2f} s)")
         for cat, n in s.bytes_by_category.items():
             t.add_row(f"  {cat}", f"{n} bytes ({100 * n / max(1, s.bytes_total):.1f}%)")
         t.add_row("key points", f"{s.keypoint_kbps:.2f} kbit/s, {s.keypoint_bytes_per_frame:.1f} bytes/frame")
         for p in s.pivots:
-            t.add_row("pivot", f"frame {p.frame} ({p.reason}), {p.bytes} bytes")
+            t.add_row("pivot", f"frame {p.frame} at {p.frame / s.fps:.2f} s ({p.reason.replace('_', ' ')}), {p.bytes} bytes")
         if s.psnr is not None:
             t.add_row("quality", f"PSNR {s.psnr:.2f} dB, SSIM {s.ssim:.4f} (against {escape(str(reference))})")
+            start, worst = worst_second(s)
+            t.add_row("worst second", f"PSNR {worst:.2f} dB from {start:.2f} s")
+        if plot is not None:
+            t.add_row("plot", escape(str(plot)))
         out.print(t)
 
     _run(work)

@@ -23,10 +23,13 @@ from thcodec.face_region import Region, feather_mask, paste
 from thcodec.frames import jpeg_decode, resize, to_tensor, to_uint8
 from thcodec.keypoints import Keypoints
 from thcodec.options import MODEL_SIZE
+from thcodec.timeline import KeypointTimeline, Ready
 from thcodec.video_io import AudioConfig, AudioPacketData, VideoWriter
 from thcodec.weights import LoadedModel
 
 BATCH = 8  # frames animated together
+FADE_FRAMES = 8  # a pivot refresh (not a cut) blends in over this many frames
+_FADE_REASONS = (C.SwitchReason.QUALITY, C.SwitchReason.MAX_INTERVAL, C.SwitchReason.FACE_LEFT)
 
 
 @dataclass(frozen=True)
@@ -83,54 +86,57 @@ def _check_header(h: C.StreamHeader, loaded: LoadedModel) -> None:
         raise ThcError(f"unsupported stream: {h.num_kp} key points at {h.model_size}px")
 
 
-def decode_stream(f: BinaryIO, loaded: LoadedModel) -> Iterator[Start | Frame | AudioPacketData]:
+def decode_stream(f: BinaryIO, loaded: LoadedModel, interp_method: str = "net") -> Iterator[Start | Frame | AudioPacketData]:
+    """interp_method: "net" (the interpolation network, when the weights have one) or "linear"."""
     header: C.StreamHeader | None = None
     audio: AudioConfig | None = None
     started = False
     segment: _Segment | None = None
+    fade_from: _Segment | np.ndarray | None = None  # what a refresh blends in from (see render)
+    last_rgb: np.ndarray | None = None  # the last frame yielded
+    reason = C.SwitchReason.START
     prev_fields: np.ndarray | None = None
-    last_kp: tuple[int, np.ndarray] | None = None  # (frame index, fields) of the last key-point frame
-    next_frame = 0
+    timeline = KeypointTimeline(loaded.interpolator if interp_method == "net" else None)
 
-    def schedule(indices: list[int], block: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray, float]]:
-        """(frame, fields before, fields after, t) for frames next_frame..indices[-1], lazily:
-        between sent frames the key points are interpolated linearly."""
-        nonlocal next_frame, last_kp
-        for index, fields in zip(indices, block):
-            if index < next_frame:
-                raise ThcError(f"damaged file: key points for frame {index} out of order")
-            if last_kp is not None and last_kp[0] >= segment.start:
-                i0, f0 = last_kp
+    def render(todo: Ready) -> Iterator[Frame]:
+        nonlocal last_rgb
+        kp6 = np.stack([k for _, k in todo])
+        kp = Keypoints.from_numpy(kp6[..., :2], kp6[..., 2:].reshape(len(todo), -1, 2, 2))
+        frames = segment.render(loaded, kp)
+        fading = [n for n, (i, _) in enumerate(todo) if fade_from is not None and i < segment.start + FADE_FRAMES]
+        if fading:
+            # A refreshed pivot corrects what the old one got wrong; shown at once that is a
+            # jump, so the old picture fades out: the old pivot animated by the same key points
+            # when the face region is the same, else the old segment's last frame.
+            if isinstance(fade_from, _Segment):
+                old = fade_from.render(loaded, Keypoints(kp.xy[fading], kp.jacobian[fading]))
             else:
-                i0, f0 = index, fields
+                old = [fade_from] * len(fading)
+            for n, o in zip(fading, old):
+                w = (todo[n][0] - segment.start + 1) / (FADE_FRAMES + 1)
+                frames[n] = np.clip(o + w * (frames[n].astype(np.float32) - o) + 0.5, 0, 255).astype(np.uint8)
+        for (i, _), rgb in zip(todo, frames):
+            yield Frame(i, rgb)
+        last_rgb = frames[-1]
+
+    def rendered(ready: Ready) -> Iterator[Frame]:
+        for k in range(0, len(ready), BATCH):
+            yield from render(ready[k : k + BATCH])
+
+    def frames_for_block(indices: list[int], block: np.ndarray) -> Iterator[Frame]:
+        ready: Ready = []
+        for index, fields in zip(indices, block):
+            if index <= timeline.last_sent:
+                raise ThcError(f"damaged file: key points for frame {index} out of order")
             if header.frame_count and index >= 2 * header.frame_count + 250:
                 # HEAD's count is the sender's estimate; a gap this far past it is damage, and
                 # filling it would keep the decoder busy for hours.
                 raise ThcError(f"damaged file: key points for frame {index}, the stream announced {header.frame_count}")
-            for i in range(next_frame, index + 1):
-                yield i, f0, fields, (i - i0) / max(1, index - i0)
-                next_frame = i + 1
-            last_kp = (index, fields)
-
-    def render(todo: list[tuple[int, np.ndarray, np.ndarray, float]]) -> Iterator[Frame]:
-        xy, jac = [], []
-        for _, f0, f1, t in todo:
-            (xy0, j0), (xy1, j1) = kpq.dequantize(f0[None]), kpq.dequantize(f1[None])
-            xy.append(xy0 + t * (xy1 - xy0))
-            jac.append(j0 + t * (j1 - j0))
-        kp = Keypoints.from_numpy(np.concatenate(xy), np.concatenate(jac))
-        for (i, *_), rgb in zip(todo, segment.render(loaded, kp)):
-            yield Frame(i, rgb)
-
-    def frames_for_block(indices: list[int], block: np.ndarray) -> Iterator[Frame]:
-        todo = []
-        for item in schedule(indices, block):
-            todo.append(item)
-            if len(todo) == BATCH:
-                yield from render(todo)
-                todo = []
-        if todo:
-            yield from render(todo)
+            ready += timeline.add(index, fields)
+            while len(ready) >= BATCH:  # render as we go: a long gap must not pile up frames
+                yield from render(ready[:BATCH])
+                ready = ready[BATCH:]
+        yield from rendered(ready)
 
     with torch.inference_mode():
         for chunk, _ in C.read_chunks(f):
@@ -155,9 +161,15 @@ def decode_stream(f: BinaryIO, loaded: LoadedModel) -> Iterator[Start | Frame | 
                 for pts, duration, data in chunk.with_pts():
                     yield AudioPacketData(pts, duration, data)
             elif isinstance(chunk, C.Pivot):
-                if chunk.frame_index != next_frame:
-                    raise ThcError(f"damaged file: pivot for frame {chunk.frame_index}, expected {next_frame}")
-                segment = _Segment(loaded, header, chunk)
+                if segment is not None:
+                    yield from rendered(timeline.end_segment())
+                if chunk.frame_index != timeline.next_frame:
+                    raise ThcError(f"damaged file: pivot for frame {chunk.frame_index}, expected {timeline.next_frame}")
+                new = _Segment(loaded, header, chunk)
+                fade_from = None
+                if segment is not None and reason in _FADE_REASONS:
+                    fade_from = segment if new.region == segment.region else last_rgb
+                segment = new
                 prev_fields = None
             elif isinstance(chunk, C.KeypointBlock):
                 if segment is None:
@@ -171,9 +183,12 @@ def decode_stream(f: BinaryIO, loaded: LoadedModel) -> Iterator[Start | Frame | 
                 if chunk.count:
                     prev_fields = fields[-1]
             elif isinstance(chunk, C.End):
-                if chunk.frame_count != next_frame:
-                    raise ThcError(f"damaged file: {next_frame} frames decoded, END says {chunk.frame_count}")
-            # PivotSwitch only names the reason for the pivot that follows.
+                if segment is not None:
+                    yield from rendered(timeline.end_segment())
+                if chunk.frame_count != timeline.next_frame:
+                    raise ThcError(f"damaged file: {timeline.next_frame} frames decoded, END says {chunk.frame_count}")
+            elif isinstance(chunk, C.PivotSwitch):
+                reason = chunk.reason  # for the pivot that follows: a refresh fades in, a cut does not
 
 
 def decode_file(

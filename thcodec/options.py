@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from thcodec.errors import ThcError
+
 MODEL_SIZE = 256  # side of the square face region the networks see
 
 
 @dataclass(frozen=True)
 class EncodeOptions:
-    interp: int = 1  # key points for every interp-th frame (and the last)
+    interp: int = 1  # key points for every interp-th frame of a segment (and its last)
     pivot_quality: int = 80  # JPEG quality of pivot frames: ~7.5 kB at 256x256, half of a 10 s call at 12 kbit/s
     audio: bool = True
     audio_bitrate: int = 12000
-    block_frames: int = 25  # frames per key-point block (1 s at 25 fps)
+    block_frames: int = 25  # sent frames per key-point block (1 s at 25 fps)
+    # Pivot policy (see thcodec/pivot_policy.py). adaptive=False: one pivot, at frame 0.
+    adaptive: bool = True
+    max_motion_error_px: float = 5.0  # new pivot when the predicted frames' key points stray this far (px at 256)
+    min_pivot_interval_s: float = 2.0  # quality and face triggers wait this long after a pivot
+    max_pivot_interval_s: float = 0.0  # a pivot at least this often (0: no limit)
+    max_kbps: float = 0.0  # cap on any 10-second window of the whole stream (0: no cap)
+
+    def __post_init__(self) -> None:
+        if self.max_pivot_interval_s and self.max_pivot_interval_s < self.min_pivot_interval_s:
+            raise ThcError("--max-pivot-interval is shorter than --min-pivot-interval")

@@ -12,6 +12,7 @@ from thcodec import container as C
 from thcodec.decoder import Frame, decode_stream
 from thcodec.errors import ThcError
 from thcodec.metrics import psnr, ssim_u8
+from thcodec.rate import WINDOW_S, chunk_time, worst_window
 from thcodec.video_io import VideoReader
 from thcodec.weights import LoadedModel
 
@@ -43,9 +44,12 @@ class StreamStats:
     bits_per_pixel: float
     keypoint_kbps: float
     keypoint_bytes_per_frame: float
+    worst_window_kbps: float = 0.0  # the most bytes any WINDOW_S seconds of the stream carry, as kbit/s
+    worst_window_start_s: float = 0.0
     pivots: list[PivotInfo] = field(default_factory=list)
     psnr: float | None = None
     ssim: float | None = None
+    psnr_per_frame: list[float] | None = None  # against the reference, capped at 100 dB
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -59,6 +63,8 @@ def stream_stats(path: Path) -> StreamStats:
     reason = "start"
     frames = 0
     kp_frames = 0
+    timed: list[tuple[object, int]] = []  # (chunk, bytes on disk) to place in time once fps is known
+    audio_tb: Fraction | None = None
     try:
         f = open(path, "rb")
     except OSError as e:
@@ -73,8 +79,11 @@ def stream_stats(path: Path) -> StreamStats:
                 split["container"] += C.CHUNK_OVERHEAD
             else:
                 split["container"] += nbytes
+            timed.append((chunk, nbytes))
             if isinstance(chunk, C.StreamHeader):
                 header = chunk
+            elif isinstance(chunk, C.AudioHeader):
+                audio_tb = Fraction(chunk.time_base_num, chunk.time_base_den)
             elif isinstance(chunk, C.PivotSwitch):
                 reason = C.SwitchReason(chunk.reason).name.lower()
             elif isinstance(chunk, C.Pivot):
@@ -87,6 +96,9 @@ def stream_stats(path: Path) -> StreamStats:
     fps = Fraction(header.fps_num, header.fps_den)
     duration = frames / fps if frames else 0
     secs = float(duration) or 1.0
+    events = [(chunk_time(c, fps, audio_tb, float(duration)), n) for c, n in timed]
+    events.append((0.0, C.FILE_HEADER_SIZE))
+    window_start, window_kbps = worst_window(events, WINDOW_S)
     return StreamStats(
         file=str(path),
         width=header.width,
@@ -102,6 +114,8 @@ def stream_stats(path: Path) -> StreamStats:
         bits_per_pixel=total * 8 / max(1, frames * header.width * header.height),
         keypoint_kbps=split["keypoints"] * 8 / secs / 1000,
         keypoint_bytes_per_frame=split["keypoints"] / max(1, frames),
+        worst_window_kbps=window_kbps,
+        worst_window_start_s=window_start,
         pivots=pivots,
     )
 
@@ -123,6 +137,16 @@ def add_quality(stats: StreamStats, reference: Path, loaded: LoadedModel) -> Str
             s.append(ssim_u8(event.rgb, r))
     if not p:
         raise ThcError("no frames to compare")
-    stats.psnr = float(np.mean(np.minimum(p, 100.0)))
+    stats.psnr_per_frame = [float(v) for v in np.minimum(p, 100.0)]
+    stats.psnr = float(np.mean(stats.psnr_per_frame))
     stats.ssim = float(np.mean(s))
     return stats
+
+
+def worst_second(stats: StreamStats) -> tuple[float, float]:
+    """(start s, mean PSNR) of the one-second stretch with the lowest mean PSNR."""
+    v = np.asarray(stats.psnr_per_frame, np.float64)
+    per = max(1, round(stats.fps))
+    means = [v[i : i + per].mean() for i in range(0, len(v), per)]
+    k = int(np.argmin(means))
+    return k * per / stats.fps, float(means[k])

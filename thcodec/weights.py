@@ -15,15 +15,20 @@ from pathlib import Path
 import torch
 
 from thcodec.errors import ThcError
+from thcodec.models.interpolator import Interpolator
 from thcodec.models.talking_head import TalkingHead
 
 MODEL_ID = "thc-fomm-lite-1"
 NETWORKS = ("keypoint_detector", "dense_motion", "generator")
+# Receiver-only networks: verified like the others when the manifest lists them, but not part
+# of the weight set a stream names (any receiver can decode the stream with or without them).
+EXTRAS = ("interpolator",)
 # What each training run's validation says about the network it trained.
 VALIDATION_KEYS = {
     "keypoint_detector": ("kp_err_px", "pairs"),
     "dense_motion": ("psnr", "psnr_frozen", "pairs"),
     "generator": ("psnr", "psnr_frozen", "pairs"),
+    "interpolator": ("net_px", "linear_px", "k2_net_px", "k2_linear_px", "k4_net_px", "k4_linear_px"),
 }
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -37,6 +42,7 @@ class LoadedModel:
     model: TalkingHead
     model_id: str
     weights_sha256: bytes  # sha256 over the per-file hashes, in NETWORKS order: names the weight set
+    interpolator: Interpolator | None = None  # None: the manifest has none (decoders interpolate linearly)
 
 
 def weights_dir() -> Path:
@@ -66,20 +72,29 @@ def load_model(root: Path | None = None, device: torch.device | str = "cpu") -> 
     for name in NETWORKS:
         if name not in entries:
             raise ThcError(f"weights manifest has no entry for {name}")
-        path = root / entries[name]["file"]
-        if not path.exists():
-            raise ThcError(f"missing weights file {path}")
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != entries[name]["sha256"]:
-            raise ThcError(f"{path} does not match the sha256 in its manifest")
+        _load_verified(root, name, entries[name], getattr(model, name))
         digest.update(bytes.fromhex(entries[name]["sha256"]))
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        try:
-            getattr(model, name).load_state_dict(state)
-        except RuntimeError as e:
-            raise ThcError(f"{path} does not fit this thcodec's {name} network: {str(e).splitlines()[0]}") from None
     model.eval().to(device)
-    return LoadedModel(model, manifest.get("model_id", MODEL_ID), digest.digest())
+    interpolator = None
+    if "interpolator" in entries:
+        interpolator = Interpolator(model.num_kp)
+        _load_verified(root, "interpolator", entries["interpolator"], interpolator)
+        interpolator.eval().to(device)
+    return LoadedModel(model, manifest.get("model_id", MODEL_ID), digest.digest(), interpolator)
+
+
+def _load_verified(root: Path, name: str, entry: dict, net: torch.nn.Module) -> None:
+    path = root / entry["file"]
+    if not path.exists():
+        raise ThcError(f"missing weights file {path}")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise ThcError(f"{path} does not match the sha256 in its manifest")
+    state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as e:
+        raise ThcError(f"{path} does not fit this thcodec's {name} network: {str(e).splitlines()[0]}") from None
 
 
 def _replace_atomically(path: Path, data: bytes) -> None:
@@ -91,16 +106,27 @@ def _replace_atomically(path: Path, data: bytes) -> None:
 def export(checkpoints: dict[str, Path], out: Path, notes: dict) -> dict:
     """Write weights/<network>.pt from the EMA weights of training checkpoints + the manifest.
 
-    checkpoints maps each network to the best.pt of the run that trained it.
+    checkpoints maps networks to the best.pt of the run that trained them: every one of
+    NETWORKS, and any of EXTRAS (an extra not named keeps its current manifest entry).
     """
     from thcodec.train.train import load_checkpoint
 
     out.mkdir(parents=True, exist_ok=True)
+    old = {}
+    if (out / "manifest.json").exists():
+        old = {e["network"]: e for e in read_manifest(out).get("files", [])}
     files = []
-    for name in NETWORKS:
+    for name in NETWORKS + EXTRAS:
+        if name not in checkpoints:
+            if name in EXTRAS and name in old:
+                files.append(old[name])
+            continue
         ck = load_checkpoint(checkpoints[name])
         prefix = name + "."
-        state = {k[len(prefix) :]: v.float().contiguous() for k, v in ck["ema"].items() if k.startswith(prefix)}
+        if name in EXTRAS:  # trained alone: its checkpoint holds only its own weights
+            state = {k: v.float().contiguous() for k, v in ck["ema"].items()}
+        else:
+            state = {k[len(prefix) :]: v.float().contiguous() for k, v in ck["ema"].items() if k.startswith(prefix)}
         path = out / f"{name}.pt"
         buf = io.BytesIO()
         torch.save(state, buf)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +139,8 @@ class FaceScores:
     aed: float | None
     aed_frames: int
     face_miss: float | None  # share of sampled frames where no face is detected in the decoded frame
+    per_frame_akd: np.ndarray | None = None  # (N,) px, NaN where the reference has no face
+    per_frame_aed: dict[int, float] = field(default_factory=dict)  # frame -> embedding distance
 
 
 def landmark_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -199,15 +201,16 @@ class FaceMetrics:
         if decoded.shape[0] != len(ref.boxes):
             raise ThcError(f"{decoded.shape[0]} decoded frames for {len(ref.boxes)} reference frames")
         lms = np.full_like(ref.landmarks, np.nan)
-        dists, misses = [], 0
+        dists, misses = {}, 0
         for i, box in enumerate(ref.boxes):
             if box is None:
                 continue
             img = np.ascontiguousarray(decoded[i])
             lms[i] = self._landmarks_px(img, box)
             if i in ref.embeddings:
-                dists.append(float(np.linalg.norm(self._embedding(img, box, lms[i]) - ref.embeddings[i])))
+                dists[i] = float(np.linalg.norm(self._embedding(img, box, lms[i]) - ref.embeddings[i]))
                 misses += self._teacher.box(img) is None
         akd, n = akd_of(ref.landmarks, lms)
-        aed = float(np.mean(dists)) if dists else None
-        return FaceScores(akd, n, aed, len(dists), (misses / len(dists)) if dists else None)
+        aed = float(np.mean(list(dists.values()))) if dists else None
+        per_frame = np.linalg.norm(ref.landmarks - lms, axis=-1).mean(axis=-1)
+        return FaceScores(akd, n, aed, len(dists), (misses / len(dists)) if dists else None, per_frame, dists)

@@ -1,4 +1,4 @@
-"""Export the best EMA weights of the two training runs to weights/ with a manifest."""
+"""Export the best EMA weights of the training runs to weights/ with a manifest."""
 
 from __future__ import annotations
 
@@ -13,11 +13,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--keypoints", type=Path, required=True, help="best.pt of the keypoints run")
     p.add_argument("--motion", type=Path, required=True, help="best.pt of the motion run")
+    p.add_argument("--interp", type=Path, help="best.pt of the interp run (default: keep the shipped interpolator)")
     p.add_argument("--out", type=Path, default=Path("weights"))
     p.add_argument("--notes", type=Path, help="JSON file of extra manifest fields (data, commands)")
     a = p.parse_args()
     notes = json.loads(a.notes.read_text()) if a.notes else {}
-    m = export({"keypoint_detector": a.keypoints, "dense_motion": a.motion, "generator": a.motion}, a.out, notes)
+    runs = {"keypoint_detector": a.keypoints, "dense_motion": a.motion, "generator": a.motion}
+    if a.interp:
+        runs["interpolator"] = a.interp
+    m = export(runs, a.out, notes)
     for f in m["files"]:
         print(f"{f['file']}: {f['parameters']} parameters, step {f['steps']}, sha256 {f['sha256'][:16]}")
 

@@ -1,10 +1,12 @@
 """Train the key-point detector, dense motion and generator on the frame cache.
 
-Two parts that can run side by side, one core each (2-core machines):
+Three parts; the first two can run side by side, one core each (2-core machines):
   --part keypoints  distils the detector from dlib landmark-group key points;
   --part motion     trains dense motion + generator on the teacher's key points (they mean
                     something from step one), jittered like a detector's; with --detector
-                    it fine-tunes on the detector's own key points instead.
+                    it fine-tunes on the detector's own key points instead;
+  --part interp     the frame interpolator, on key-point trajectories (thcodec/train/interp.py;
+                    make them first with python -m thcodec.train.trajectories).
 Resumable (RUN/last.pt), CPU by default, CUDA when present; best EMA weights in RUN/best.pt.
 Usage: python -m thcodec.train.train --part motion --run runs/motion --steps 4000
 """
@@ -126,8 +128,9 @@ def training_loss(model: TalkingHead, part: str, batch, rng, use_detector: bool)
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--part", choices=("keypoints", "motion"), required=True)
+    p.add_argument("--part", choices=("keypoints", "motion", "interp"), required=True)
     p.add_argument("--cache", type=Path, default=Path(".cache/frames"))
+    p.add_argument("--kps", type=Path, default=Path(".cache/kps"), help="interp part: trajectories folder")
     p.add_argument("--run", type=Path, required=True, help="folder for last.pt, best.pt and log.jsonl")
     p.add_argument("--detector", type=Path, help="motion part: a keypoints run's best.pt; use its key points")
     p.add_argument("--init", type=Path, help="start from this run's best.pt weights (fine-tuning)")
@@ -140,6 +143,11 @@ def main() -> None:
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
+    if a.part == "interp":
+        from thcodec.train.interp import train as train_interp
+
+        train_interp(a)
+        return
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     train, val = FrameCache(a.cache / "train"), FrameCache(a.cache / "val")
     clips = valid_indices(train)

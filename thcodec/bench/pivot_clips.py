@@ -1,0 +1,57 @@
+"""Clips that need more than one pivot, made from ordinary clips (issue 6 measurements).
+
+- cut: the first half of one th256 reference followed by the first half of another (a hard
+  cut between two people).
+- drift: a virtual camera on a wide source clip: the th256 face square at the start, then a
+  window that slides sideways by DRIFT_SHIFT of its side and widens by DRIFT_ZOOM over the clip,
+  so the head drifts from the centre towards the edge and shrinks, revealing background
+  the first frame never showed.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from thcodec.bench.reference import TH256, find_face_region, source_indices, write_lossless
+from thcodec.video_io import VideoReader
+
+DRIFT_SHIFT = 0.45
+DRIFT_ZOOM = 1.6
+
+
+def cut_clip(first: np.ndarray, second: np.ndarray, out: Path, fps: Fraction = TH256.fps) -> int:
+    """Write first[:n/2] + second[:n/2] (both (N,S,S,3)) losslessly; -> the frame of the cut."""
+    n = min(len(first), len(second))
+    half = n // 2
+    write_lossless(np.concatenate([first[:half], second[: n - half]]), out, fps)
+    return half
+
+
+def drift_clip(src: Path, out: Path, frames: int = TH256.frames, size: int = TH256.size) -> None:
+    """Write the drifting virtual-camera clip of src (see the module doc) losslessly."""
+    with VideoReader(src) as r:
+        w, h, src_fps = r.info.width, r.info.height, r.info.fps
+    wanted = source_indices(src_fps, TH256.fps, frames)
+    region, _ = find_face_region(src, wanted[-1] + 1)
+    out_frames = []
+    with VideoReader(src) as reader:
+        pos = 0
+        for index, frame in enumerate(reader):
+            while pos < len(wanted) and wanted[pos] == index:
+                t = pos / max(1, frames - 1)
+                side = region.w * (1 + (DRIFT_ZOOM - 1) * t)
+                side = min(side, w, h)
+                cx = region.x + region.w / 2 + DRIFT_SHIFT * region.w * t
+                cy = region.y + region.h / 2
+                x0 = min(max(cx - side / 2, 0), w - side)
+                y0 = min(max(cy - side / 2, 0), h - side)
+                box = (x0, y0, x0 + side, y0 + side)
+                out_frames.append(np.asarray(Image.fromarray(frame).resize((size, size), Image.BILINEAR, box=box, reducing_gap=2.0)))
+                pos += 1
+            if pos == len(wanted):
+                break
+    write_lossless(np.stack(out_frames), out, TH256.fps)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
@@ -32,6 +33,11 @@ app = typer.Typer(
 # soft_wrap: messages are never broken into lines (a long path would be), whatever the width.
 # markup=False: messages hold user paths, and "[/x]" in a file name must print as itself.
 err = Console(stderr=True, soft_wrap=True, markup=False)
+
+class InterpMethod(str, Enum):
+    net = "net"
+    linear = "linear"
+
 
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite OUTPUT if it exists.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -152,6 +158,7 @@ def encode(
 def decode(
     input: Annotated[Path, typer.Argument(help="The .thc file to read.")],
     output: Annotated[Path, typer.Argument(help="Video file to write (.mp4, .mov or .mkv): same size and rate as the original.")],
+    interp_method: Annotated[InterpMethod, typer.Option(help="How frames between sent key points (--interp > 1 at the sender) get theirs: the interpolation network, or a straight line (the baseline).")] = InterpMethod.net,
     no_audio: NoAudio = False,
     force: Force = False,
     quiet: Quiet = False,
@@ -161,7 +168,7 @@ def decode(
     from thcodec.video_io import OUTPUT_SUFFIXES
 
     def run(loaded, tmp: Path, start, step) -> tuple[str, list[str]]:
-        n = decode_file(input, tmp, loaded, on_start=start, on_frames=step, with_audio=not no_audio)
+        n = decode_file(input, tmp, loaded, on_start=start, on_frames=step, with_audio=not no_audio, interp_method=interp_method.value)
         return f"wrote {output}: {n} frames", []
 
     _convert(input, output, force, quiet, "decoding", run, suffixes=OUTPUT_SUFFIXES)

@@ -198,6 +198,7 @@ def decode_file(
     on_start: Callable[[int], None] | None = None,
     on_frames: Callable[[int], None] | None = None,
     with_audio: bool = True,
+    interp_method: str = "net",
 ) -> int:
     """Decode src (.thc) into the video file `out` (its suffix picks the container)."""
     writer: VideoWriter | None = None
@@ -208,7 +209,7 @@ def decode_file(
         raise ThcError(f"cannot read {src}: {e.strerror or e}") from None
     try:
         with f:
-            for event in decode_stream(f, loaded):
+            for event in decode_stream(f, loaded, interp_method):
                 if isinstance(event, Start):
                     h = event.header
                     if on_start:

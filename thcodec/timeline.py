@@ -68,7 +68,8 @@ class KeypointTimeline:
                 n = len(inner)
                 rep = lambda x: torch.from_numpy(np.repeat(x[None], n, 0))  # noqa: E731
                 step = torch.full((n,), float(min(ib - ia, MAX_STEP)))
-                kps = self._net(rep(kp_before), rep(ka), rep(kb), rep(kp_after), torch.from_numpy(t), step).numpy()
+                with torch.no_grad():
+                    kps = self._net(rep(kp_before), rep(ka), rep(kb), rep(kp_after), torch.from_numpy(t), step).numpy()
             ready = list(zip(inner, kps))
         ready.append((ib, kb))
         self.next_frame = ib + 1

@@ -46,7 +46,7 @@ class Row:
     aed_cut_first_s: float | None  # frames [cut, cut+25): the first second after the cut
     aed_cut_after_1s: float | None  # frames from cut+25 on
     encode_fps: float
-    switch_jump: float | None  # largest decoded frame step across a switch / the source's mean step there (1 = as the content)
+    switch_jump: float | None  # largest decoded frame step across a switch / the source's largest there (1 = as the content)
 
 
 def _decode(path: Path, loaded) -> np.ndarray:
@@ -65,12 +65,11 @@ def measure(clip: Path, mode: str, opts: EncodeOptions, out_dir: Path, faces: Fa
     frames = _decode(stream, loaded)
     sc = faces.score(ref_faces, frames)
     source = read_lossless(clip)
-    jumps = []  # largest decoded step across each switch (fade included) / the source's mean step there
+    jumps = []  # largest decoded step across each switch (fade included) / the source's largest there
     for p in s.pivots[1:]:
-        m = p.frame
-        span = range(m, min(m + FADE_FRAMES + 1, len(frames)))
+        span = range(p.frame, min(p.frame + FADE_FRAMES + 1, len(frames)))
         dec = max(np.abs(frames[t].astype(np.float64) - frames[t - 1]).mean() for t in span)
-        src = np.mean([np.abs(source[t].astype(np.float64) - source[t - 1]).mean() for t in span])
+        src = max(np.abs(source[t].astype(np.float64) - source[t - 1]).mean() for t in span)
         jumps.append(dec / max(src, 1.0))
     def aed_between(lo: int, hi: int) -> float | None:
         d = [v for i, v in sc.per_frame_aed.items() if lo <= i < hi]

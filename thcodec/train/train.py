@@ -9,6 +9,11 @@ Three parts; the first two can run side by side, one core each (2-core machines)
                     make them first with python -m thcodec.train.trajectories).
 Resumable (RUN/last.pt), CPU by default, CUDA when present; best EMA weights in RUN/best.pt.
 Usage: python -m thcodec.train.train --part motion --run runs/motion --steps 4000
+
+Several processes (GPUs or machines): the same command under torchrun, e.g.
+    torchrun --standalone --nproc_per_node 2 -m thcodec.train.train --part motion --run-dir runs/m
+runs DistributedDataParallel (NCCL on GPUs, gloo on CPUs): each process samples its own
+--batch, gradients are averaged, rank 0 validates, logs and writes the checkpoints.
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from thcodec.frames import to_tensor
 from thcodec.keypoints import Keypoints
@@ -126,12 +134,32 @@ def training_loss(model: TalkingHead, part: str, batch, rng, use_detector: bool)
     return loss, {"loss": loss.item(), "l1": l1.item(), "ssim": s.item()}
 
 
+class _LossStep(nn.Module):
+    """One training loss as a module's forward, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, model: TalkingHead, part: str, use_detector: bool) -> None:
+        super().__init__()
+        self.model, self.part, self.use_detector = model, part, use_detector
+
+    def forward(self, batch, rng):
+        return training_loss(self.model, self.part, batch, rng, self.use_detector)
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); joins the process group when started by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--part", choices=("keypoints", "motion", "interp"), required=True)
     p.add_argument("--cache", type=Path, default=Path(".cache/frames"))
     p.add_argument("--kps", type=Path, default=Path(".cache/kps"), help="interp part: trajectories folder")
-    p.add_argument("--run", type=Path, required=True, help="folder for last.pt, best.pt and log.jsonl")
+    p.add_argument("--run", "--run-dir", dest="run", type=Path, required=True, help="folder for last.pt, best.pt and log.jsonl (--run-dir under torchrun, whose own --run-path would swallow --run)")
     p.add_argument("--detector", type=Path, help="motion part: a keypoints run's best.pt; use its key points")
     p.add_argument("--init", type=Path, help="start from this run's best.pt weights (fine-tuning)")
     p.add_argument("--steps", type=int, default=4000)
@@ -143,12 +171,13 @@ def main() -> None:
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
+    rank, world = _distributed()
     if a.part == "interp":
         from thcodec.train.interp import train as train_interp
 
         train_interp(a)
         return
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
     train, val = FrameCache(a.cache / "train"), FrameCache(a.cache / "val")
     clips = valid_indices(train)
     ok = ~np.isnan(train.landmarks).any(axis=(1, 2))
@@ -162,6 +191,10 @@ def main() -> None:
         det = load_checkpoint(a.detector, device)["ema"]
         model.keypoint_detector.load_state_dict({k.split(".", 1)[1]: v for k, v in det.items() if k.startswith("keypoint_detector.")})
     trained = model.keypoint_detector if a.part == "keypoints" else nn.ModuleList([model.dense_motion, model.generator])
+    for prm in model.parameters():  # only the trained part takes gradients (and is synchronised)
+        prm.requires_grad_(False)
+    for prm in trained.parameters():
+        prm.requires_grad_(True)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.Adam(trained.parameters(), lr=a.lr, betas=(0.5, 0.999))
     a.run.mkdir(parents=True, exist_ok=True)
@@ -174,8 +207,11 @@ def main() -> None:
         opt.load_state_dict(ck["opt"])
         step, best = int(ck["step"]), ck["best"]
         print(f"resumed at step {step}", flush=True)
-    rng = np.random.default_rng(a.seed + step)
+    rng = np.random.default_rng(a.seed + step + 100_003 * rank)  # each process its own samples
     use_detector = a.detector is not None
+    loss_step = _LossStep(model, a.part, use_detector)
+    if world > 1:
+        loss_step = DistributedDataParallel(loss_step, device_ids=[device.index] if device.type == "cuda" else None)
     # keypoints part: lower kp error is better; motion part: higher PSNR is better
     score = (lambda v: -v["kp_err_px"]) if a.part == "keypoints" else (lambda v: v["psnr"])
     with open(a.run / "log.jsonl", "a") as log:
@@ -184,7 +220,7 @@ def main() -> None:
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, a.steps, a.lr)
             batch = sample_batch(train, clips, a.batch, rng, template, device)
-            loss, rec = training_loss(model, a.part, batch, rng, use_detector)
+            loss, rec = loss_step(batch, rng)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
@@ -195,8 +231,10 @@ def main() -> None:
                     pe.lerp_(pm, 1 - decay)
             step += 1
             seen += 1
+            if rank:
+                continue  # rank 0 logs, validates and saves
             if step % 20 == 0:
-                rec.update(step=step, it_s=round(seen / (time.time() - t0), 3), lr=opt.param_groups[0]["lr"])
+                rec.update(step=step, it_s=round(seen / (time.time() - t0), 3), lr=opt.param_groups[0]["lr"], world=world)
                 print(json.dumps(rec), flush=True)
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
@@ -213,6 +251,9 @@ def main() -> None:
                 state = {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step, "best": best}
                 torch.save(state, a.run / "last.tmp")
                 (a.run / "last.tmp").replace(last)
+    if world > 1:
+        dist.barrier()  # the others wait for rank 0's last checkpoint
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

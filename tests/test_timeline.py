@@ -1,0 +1,59 @@
+"""The receiver's key points for every frame: linear baseline, the network's lookahead, segment edges."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from thcodec import keypoints as kpq
+from thcodec.models.interpolator import Interpolator
+from thcodec.timeline import KeypointTimeline
+
+
+def _fields(v: float, k: int = 10) -> np.ndarray:
+    """Key points all at x = y = v, identity Jacobians, quantized."""
+    xy = np.full((1, k, 2), v, np.float32)
+    jac = np.tile(np.eye(2, dtype=np.float32), (1, k, 1, 1))
+    return kpq.quantize(xy, jac)[0]
+
+
+def test_linear_fills_the_gaps_on_the_straight_line():
+    tl = KeypointTimeline(None)
+    assert [i for i, _ in tl.add(0, _fields(0.0))] == [0]
+    ready = tl.add(4, _fields(0.4))
+    assert [i for i, _ in ready] == [1, 2, 3, 4]
+    assert np.allclose([kp[0, 0] for _, kp in ready], [0.1, 0.2, 0.3, 0.4], atol=1e-3)
+    assert np.allclose(ready[0][1][0, 2:], [1, 0, 0, 1])
+    assert tl.end_segment() == []
+
+
+def test_frames_before_the_first_sent_one_hold_it():
+    tl = KeypointTimeline(None)
+    tl.next_frame = 5
+    ready = tl.add(8, _fields(0.2))
+    assert [i for i, _ in ready] == [5, 6, 7, 8]
+    assert all(np.allclose(kp, ready[-1][1]) for _, kp in ready)
+
+
+def test_the_network_waits_for_one_more_sent_frame():
+    net = Interpolator()  # zero last layer: exactly linear
+    tl = KeypointTimeline(net)
+    assert [i for i, _ in tl.add(0, _fields(0.0))] == [0]
+    assert tl.add(2, _fields(0.2)) == []  # needs the frame after 2
+    ready = tl.add(4, _fields(0.4))
+    assert [i for i, _ in ready] == [1, 2]
+    assert np.isclose(ready[0][1][0, 0], 0.1, atol=1e-3)
+    ready = tl.end_segment()  # no sent frame after 4 will come in this segment
+    assert [i for i, _ in ready] == [3, 4]
+    assert tl.next_frame == 5 and tl.last_sent == 4
+
+
+def test_the_network_sees_the_neighbours():
+    net = Interpolator()
+    with torch.no_grad():
+        net.net[-1].bias.fill_(0.1)  # any correction at all
+    tl = KeypointTimeline(net)
+    tl.add(0, _fields(0.0))
+    tl.add(2, _fields(0.2))
+    mid = dict(tl.add(4, _fields(0.4)))[1]
+    assert not np.isclose(mid[0, 0], 0.1, atol=1e-3)

@@ -1,0 +1,53 @@
+"""The training entry point under torchrun: two CPU processes, gloo, DistributedDataParallel.
+
+Slow (two processes start torch): `python -m pytest -m slow tests/test_train_ddp.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from thcodec.train.cache import SIZE
+
+
+def _cache(root: Path, n: int, seed: int) -> None:
+    """A tiny frame cache: n noise pictures, landmarks scattered around a fixed 68-point shape."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True)
+    frames = rng.integers(0, 256, (n, SIZE, SIZE, 3), dtype=np.uint8)
+    frames.tofile(root / "frames.u8")
+    shape = np.random.default_rng(0).uniform(-0.5, 0.5, (68, 2))
+    np.save(root / "landmarks.npy", (shape + rng.normal(0, 0.02, (n, 68, 2))).astype(np.float32))
+    half = n // 2
+    clips = [{"file": "a.mp4", "start": 0, "stop": half}, {"file": "b.mp4", "start": half, "stop": n}]
+    (root / "index.json").write_text(json.dumps({"size": SIZE, "count": n, "clips": clips}))
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_train_one_model(tmp_path):
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun is not installed")
+    _cache(tmp_path / "cache" / "train", 12, 1)
+    _cache(tmp_path / "cache" / "val", 4, 2)
+    run = tmp_path / "run"
+    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "thcodec.train.train", "--part", "keypoints",
+           "--cache", str(tmp_path / "cache"), "--run-dir", str(run), "--steps", "20", "--batch", "1", "--val-every", "20"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert any(r.get("world") == 2 and r.get("step") == 20 for r in log)
+    assert any("val" in r for r in log)
+    ck = torch.load(run / "last.pt", weights_only=True)
+    assert ck["step"] == 20
+    assert (run / "best.pt").exists()

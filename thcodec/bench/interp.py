@@ -1,0 +1,89 @@
+"""Issue 4 measurements: key points for every k-th frame, the rest made by the receiver.
+
+    python -m thcodec.bench.interp --refs out/bench/refs --out out/interp
+
+For every th256 reference in --refs (made by `thc bench`) and k = 1..4: encode with
+`--interp k` (no audio), decode with the interpolation network and with the linear baseline,
+and measure kbit/s, key-point bytes, AKD, AED, VMAF and decode fps (frames to memory).
+Writes out/interp/interp.json and interp.md (means over clips).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from thcodec.bench.quality import FaceMetrics, vmaf_frames
+from thcodec.bench.reference import TH256, read_lossless
+from thcodec.decoder import Frame, decode_stream
+from thcodec.encoder import encode
+from thcodec.options import EncodeOptions
+from thcodec.stats import stream_stats
+from thcodec.weights import load_model
+
+
+@dataclass
+class Row:
+    clip: str
+    interp: int
+    method: str
+    kbps: float
+    keypoint_bytes: int
+    akd: float
+    aed: float
+    vmaf: float
+    decode_fps: float
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--refs", type=Path, default=Path("out/bench/refs"))
+    ap.add_argument("--out", type=Path, default=Path("out/interp"))
+    ap.add_argument("--steps", default="1,2,3,4")
+    a = ap.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    loaded, faces = load_model(), FaceMetrics()
+    if loaded.interpolator is None:
+        raise SystemExit("the shipped weights have no interpolator")
+    rows = []
+    for ref in sorted(a.refs.glob("*.mkv")):
+        frames_ref = read_lossless(ref)
+        ref_faces = faces.reference(frames_ref, every=10)
+        for k in map(int, a.steps.split(",")):
+            stream = a.out / f"{ref.stem}_interp{k}.thc"
+            with open(stream, "wb") as f:
+                encode(ref, f, loaded, EncodeOptions(interp=k, audio=False))
+            s = stream_stats(stream)
+            for method in ("net", "linear") if k > 1 else ("net",):
+                t0 = time.perf_counter()
+                with open(stream, "rb") as f:
+                    dec = np.stack([e.rgb for e in decode_stream(f, loaded, method) if isinstance(e, Frame)])
+                fps = len(dec) / (time.perf_counter() - t0)
+                sc = faces.score(ref_faces, dec)
+                row = Row(ref.stem, k, method, s.kbps, s.bytes_by_category["keypoints"], sc.akd, sc.aed,
+                          vmaf_frames(dec, ref, TH256.fps), fps)
+                print(json.dumps(asdict(row)), flush=True)
+                rows.append(row)
+    (a.out / "interp.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
+    base = {r.clip: r for r in rows if r.interp == 1}
+    lines = ["| k | decoder | clips | kbit/s | key-point bytes vs k=1 | AKD px | AED | VMAF | decode fps |", "|---|---|---|---|---|---|---|---|---|"]
+    for k in sorted({r.interp for r in rows}):
+        for method in ("net", "linear"):
+            sel = [r for r in rows if r.interp == k and r.method == method]
+            if not sel:
+                continue
+            ratio = np.mean([r.keypoint_bytes / base[r.clip].keypoint_bytes for r in sel])
+            lines.append(f"| {k} | {method if k > 1 else '-'} | {len(sel)} | {np.mean([r.kbps for r in sel]):.2f} | {100 * ratio:.1f}% "
+                         f"| {np.mean([r.akd for r in sel]):.3f} | {np.mean([r.aed for r in sel]):.3f} | {np.mean([r.vmaf for r in sel]):.2f} "
+                         f"| {np.mean([r.decode_fps for r in sel]):.1f} |")
+    (a.out / "interp.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

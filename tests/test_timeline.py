@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from thcodec import keypoints as kpq
-from thcodec.models.interpolator import Interpolator
+from thcodec.models.interpolator import Interpolator, catmull_rom
 from thcodec.timeline import KeypointTimeline
 
 
@@ -36,13 +36,16 @@ def test_frames_before_the_first_sent_one_hold_it():
 
 
 def test_the_network_waits_for_one_more_sent_frame():
-    net = Interpolator()  # zero last layer: exactly linear
+    net = Interpolator()  # zero last layer: exactly the Catmull-Rom spline
     tl = KeypointTimeline(net)
     assert [i for i, _ in tl.add(0, _fields(0.0))] == [0]
     assert tl.add(2, _fields(0.2)) == []  # needs the frame after 2
-    ready = tl.add(4, _fields(0.4))
+    ready = tl.add(4, _fields(0.6))
     assert [i for i, _ in ready] == [1, 2]
-    assert np.isclose(ready[0][1][0, 0], 0.1, atol=1e-3)
+    # the spline through 0 (repeated at the segment's start), 0, 0.2, 0.6 at t = 1/2
+    p, a, b, n = (torch.full((1, 1, 1), v) for v in (0.0, 0.0, 0.2, 0.6))
+    assert np.isclose(ready[0][1][0, 0], float(catmull_rom(p, a, b, n, torch.tensor([0.5]))), atol=1e-3)
+    assert not np.isclose(ready[0][1][0, 0], 0.1, atol=1e-3)  # not the straight line
     ready = tl.end_segment()  # no sent frame after 4 will come in this segment
     assert [i for i, _ in ready] == [3, 4]
     assert tl.next_frame == 5 and tl.last_sent == 4

@@ -19,7 +19,7 @@ from thcodec.weights import LoadedModel, load_model
 class Thc:
     name = "thc"
     label = "thcodec (ours)"
-    sweep = tuple((q, k) for q in (30, 55, 80) for k in (1, 2))  # (pivot JPEG quality, interp); 80/1 is the default
+    sweep = tuple((q, k) for q in (30, 55, 80) for k in (1, 2))  # (pivot JPEG quality, interp); 80/2 is the default
     quick_sweep = ((30, 1), (80, 1), (30, 2), (80, 2))
 
     def __init__(self) -> None:

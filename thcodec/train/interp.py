@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from thcodec import keypoints as kpq
-from thcodec.models.interpolator import MAX_STEP, Interpolator
+from thcodec.models.interpolator import MAX_STEP, Interpolator, catmull_rom
 
 PX = 128  # model units ([-1, 1]) -> pixels at 256
 
@@ -79,11 +79,6 @@ def val_set(trajs: list[np.ndarray]):
                         lst.append(v)
         sets[k] = tuple(torch.from_numpy(np.array(r)).float() for r in rows)
     return sets
-
-
-def catmull_rom(p, a, b, n, t):
-    t = t[:, None, None]
-    return 0.5 * ((2 * a) + (-p + b) * t + (2 * p - 5 * a + 4 * b - n) * t**2 + (-p + 3 * a - 3 * b + n) * t**3)
 
 
 @torch.no_grad()

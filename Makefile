@@ -37,10 +37,14 @@ train: install
 	# The two parts run side by side, one core each; both resume from runs/*/last.pt.
 	$(PY) -m thcodec.train.train --part keypoints --run runs/kp --steps $(KP_STEPS) --batch 8 >> runs/kp.log 2>&1 & kp=$$!; \
 	$(PY) -m thcodec.train.train --part motion --run runs/motion --steps $(MOTION_STEPS) --batch 4 >> runs/motion.log 2>&1; m=$$?; \
-	wait $$kp && exit $$m
+	wait $$kp && test $$m -eq 0
+	# The interpolator learns from the detector's key points: trajectories first, then a few minutes.
+	test -f .cache/kps/val.npz || $(PY) -m thcodec.train.trajectories --data $(DATA) --out .cache/kps
+	$(PY) -m thcodec.train.train --part interp --run runs/interp2 --steps 4000 --batch 256 --lr 1e-3 --val-every 500 >> runs/interp.log 2>&1
 
 export: install
-	$(PY) -m thcodec.train.export --keypoints runs/kp/best.pt --motion runs/motion/best.pt --out weights --notes thcodec/train/manifest_notes.json
+	$(PY) -m thcodec.train.export --keypoints runs/kp/best.pt --motion runs/motion/best.pt --interp runs/interp2/best.pt --out weights --notes thcodec/train/manifest_notes.json
+	$(PY) -m thcodec.train.report --run keypoints=runs/kp --run motion=runs/motion --run interp=runs/interp2 --out weights/log
 
 # The th256 benchmark on the val clips of $(DATA) when present, else on the bundled example.
 # BENCH_ARGS=--quick for fewer settings per codec.

@@ -45,8 +45,13 @@ def main() -> None:
     ap.add_argument("--refs", type=Path, default=Path("out/bench/refs"))
     ap.add_argument("--out", type=Path, default=Path("out/interp"))
     ap.add_argument("--steps", default="1,2,3,4")
+    ap.add_argument("--table-from", type=Path, help="only write the table, from the JSON lines of an earlier (or cut-short) run's output")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
+    if a.table_from:
+        rows = [Row(**json.loads(line)) for line in a.table_from.read_text().splitlines() if line.startswith("{")]
+        write_table(rows, a.out)
+        return
     loaded, faces = load_model(), FaceMetrics()
     if loaded.interpolator is None:
         raise SystemExit("the shipped weights have no interpolator")
@@ -69,8 +74,14 @@ def main() -> None:
                           vmaf_frames(dec, ref, TH256.fps), fps)
                 print(json.dumps(asdict(row)), flush=True)
                 rows.append(row)
-    (a.out / "interp.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
+    write_table(rows, a.out)
+
+
+def write_table(rows: list[Row], out: Path) -> None:
+    """interp.json (every row) and interp.md (means over the clips measured at k=1)."""
+    (out / "interp.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
     base = {r.clip: r for r in rows if r.interp == 1}
+    rows = [r for r in rows if r.clip in base]
     lines = ["| k | decoder | clips | kbit/s | key-point bytes vs k=1 | AKD px | AED | VMAF | decode fps |", "|---|---|---|---|---|---|---|---|---|"]
     for k in sorted({r.interp for r in rows}):
         for method in ("net", "linear"):
@@ -81,7 +92,7 @@ def main() -> None:
             lines.append(f"| {k} | {method if k > 1 else '-'} | {len(sel)} | {np.mean([r.kbps for r in sel]):.2f} | {100 * ratio:.1f}% "
                          f"| {np.mean([r.akd for r in sel]):.3f} | {np.mean([r.aed for r in sel]):.3f} | {np.mean([r.vmaf for r in sel]):.2f} "
                          f"| {np.mean([r.decode_fps for r in sel]):.1f} |")
-    (a.out / "interp.md").write_text("\n".join(lines) + "\n")
+    (out / "interp.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

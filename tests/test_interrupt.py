@@ -127,3 +127,22 @@ def test_ctrl_c(request, tmp_path, command, source, output, existing, delay_s):
     result = interrupt_when_temp_appears(args, target, delay_s)
     check_interrupted(result, target, before)
     assert sorted(p.name for p in tmp_path.iterdir()) == ([output] if existing else [])
+
+
+def test_ctrl_c_inside_a_compiled_import_is_an_interrupt():
+    """dlib is imported on first use; Ctrl-C during its initialisation arrives as an ImportError."""
+    import typer
+
+    from thcodec import cli
+
+    def interrupted_import():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as e:
+            raise ImportError("initialization failed") from e
+
+    with pytest.raises(typer.Exit) as ex:
+        cli._run(interrupted_import)
+    assert ex.value.exit_code == 130
+    with pytest.raises(ImportError):  # any other failed import is a bug, not an interrupt
+        cli._run(lambda: __import__("no_such_module_here"))

@@ -83,6 +83,13 @@ def _run(fn, *args, **kwargs):
     except KeyboardInterrupt:
         err.print("thc: interrupted, nothing written", highlight=False)
         raise typer.Exit(130) from None
+    except ImportError as e:
+        # Ctrl-C inside a compiled module's import (dlib, loaded on first use) surfaces as
+        # "ImportError: initialization failed" caused by the KeyboardInterrupt.
+        if isinstance(e.__cause__, KeyboardInterrupt) or isinstance(e.__context__, KeyboardInterrupt):
+            err.print("thc: interrupted, nothing written", highlight=False)
+            raise typer.Exit(130) from None
+        raise
 
 
 def _check_input(path: Path) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 
 from thcodec.bench.quality import FaceMetrics, vmaf_frames
 from thcodec.bench.reference import TH256, read_lossless
+from thcodec.bench.report import markdown_table
 from thcodec.decoder import Frame, decode_stream
 from thcodec.encoder import encode
 from thcodec.options import EncodeOptions
@@ -82,16 +83,17 @@ def write_table(rows: list[Row], out: Path) -> None:
     (out / "interp.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
     base = {r.clip: r for r in rows if r.interp == 1}
     rows = [r for r in rows if r.clip in base]
-    lines = ["| k | decoder | clips | kbit/s | key-point bytes vs k=1 | AKD px | AED | VMAF | decode fps |", "|---|---|---|---|---|---|---|---|---|"]
+    table = []
     for k in sorted({r.interp for r in rows}):
         for method in ("net", "linear"):
             sel = [r for r in rows if r.interp == k and r.method == method]
             if not sel:
                 continue
+            mean = lambda field: np.mean([getattr(r, field) for r in sel])  # noqa: E731
             ratio = np.mean([r.keypoint_bytes / base[r.clip].keypoint_bytes for r in sel])
-            lines.append(f"| {k} | {method if k > 1 else '-'} | {len(sel)} | {np.mean([r.kbps for r in sel]):.2f} | {100 * ratio:.1f}% "
-                         f"| {np.mean([r.akd for r in sel]):.3f} | {np.mean([r.aed for r in sel]):.3f} | {np.mean([r.vmaf for r in sel]):.2f} "
-                         f"| {np.mean([r.decode_fps for r in sel]):.1f} |")
+            table.append([str(k), method if k > 1 else "-", str(len(sel)), f"{mean('kbps'):.2f}", f"{100 * ratio:.1f}%",
+                          f"{mean('akd'):.3f}", f"{mean('aed'):.3f}", f"{mean('vmaf'):.2f}", f"{mean('decode_fps'):.1f}"])
+    lines = markdown_table(["k", "decoder", "clips", "kbit/s", "key-point bytes vs k=1", "AKD px", "AED", "VMAF", "decode fps"], table)
     (out / "interp.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -22,6 +22,7 @@ import numpy as np
 from thcodec.bench.pivot_clips import cut_clip, drift_clip
 from thcodec.bench.quality import FaceMetrics
 from thcodec.bench.reference import make_reference, read_lossless
+from thcodec.bench.report import markdown_table
 from thcodec.bench.run import val_clips
 from thcodec.decoder import FADE_FRAMES, Frame, decode_stream
 from thcodec.encoder import encode
@@ -126,14 +127,19 @@ def main() -> None:
             row = measure(path, mode, opts, out, faces, ref_faces, loaded, cut)
             print(json.dumps(asdict(row)), flush=True)
             rows.append(row)
+    write_table(rows, out)
+
+
+def write_table(rows: list[Row], out: Path) -> None:
+    """pivots.json (every row) and pivots.md."""
     (out / "pivots.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
-    lines = ["| clip | mode | kbit/s | worst 10 s kbit/s | pivots (frame:reason:bytes) | AKD px | AED | AKD 1st s | AKD last s | AED 1st s after cut | AED after that | encode fps | jump at switch |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        cut_aed = " | ".join("" if v is None else f"{v:.3f}" for v in (r.aed_cut_first_s, r.aed_cut_after_1s))
-        lines.append(f"| {r.clip} | {r.mode} | {r.kbps:.2f} | {r.worst_10s_kbps:.2f} | {r.pivots} | {r.akd:.2f} | {r.aed:.3f} "
-                     f"| {r.akd_first_s:.2f} | {r.akd_last_s:.2f} | {cut_aed} | {r.encode_fps:.1f} "
-                     f"| {'' if r.switch_jump is None else f'{r.switch_jump:.2f}'} |")
+    header = ["clip", "mode", "kbit/s", "worst 10 s kbit/s", "pivots (frame:reason:bytes)", "AKD px", "AED", "AKD 1st s",
+              "AKD last s", "AED 1st s after cut", "AED after that", "encode fps", "jump at switch"]
+    opt = lambda v, f: "" if v is None else f"{v:{f}}"  # noqa: E731
+    lines = markdown_table(header, [
+        [r.clip, r.mode, f"{r.kbps:.2f}", f"{r.worst_10s_kbps:.2f}", r.pivots, f"{r.akd:.2f}", f"{r.aed:.3f}", f"{r.akd_first_s:.2f}",
+         f"{r.akd_last_s:.2f}", opt(r.aed_cut_first_s, ".3f"), opt(r.aed_cut_after_1s, ".3f"), f"{r.encode_fps:.1f}", opt(r.switch_jump, ".2f")]
+        for r in rows])
     (out / "pivots.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

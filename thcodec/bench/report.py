@@ -55,6 +55,11 @@ _INT = {"frames", "bytes", "akd_frames", "aed_frames", "pivot_bytes", "keypoint_
 _STR = {"clip", "codec", "label", "setting", "stream"}
 
 
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Lines of a Markdown table."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
 def write_csv(rows: list[Row], path: Path) -> None:
     tmp = path.with_suffix(".csv.tmp")
     with open(tmp, "w", newline="") as f:

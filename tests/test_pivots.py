@@ -137,3 +137,35 @@ def test_a_refresh_fades_in_and_a_cut_does_not(cut_clip, make_clip, tmp_path, lo
     with_fade = _frames(cut, loaded)
     monkeypatch.setattr(D, "FADE_FRAMES", 0)
     assert all(np.array_equal(a, b) for a, b in zip(with_fade, _frames(cut, loaded)))
+
+
+def _early_cut(index: int, width: int, height: int) -> np.ndarray:
+    f = face_frame(index, width, height)
+    return f if index < 5 else np.ascontiguousarray(255 - f[:, ::-1])
+
+
+@pytest.mark.parametrize("cap", [0.0, 40.0])
+def test_a_cut_in_the_first_frames_is_seen_with_or_without_a_cap(make_clip, tmp_path, loaded, cap):
+    # under a cap the first pivot waits for 12 frames; a cut among them must still count
+    clip = make_clip(width=128, height=128, frames=30, audio=False, picture=_early_cut)
+    r = _encode(clip, tmp_path / "early.thc", loaded, max_kbps=cap)
+    assert [(f, why) for f, why, _ in r.pivots] == [(0, "start"), (5, "scene_cut")]
+    assert len(_frames(tmp_path / "early.thc", loaded)) == 30
+
+
+def test_a_switch_marker_must_name_its_pivots_frame(cut_clip, tmp_path, loaded):
+    from thcodec.errors import ThcError
+
+    good = tmp_path / "good.thc"
+    _encode(cut_clip, good, loaded)
+    chunks = [c for c, _ in C.read_chunks(open(good, "rb"))]
+    bad = tmp_path / "bad.thc"
+    with open(bad, "wb") as f:
+        w = C.ContainerWriter(f)
+        w.write_header(chunks[0])
+        for c in chunks[1:]:
+            if isinstance(c, C.PivotSwitch) and c.frame_index == CUT:
+                c = C.PivotSwitch(frame_index=CUT - 1, reason=c.reason)
+            w.write(c)
+    with pytest.raises(ThcError, match="pivot switch for frame 39, pivot for frame 40"):
+        _frames(bad, loaded)

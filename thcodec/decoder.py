@@ -95,10 +95,11 @@ def decode_stream(f: BinaryIO, loaded: LoadedModel, interp_method: str = "net") 
     fade_from: _Segment | np.ndarray | None = None  # what a refresh blends in from (see render)
     last_rgb: np.ndarray | None = None  # the last frame yielded
     reason = C.SwitchReason.START
+    switch_at: int | None = None  # frame of the last SWCH, until its PIVT
     prev_fields: np.ndarray | None = None
     timeline = KeypointTimeline(loaded.interpolator if interp_method == "net" else None)
 
-    def render(todo: Ready) -> Iterator[Frame]:
+    def render(todo: list[tuple[int, np.ndarray]]) -> Iterator[Frame]:
         nonlocal last_rgb
         kp6 = np.stack([k for _, k in todo])
         kp = Keypoints.from_numpy(kp6[..., :2], kp6[..., 2:].reshape(len(todo), -1, 2, 2))
@@ -120,23 +121,27 @@ def decode_stream(f: BinaryIO, loaded: LoadedModel, interp_method: str = "net") 
         last_rgb = frames[-1]
 
     def rendered(ready: Ready) -> Iterator[Frame]:
-        for k in range(0, len(ready), BATCH):
-            yield from render(ready[k : k + BATCH])
+        todo = []
+        for item in ready:  # lazily: a long gap in a damaged stream must not pile up frames
+            todo.append(item)
+            if len(todo) == BATCH:
+                yield from render(todo)
+                todo = []
+        if todo:
+            yield from render(todo)
 
     def frames_for_block(indices: list[int], block: np.ndarray) -> Iterator[Frame]:
-        ready: Ready = []
-        for index, fields in zip(indices, block):
-            if index <= timeline.last_sent:
-                raise ThcError(f"damaged file: key points for frame {index} out of order")
-            if header.frame_count and index >= 2 * header.frame_count + 250:
-                # HEAD's count is the sender's estimate; a gap this far past it is damage, and
-                # filling it would keep the decoder busy for hours.
-                raise ThcError(f"damaged file: key points for frame {index}, the stream announced {header.frame_count}")
-            ready += timeline.add(index, fields)
-            while len(ready) >= BATCH:  # render as we go: a long gap must not pile up frames
-                yield from render(ready[:BATCH])
-                ready = ready[BATCH:]
-        yield from rendered(ready)
+        def ready() -> Ready:  # one stream over the block, so batches span sent frames
+            for index, fields in zip(indices, block):
+                if index <= timeline.last_sent:
+                    raise ThcError(f"damaged file: key points for frame {index} out of order")
+                if header.frame_count and index >= 2 * header.frame_count + 250:
+                    # HEAD's count is the sender's estimate; a gap this far past it is damage, and
+                    # filling it would keep the decoder busy for hours.
+                    raise ThcError(f"damaged file: key points for frame {index}, the stream announced {header.frame_count}")
+                yield from timeline.add(index, fields)
+
+        yield from rendered(ready())
 
     with torch.inference_mode():
         for chunk, _ in C.read_chunks(f):
@@ -165,11 +170,14 @@ def decode_stream(f: BinaryIO, loaded: LoadedModel, interp_method: str = "net") 
                     yield from rendered(timeline.end_segment())
                 if chunk.frame_index != timeline.next_frame:
                     raise ThcError(f"damaged file: pivot for frame {chunk.frame_index}, expected {timeline.next_frame}")
+                if switch_at is not None and switch_at != chunk.frame_index:
+                    raise ThcError(f"damaged file: pivot switch for frame {switch_at}, pivot for frame {chunk.frame_index}")
                 new = _Segment(loaded, header, chunk)
                 fade_from = None
                 if segment is not None and reason in _FADE_REASONS:
                     fade_from = segment if new.region == segment.region else last_rgb
                 segment = new
+                reason, switch_at = C.SwitchReason.START, None  # a PIVT without its own SWCH does not fade
                 prev_fields = None
             elif isinstance(chunk, C.KeypointBlock):
                 if segment is None:
@@ -188,7 +196,7 @@ def decode_stream(f: BinaryIO, loaded: LoadedModel, interp_method: str = "net") 
                 if chunk.frame_count != timeline.next_frame:
                     raise ThcError(f"damaged file: {timeline.next_frame} frames decoded, END says {chunk.frame_count}")
             elif isinstance(chunk, C.PivotSwitch):
-                reason = chunk.reason  # for the pivot that follows: a refresh fades in, a cut does not
+                reason, switch_at = chunk.reason, chunk.frame_index  # for the PIVT that follows: a refresh fades in, a cut does not
 
 
 def decode_file(

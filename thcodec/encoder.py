@@ -175,6 +175,7 @@ class _Sender:
         self._pending: list[tuple[int, np.ndarray]] = []
         self._wanted: C.SwitchReason | None = None  # a switch the rate cap has held back
         self._budget = opts.max_kbps * 1000 / 8 * self._ledger.window_s
+        self._ledger.add(0.0, writer.bytes_written)  # magic, version and HEAD, written already
         # Until 2 s of stream exist, key points + audio are assumed to take this much (bytes/s).
         self._prior_rate = KP_PRIOR_BYTES * float(self._fps) / opts.interp
 
@@ -186,12 +187,12 @@ class _Sender:
         self._prior_rate += self._opts.audio_bitrate / 8
         self._interleave = _AudioInterleaver(self._emit, self._audio_tb, packets)
 
-    def _emit(self, chunk) -> None:
+    def _emit(self, chunk, end_s: float = 0.0) -> None:
         if isinstance(chunk, C.KeypointBlock):  # audio up to the block's last frame goes first
             self._audio_until(chunk.first_frame + (chunk.count - 1) * chunk.step)
         before = self._writer.bytes_written
         self._writer.write(chunk)
-        t = chunk_time(chunk, self._fps, self._audio_tb)
+        t = chunk_time(chunk, self._fps, self._audio_tb, end_s)
         self._ledger.add(t, self._writer.bytes_written - before, pivot=isinstance(chunk, (C.Pivot, C.PivotSwitch)))
 
     def _audio_until(self, index: int | None) -> None:
@@ -201,32 +202,40 @@ class _Sender:
     # --- frames in ------------------------------------------------------------------------
 
     def push(self, index: int, frame: np.ndarray) -> None:
-        seg = self._seg
-        if seg is None:
+        cut = self._opts.adaptive and self._cut(frame)  # every frame, so the detector's history is whole
+        if self._seg is None:
             # Under a rate cap the first pivot waits for LOOKAHEAD frames, whose key points
-            # show what the stream will cost; without one it starts at once.
-            self._pending.append((index, frame))
-            if len(self._pending) >= LOOKAHEAD or not self._opts.max_kbps:
+            # show what the stream will cost; without one it starts at once. A cut among
+            # them starts it early, so the cut gets its own pivot below.
+            if cut and self._pending:
                 self._begin()
-            return
+            else:
+                self._pending.append((index, frame))
+                if len(self._pending) >= LOOKAHEAD or not self._opts.max_kbps:
+                    self._begin()
+                return
         if self._opts.adaptive:
-            reason = self._reason_at(index, frame, seg)
+            seg = self._seg
+            reason = C.SwitchReason.SCENE_CUT if cut else self._reason_at(index, frame, seg)
             if reason is not None:
-                jpeg = self._pivot_jpeg(index, frame, reason)
-                if jpeg is None:
-                    self._wanted = reason
-                else:
-                    self._process(end=True)
+                # The frames before this one are sent first (they may bring a pivot of their
+                # own), then the pivot is sized against what has really been written.
+                self._process(end=True)
+                jpeg = None
+                if reason == C.SwitchReason.SCENE_CUT or self._seg is seg:
+                    jpeg = self._pivot_jpeg(index, frame, reason)
+                    if jpeg is None:
+                        self._wanted = reason
+                if jpeg is not None:
                     self._start(index, frame, reason, jpeg)
         self._pending.append((index, frame))
         if len(self._pending) >= LOOKAHEAD:
             self._process(end=False)
 
     def _reason_at(self, index: int, frame: np.ndarray, seg: _Segment) -> C.SwitchReason | None:
+        """Why frame index needs a new pivot, other than a scene cut (push checks that)."""
         since = index - seg.start  # frames
         opts = self._opts
-        if self._cut(frame):
-            return C.SwitchReason.SCENE_CUT
         if seg.watch(index, frame) and since >= self._frames_of(opts.min_pivot_interval_s):
             return C.SwitchReason.FACE_LEFT
         if opts.max_pivot_interval_s and since >= self._frames_of(opts.max_pivot_interval_s):
@@ -270,12 +279,12 @@ class _Sender:
         self._process(end=True)
         self._blocks.flush()
         self._audio_until(None)
-        self._emit(C.End(frame_count=last_index + 1))
+        self._emit(C.End(frame_count=last_index + 1), end_s=float((last_index + 1) / self._fps))
         worst = self._ledger.worst_kbps()
         if self._opts.max_kbps and worst > self._opts.max_kbps:
             self._result.warnings.append(
                 f"--max-kbps {self._opts.max_kbps:g} exceeded: a 10-second window carries {worst:.1f} kbit/s "
-                "(key points and audio alone; try --interp 2 or a lower --audio-kbps)")
+                "(the key points or the lowest-quality pivots did not fit; try --interp 3 or a lower --audio-kbps)")
 
     # --- pivots ---------------------------------------------------------------------------
 

@@ -3,10 +3,13 @@
 Within a segment, frames between two sent ones get key points from the straight line
 between them ("linear", the baseline) or from the interpolation network ("net", which also
 looks at the sent frames either side, so it waits for one more sent frame). Frames before
-a segment's first sent frame hold its key points. Frames come out in order.
+a segment's first sent frame hold its key points. Frames come out in order, lazily: a long
+gap in a damaged stream costs time, never memory.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -14,7 +17,8 @@ import torch
 from thcodec import keypoints as kpq
 from thcodec.models.interpolator import MAX_STEP, Interpolator
 
-Ready = list[tuple[int, np.ndarray]]  # (frame, (K,6) float32: x, y, then the row-major Jacobian)
+Ready = Iterator[tuple[int, np.ndarray]]  # (frame, (K,6) float32: x, y, then the row-major Jacobian)
+PIECE = 64  # frames of one gap computed together
 
 
 def _flat(fields: np.ndarray) -> np.ndarray:
@@ -27,27 +31,27 @@ class KeypointTimeline:
         self._net = interpolator  # None: linear
         self._sent: list[tuple[int, np.ndarray]] = []  # the current segment's last sent frames
         self.last_sent = -1  # index of the last sent frame seen
-        self.next_frame = 0  # the first frame not yet handed out
+        self.next_frame = 0  # the first frame not yet handed out (once the returned iterators are drained)
 
     def add(self, index: int, fields: np.ndarray) -> Ready:
-        """A sent frame (index > last_sent); -> the frames now ready."""
+        """A sent frame (index > last_sent); -> the frames now ready. State is updated at once;
+        the caller drains the iterator before the next call."""
         kp = _flat(fields)
         self.last_sent = index
         if not self._sent:
-            ready = [(i, kp) for i in range(self.next_frame, index + 1)]
+            start, self.next_frame = self.next_frame, index + 1
             self._sent.append((index, kp))
-            self.next_frame = index + 1
-            return ready
+            return ((i, kp) for i in range(start, index + 1))
         self._sent = self._sent[-3:] + [(index, kp)]
         if self._net is None:
             return self._interval(len(self._sent) - 2, after=None)
         if len(self._sent) >= 3:
             return self._interval(len(self._sent) - 3, after=self._sent[-1][1])
-        return []
+        return iter(())
 
     def end_segment(self) -> Ready:
         """A new pivot or the end of the stream: hand out what waits for a sent frame that will not come."""
-        ready: Ready = []
+        ready: Ready = iter(())
         if self._net is not None and len(self._sent) >= 2:
             ready = self._interval(len(self._sent) - 2, after=None)
         self._sent = []
@@ -56,21 +60,22 @@ class KeypointTimeline:
     def _interval(self, a: int, after: np.ndarray | None) -> Ready:
         """Frames after sent frame a up to and including sent frame a+1."""
         (ia, ka), (ib, kb) = self._sent[a], self._sent[a + 1]
-        inner = list(range(max(ia + 1, self.next_frame), ib))
-        ready: Ready = []
-        if inner:
+        kp_before = self._sent[a - 1][1] if a > 0 else ka
+        kp_after = kb if after is None else after
+        start, self.next_frame = max(ia + 1, self.next_frame), ib + 1
+        return self._fill(start, ia, ka, ib, kb, kp_before, kp_after)
+
+    def _fill(self, start, ia, ka, ib, kb, kp_before, kp_after) -> Ready:
+        for lo in range(start, ib, PIECE):
+            inner = list(range(lo, min(lo + PIECE, ib)))
             t = np.array([(i - ia) / (ib - ia) for i in inner], np.float32)
             if self._net is None:
                 kps = ka[None] + t[:, None, None] * (kb - ka)[None]
             else:
-                kp_before = self._sent[a - 1][1] if a > 0 else ka
-                kp_after = kb if after is None else after
                 n = len(inner)
                 rep = lambda x: torch.from_numpy(np.repeat(x[None], n, 0))  # noqa: E731
                 step = torch.full((n,), float(min(ib - ia, MAX_STEP)))
                 with torch.no_grad():
                     kps = self._net(rep(kp_before), rep(ka), rep(kb), rep(kp_after), torch.from_numpy(t), step).numpy()
-            ready = list(zip(inner, kps))
-        ready.append((ib, kb))
-        self.next_frame = ib + 1
-        return ready
+            yield from zip(inner, kps)
+        yield ib, kb

@@ -175,6 +175,8 @@ def main() -> None:
     if a.part == "interp":
         from thcodec.train.interp import train as train_interp
 
+        if world > 1:
+            raise SystemExit("--part interp trains in one process (minutes on a CPU): run it without torchrun")
         train_interp(a)
         return
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")

@@ -1,8 +1,8 @@
 """Key-point trajectories of the training clips at 25 fps, as the receiver gets them.
 
 For the frame interpolator: every frame of every clip (resampled to 25 fps, up to
---max-frames), cropped to the codec's face region (chosen on the first frame with a face,
-as the encoder does), run through the shipped key-point detector and the 8-byte
+--max-frames), cropped to the codec's face region (chosen on the first frame, as the
+encoder chooses it for a segment), run through the shipped key-point detector and the 8-byte
 quantization. Writes OUT/<split>.npz: one (N, K, 6) int32 array of quantized fields per clip.
 
     python -m thcodec.train.trajectories --data ../shared/data --out .cache/kps
@@ -33,9 +33,10 @@ BATCH = 32
 def clip_fields(path: Path, model, finder: FaceFinder, max_frames: int) -> np.ndarray:
     with VideoReader(path) as reader:
         wanted = set(source_indices(reader.info.fps, FPS, max_frames))
+        last = max(wanted, default=-1)
         region, crops, out = None, [], []
         for i, frame in enumerate(reader):
-            if i > max(wanted):
+            if i > last:
                 break
             if i not in wanted:
                 continue

@@ -217,7 +217,7 @@ class _Sender:
         if self._opts.adaptive:
             seg = self._seg
             reason = C.SwitchReason.SCENE_CUT if cut else self._reason_at(index, frame, seg)
-            if reason is not None and self._pivot_jpeg(index, frame, reason) is None:
+            if reason is not None and self._opts.max_kbps and self._pivot_jpeg(index, frame, reason) is None:
                 self._wanted = reason  # no room under the cap: retried, the segment goes on as it was
             elif reason is not None:
                 # The frames before this one are sent first (they may bring a pivot of their

@@ -422,19 +422,21 @@ class _Sender:
         motion_px = ((seen.xy - drive.xy).norm(dim=-1).mean(dim=-1) * (MODEL_SIZE / 2)).tolist()
         out = to_uint8(predicted)
         min_gap = self._frames_of(self._opts.min_pivot_interval_s)
+        has_background = seg.background_keep.any()  # not when the region is the whole frame
         for j, p in enumerate(picks):
             k = kept[p]
             index, frame = items[k]
-            thumb = thumbnail(frame, BG_LONG_SIDE)
-            bg_db = background_psnr(thumb, seg.background, seg.background_keep)
-            bg_gain = None
             dropped = seg.motion.add(motion_px[j])
-            older = self._older_background(index)
-            if bg_db is not None and older is not None:
-                bg_gain = background_psnr(thumb, older, seg.background_keep) - bg_db
-                dropped = seg.background_gain.add(bg_gain) or dropped
+            bg_db = bg_gain = None
+            if has_background:
+                thumb = thumbnail(frame, BG_LONG_SIDE)
+                bg_db = background_psnr(thumb, seg.background, seg.background_keep)
+                older = self._older_background(index)
+                if older is not None:
+                    bg_gain = background_psnr(thumb, older, seg.background_keep) - bg_db
+                    dropped = seg.background_gain.add(bg_gain) or dropped
+                self._keep_background(index, thumb)
             self._result.analysis.append(Analysis(index, motion_px[j], capped_psnr(out[j], crops[k]), bg_db, bg_gain))
-            self._keep_background(index, thumb)
             if dropped and index - seg.start >= min_gap:
                 return k
         return None
@@ -451,7 +453,7 @@ class _Sender:
 
     def _keep_background(self, index: int, thumb: np.ndarray) -> None:
         snaps = self._seg.snapshots
-        if self._seg.background_keep.any() and (not snaps or index - snaps[-1][0] >= CANDIDATE_AGE_S * float(self._fps)):
+        if not snaps or index - snaps[-1][0] >= CANDIDATE_AGE_S * float(self._fps):
             snaps.append((index, thumb))
 
 

@@ -6,9 +6,10 @@ OUT ?= out
 DATA ?= ../shared/data
 KP_STEPS ?= 2300
 MOTION_STEPS ?= 4000
+SR_STEPS ?= 3000
 BENCH_ARGS ?=
 
-.PHONY: install demo test test-slow train export bench clean
+.PHONY: install demo test test-slow train export bench bench-native clean
 
 install: $(VENV)/.installed
 
@@ -41,10 +42,16 @@ train: install
 	# The interpolator learns from the detector's key points: trajectories first, then a few minutes.
 	test -f .cache/kps/val.npz || $(PY) -m thcodec.train.trajectories --data $(DATA) --out .cache/kps
 	$(PY) -m thcodec.train.train --part interp --run runs/interp2 --steps 4000 --batch 256 --lr 1e-3 --val-every 500 >> runs/interp.log 2>&1
+	# Super-resolution learns from the shipped model's frames at 512: its cache first, then the
+	# network and its ablation without the pivot input, side by side.
+	test -f .cache/sr/val/index.json || $(PY) -m thcodec.train.sr_cache --data $(DATA) --out .cache/sr
+	$(PY) -m thcodec.train.train --part sr --no-pivot --run runs/sr_nopivot --steps $(SR_STEPS) --batch 16 --lr 1e-3 --val-every 500 --seed 1 >> runs/sr_nopivot.log 2>&1 & nopivot=$$!; \
+	$(PY) -m thcodec.train.train --part sr --run runs/sr --steps $(SR_STEPS) --batch 16 --lr 1e-3 --val-every 500 >> runs/sr.log 2>&1; s=$$?; \
+	wait $$nopivot && test $$s -eq 0
 
 export: install
-	$(PY) -m thcodec.train.export --keypoints runs/kp/best.pt --motion runs/motion/best.pt --interp runs/interp2/best.pt --out weights --notes thcodec/train/manifest_notes.json
-	$(PY) -m thcodec.train.report --run keypoints=runs/kp --run motion=runs/motion --run interp=runs/interp2 --out weights/log
+	$(PY) -m thcodec.train.export --keypoints runs/kp/best.pt --motion runs/motion/best.pt --interp runs/interp2/best.pt --sr runs/sr/best.pt --out weights --notes thcodec/train/manifest_notes.json
+	$(PY) -m thcodec.train.report --run keypoints=runs/kp --run motion=runs/motion --run interp=runs/interp2 --run sr=runs/sr --run sr_nopivot=runs/sr_nopivot --out weights/log
 
 # The th256 benchmark on the val clips of $(DATA) when present, else on the bundled example.
 # BENCH_ARGS=--quick for fewer settings per codec.
@@ -55,6 +62,13 @@ bench: install
 	else \
 		$(THC) bench examples/demo.mp4 --out $(OUT)/bench $(BENCH_ARGS); \
 	fi
+
+# Native resolution (super-resolution against bicubic, the ablation) and a one-minute 720p
+# call (decode fps, memory over time); both need the val clips of $(DATA).
+bench-native: install
+	$(PY) -m pip install -q -e '.[eval]'
+	$(PY) -m thcodec.bench.native --data $(DATA) --out $(OUT)/native $(if $(wildcard runs/sr_nopivot/best.pt),--ablation nopivot=runs/sr_nopivot/best.pt)
+	$(PY) -m thcodec.bench.long_call --data $(DATA) --out $(OUT)/long_call
 
 clean:
 	rm -rf $(OUT) .pytest_cache

@@ -260,3 +260,17 @@ def test_long_paths_are_not_wrapped(tmp_path):
     deep.mkdir()
     line = fails(thc("encode", deep / "missing_input_file_with_a_long_name.mp4", tmp_path / "o.thc"), "no such file")
     assert str(deep / "missing_input_file_with_a_long_name.mp4") in line
+
+
+def test_decode_to_another_size(files, tmp_path):
+    _, stream, _ = files
+    out = tmp_path / "big.mp4"
+    ok(thc("decode", stream, out, "--size", "96x72", "--sr", "bicubic", "-q"))
+    assert (probe(out).width, probe(out).height) == (96, 72)
+
+
+@pytest.mark.parametrize("size", ["96", "96x", "x72", "0x72", "96x72x3", "99999x72", "-4x8"])
+def test_decode_bad_size(files, tmp_path, size):
+    _, stream, _ = files
+    fails(thc("decode", stream, tmp_path / "x.mp4", "--size", size), "--size")
+    assert not (tmp_path / "x.mp4").exists()

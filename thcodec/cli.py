@@ -39,6 +39,27 @@ class InterpMethod(str, Enum):
     linear = "linear"
 
 
+class SrMethod(str, Enum):
+    net = "net"
+    bicubic = "bicubic"
+
+# Output frames larger than this per side would take minutes per frame and gigabytes to write.
+MAX_OUTPUT_SIDE = 8192
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """"WxH" -> (W, H), both in 2..MAX_OUTPUT_SIDE."""
+    if text is None:
+        return None
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ThcError(f"--size {text}: give WIDTHxHEIGHT in pixels, e.g. 1280x720")
+    w, h = (int(p) for p in parts)
+    if not (2 <= w <= MAX_OUTPUT_SIDE and 2 <= h <= MAX_OUTPUT_SIDE):
+        raise ThcError(f"--size {text}: width and height must lie in 2..{MAX_OUTPUT_SIDE}")
+    return w, h
+
+
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite OUTPUT if it exists.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 NoAudio = Annotated[bool, typer.Option("--no-audio", help="Drop the audio track.")]
@@ -166,6 +187,8 @@ def decode(
     input: Annotated[Path, typer.Argument(help="The .thc file to read.")],
     output: Annotated[Path, typer.Argument(help="Video file to write (.mp4, .mov or .mkv): same size and rate as the original.")],
     interp_method: Annotated[InterpMethod, typer.Option(help="How frames between sent key points (--interp > 1 at the sender) get theirs: the interpolation network, or a straight line (the baseline).")] = InterpMethod.net,
+    sr: Annotated[SrMethod, typer.Option(help="How the 256x256 face comes back to its size in the output: the super-resolution network, which brings in the pivot's own detail, or plain bicubic up-scaling (the baseline, faster).")] = SrMethod.net,
+    size: Annotated[Optional[str], typer.Option(metavar="WxH", help="Output frame size, e.g. 1280x720 (default: the original's). The background is the pivot resized; the face goes through --sr at its new size.")] = None,
     no_audio: NoAudio = False,
     force: Force = False,
     quiet: Quiet = False,
@@ -175,8 +198,11 @@ def decode(
     from thcodec.video_io import OUTPUT_SUFFIXES
 
     def run(loaded, tmp: Path, start, step) -> tuple[str, list[str]]:
-        n = decode_file(input, tmp, loaded, on_start=start, on_frames=step, with_audio=not no_audio, interp_method=interp_method.value)
+        n = decode_file(input, tmp, loaded, on_start=start, on_frames=step, with_audio=not no_audio,
+                        interp_method=interp_method.value, sr=sr.value, size=out_size)
         return f"wrote {output}: {n} frames", []
+
+    out_size = _run(parse_size, size)
 
     _convert(input, output, force, quiet, "decoding", run, suffixes=OUTPUT_SUFFIXES)
 

@@ -22,6 +22,7 @@ from thcodec.errors import ThcError
 from thcodec.face_region import Region, feather_mask, paste
 from thcodec.frames import jpeg_decode, resize, to_tensor, to_uint8
 from thcodec.keypoints import Keypoints
+from thcodec.models.super_resolution import PivotDetail
 from thcodec.options import MODEL_SIZE
 from thcodec.timeline import KeypointTimeline, Ready
 from thcodec.video_io import AudioConfig, AudioPacketData, VideoWriter
@@ -36,6 +37,7 @@ _FADE_REASONS = (C.SwitchReason.QUALITY, C.SwitchReason.MAX_INTERVAL, C.SwitchRe
 class Start:
     header: C.StreamHeader
     audio: AudioConfig | None
+    size: tuple[int, int]  # (width, height) of the frames that follow
 
     @property
     def fps(self) -> Fraction:
@@ -48,32 +50,45 @@ class Frame:
     rgb: np.ndarray  # (H,W,3) uint8 at the stream's size
 
 
-class _Segment:
-    """One pivot: its background, its model-size tensor and its key points."""
+def scaled_region(r: Region, sx: float, sy: float) -> Region:
+    """r in source pixels -> the same rectangle in an output frame scaled by (sx, sy)."""
+    x, y = round(r.x * sx), round(r.y * sy)
+    return Region(x, y, max(1, round((r.x + r.w) * sx) - x), max(1, round((r.y + r.h) * sy) - y))
 
-    def __init__(self, loaded: LoadedModel, header: C.StreamHeader, pivot: C.Pivot) -> None:
+
+class _Segment:
+    """One pivot: its background at the output size, its model-size tensor and key points,
+    and (with super-resolution) its full-resolution region and detail layer."""
+
+    def __init__(self, loaded: LoadedModel, header: C.StreamHeader, pivot: C.Pivot, size: tuple[int, int], sr: str) -> None:
         self.start = pivot.frame_index
-        self.background = jpeg_decode(pivot.jpeg, header.width, header.height)
+        source = jpeg_decode(pivot.jpeg, header.width, header.height)
         r = Region(pivot.x, pivot.y, pivot.w, pivot.h)
         if r.x + r.w > header.width or r.y + r.h > header.height:
             raise ThcError("damaged file: pivot region lies outside the frame")
-        self.region = r
-        self.image = to_tensor(r.crop(self.background, header.model_size))
+        self.image = to_tensor(r.crop(source, header.model_size))  # the model sees the same pivot at any output size
         self.keypoints = loaded.model.detect_keypoints(self.image)
-        whole = (r.w, r.h) == (header.width, header.height)
+        self.background = resize(source, *size)
+        self.region = r if size == (header.width, header.height) else scaled_region(r, size[0] / header.width, size[1] / header.height)
+        r = self.region
+        whole = (r.w, r.h) == size
         self.mask = None if whole else feather_mask(r.w, r.h, max(2, r.w // 24))
+        self.detail = None  # super-resolution only when the region is larger than the model's frame
+        if sr == "net" and loaded.super_resolution is not None and max(r.w, r.h) > header.model_size:
+            full = to_tensor(np.ascontiguousarray(self.background[r.y : r.y + r.h, r.x : r.x + r.w]))
+            self.detail = PivotDetail(full, self.image)
 
     def render(self, loaded: LoadedModel, kp: Keypoints) -> list[np.ndarray]:
         """Frames for the (B,K) driving key points kp."""
         b = kp.xy.shape[0]
         pivot = self.image.expand(b, -1, -1, -1)
         pivot_kp = self.keypoints.expand(b)
-        out = to_uint8(loaded.model.animate(pivot, pivot_kp, kp))
-        frames = []
-        for img in out:
-            patch = resize(img, self.region.w, self.region.h)
-            frames.append(paste(self.background, patch, self.region, self.mask))
-        return frames
+        gen, flow, occlusion = loaded.model.animate_with_motion(pivot, pivot_kp, kp)
+        if self.detail is not None:
+            patches = to_uint8(loaded.super_resolution(gen.clamp(0, 1), flow, occlusion, self.detail))
+        else:
+            patches = [resize(img, self.region.w, self.region.h) for img in to_uint8(gen)]
+        return [paste(self.background, patch, self.region, self.mask) for patch in patches]
 
 
 def _check_header(h: C.StreamHeader, loaded: LoadedModel) -> None:
@@ -86,8 +101,12 @@ def _check_header(h: C.StreamHeader, loaded: LoadedModel) -> None:
         raise ThcError(f"unsupported stream: {h.num_kp} key points at {h.model_size}px")
 
 
-def decode_stream(f: BinaryIO, loaded: LoadedModel, interp_method: str = "net") -> Iterator[Start | Frame | AudioPacketData]:
-    """interp_method: "net" (the interpolation network, when the weights have one) or "linear"."""
+def decode_stream(
+    f: BinaryIO, loaded: LoadedModel, interp_method: str = "net", sr: str = "net", size: tuple[int, int] | None = None
+) -> Iterator[Start | Frame | AudioPacketData]:
+    """interp_method: "net" (the interpolation network, when the weights have one) or "linear";
+    sr: "net" (the super-resolution network, when the weights have one) or "bicubic";
+    size: (width, height) of the output frames, default the stream's."""
     header: C.StreamHeader | None = None
     audio: AudioConfig | None = None
     started = False
@@ -158,8 +177,11 @@ def decode_stream(f: BinaryIO, loaded: LoadedModel, interp_method: str = "net") 
                 audio = AudioConfig("opus", chunk.sample_rate, chunk.channels, tb, chunk.extradata)
                 continue
             if not started:
+                if header is None:
+                    raise ThcError("damaged file: no stream header")
                 started = True
-                yield Start(header, audio)
+                size = size or (header.width, header.height)
+                yield Start(header, audio, size)
             if isinstance(chunk, C.AudioPackets):
                 if audio is None:
                     raise ThcError("damaged file: audio packet without an audio header")
@@ -172,7 +194,7 @@ def decode_stream(f: BinaryIO, loaded: LoadedModel, interp_method: str = "net") 
                     raise ThcError(f"damaged file: pivot for frame {chunk.frame_index}, expected {timeline.next_frame}")
                 if switch_at is not None and switch_at != chunk.frame_index:
                     raise ThcError(f"damaged file: pivot switch for frame {switch_at}, pivot for frame {chunk.frame_index}")
-                new = _Segment(loaded, header, chunk)
+                new = _Segment(loaded, header, chunk, size, sr)
                 fade_from = None
                 if segment is not None and reason in _FADE_REASONS:
                     fade_from = segment if new.region == segment.region else last_rgb
@@ -207,6 +229,8 @@ def decode_file(
     on_frames: Callable[[int], None] | None = None,
     with_audio: bool = True,
     interp_method: str = "net",
+    sr: str = "net",
+    size: tuple[int, int] | None = None,
 ) -> int:
     """Decode src (.thc) into the video file `out` (its suffix picks the container)."""
     writer: VideoWriter | None = None
@@ -217,12 +241,11 @@ def decode_file(
         raise ThcError(f"cannot read {src}: {e.strerror or e}") from None
     try:
         with f:
-            for event in decode_stream(f, loaded, interp_method):
+            for event in decode_stream(f, loaded, interp_method, sr, size):
                 if isinstance(event, Start):
-                    h = event.header
                     if on_start:
-                        on_start(h.frame_count)
-                    writer = VideoWriter(out, h.width, h.height, event.fps, event.audio if with_audio else None)
+                        on_start(event.header.frame_count)
+                    writer = VideoWriter(out, *event.size, event.fps, event.audio if with_audio else None)
                 elif isinstance(event, Frame):
                     writer.write_frame(event.rgb)
                     frames += 1

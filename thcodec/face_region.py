@@ -23,12 +23,13 @@ class Region:
     w: int
     h: int
 
-    def crop(self, frame: np.ndarray, size: int) -> np.ndarray:
-        """frame: (H,W,3) uint8 -> (size,size,3) uint8, area-resampled."""
+    def crop(self, frame: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+        """frame: (H,W,3) uint8 -> (size,size,3) uint8 (or (h,w,3) for size (w,h)), area-resampled."""
+        w, h = (size, size) if isinstance(size, int) else size
         sub = frame[self.y : self.y + self.h, self.x : self.x + self.w]
-        if sub.shape[0] == size and sub.shape[1] == size:
+        if sub.shape[0] == h and sub.shape[1] == w:
             return np.ascontiguousarray(sub)
-        return np.asarray(Image.fromarray(sub).resize((size, size), Image.BILINEAR, reducing_gap=2.0))
+        return np.asarray(Image.fromarray(sub).resize((w, h), Image.BILINEAR, reducing_gap=2.0))
 
     @staticmethod
     def whole(width: int, height: int) -> "Region":

@@ -16,19 +16,21 @@ import torch
 
 from thcodec.errors import ThcError
 from thcodec.models.interpolator import Interpolator
+from thcodec.models.super_resolution import SuperResolution
 from thcodec.models.talking_head import TalkingHead
 
 MODEL_ID = "thc-fomm-lite-1"
 NETWORKS = ("keypoint_detector", "dense_motion", "generator")
 # Receiver-only networks: verified like the others when the manifest lists them, but not part
 # of the weight set a stream names (any receiver can decode the stream with or without them).
-EXTRAS = ("interpolator",)
+EXTRAS = ("interpolator", "super_resolution")
 # What each training run's validation says about the network it trained.
 VALIDATION_KEYS = {
     "keypoint_detector": ("kp_err_px", "pairs"),
     "dense_motion": ("psnr", "psnr_frozen", "pairs"),
     "generator": ("psnr", "psnr_frozen", "pairs"),
     "interpolator": ("net_px", "linear_px", "k2_net_px", "k2_linear_px", "k4_net_px", "k4_linear_px"),
+    "super_resolution": ("x2_psnr", "x2_bicubic_psnr", "x4_psnr", "x4_bicubic_psnr"),
 }
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -43,6 +45,7 @@ class LoadedModel:
     model_id: str
     weights_sha256: bytes  # sha256 over the per-file hashes, in NETWORKS order: names the weight set
     interpolator: Interpolator | None = None  # None: the manifest has none (decoders interpolate linearly)
+    super_resolution: SuperResolution | None = None  # None: the manifest has none (decoders up-scale bicubically)
 
 
 def weights_dir() -> Path:
@@ -75,12 +78,15 @@ def load_model(root: Path | None = None, device: torch.device | str = "cpu") -> 
         _load_verified(root, name, entries[name], getattr(model, name))
         digest.update(bytes.fromhex(entries[name]["sha256"]))
     model.eval().to(device)
-    interpolator = None
-    if "interpolator" in entries:
-        interpolator = Interpolator(model.num_kp)
-        _load_verified(root, "interpolator", entries["interpolator"], interpolator)
-        interpolator.eval().to(device)
-    return LoadedModel(model, manifest.get("model_id", MODEL_ID), digest.digest(), interpolator)
+    extras = {"interpolator": lambda: Interpolator(model.num_kp), "super_resolution": SuperResolution}
+    for name, make in extras.items():
+        if name in entries:
+            net = make()
+            _load_verified(root, name, entries[name], net)
+            extras[name] = net.eval().to(device)
+        else:
+            extras[name] = None
+    return LoadedModel(model, manifest.get("model_id", MODEL_ID), digest.digest(), **extras)
 
 
 def _load_verified(root: Path, name: str, entry: dict, net: torch.nn.Module) -> None:
@@ -106,8 +112,8 @@ def _replace_atomically(path: Path, data: bytes) -> None:
 def export(checkpoints: dict[str, Path], out: Path, notes: dict) -> dict:
     """Write weights/<network>.pt from the EMA weights of training checkpoints + the manifest.
 
-    checkpoints maps networks to the best.pt of the run that trained them: every one of
-    NETWORKS, and any of EXTRAS (an extra not named keeps its current manifest entry).
+    checkpoints maps networks to the best.pt of the run that trained them; a network not
+    named keeps its current manifest entry (and file), so one network can be re-exported alone.
     """
     from thcodec.train.train import load_checkpoint
 
@@ -118,13 +124,15 @@ def export(checkpoints: dict[str, Path], out: Path, notes: dict) -> dict:
     files = []
     for name in NETWORKS + EXTRAS:
         if name not in checkpoints:
-            if name in EXTRAS and name in old:
+            if name in old:
                 files.append(old[name])
+            elif name in NETWORKS:
+                raise ThcError(f"no checkpoint for {name} and no {name} in {out / 'manifest.json'}")
             continue
         ck = load_checkpoint(checkpoints[name])
         prefix = name + "."
         if name in EXTRAS:  # trained alone: its checkpoint holds only its own weights
-            state = {k: v.float().contiguous() for k, v in ck["ema"].items()}
+            state = {k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in ck["ema"].items()}
         else:
             state = {k[len(prefix) :]: v.float().contiguous() for k, v in ck["ema"].items() if k.startswith(prefix)}
         path = out / f"{name}.pt"

@@ -28,12 +28,16 @@ from thcodec.video_io import VideoReader
 
 @dataclass(frozen=True)
 class Condition:
-    """The measurement condition: output size, frame rate and the most frames kept."""
+    """The measurement condition: output size, frame rate and the most frames kept.
+
+    size: side of the square face crop, None for the region's own side (native, made even);
+    wide: instead of a face crop, the whole frame resized to this (width, height)."""
 
     name: str = "th256"
-    size: int = 256
+    size: int | None = 256
     fps: Fraction = Fraction(25)
     frames: int = 250
+    wide: tuple[int, int] | None = None
 
 
 TH256 = Condition()
@@ -117,10 +121,14 @@ def read_lossless(path: Path) -> np.ndarray:
 def make_reference(src: Path, out_dir: Path, name: str, cond: Condition = TH256) -> Reference:
     """Cut `src` to the condition's reference, write it to out_dir/<name>.mkv and check the round trip."""
     with VideoReader(src) as probe_reader:
-        src_fps = probe_reader.info.fps
+        src_fps, width, height = probe_reader.info.fps, probe_reader.info.width, probe_reader.info.height
     wanted = source_indices(src_fps, cond.fps, cond.frames)
-    region, face_frame = find_face_region(src, wanted[-1] + 1)
-    warnings = [] if face_frame is not None else [f"{src.name}: no face found, the centred square is used"]
+    if cond.wide:
+        region, face_frame, warnings, out_size = Region.whole(width, height), None, [], cond.wide
+    else:
+        region, face_frame = find_face_region(src, wanted[-1] + 1)
+        warnings = [] if face_frame is not None else [f"{src.name}: no face found, the centred square is used"]
+        out_size = cond.size or region.w - region.w % 2
     frames: list[np.ndarray] = []
     with VideoReader(src) as reader:
         pos = 0
@@ -129,7 +137,7 @@ def make_reference(src: Path, out_dir: Path, name: str, cond: Condition = TH256)
                 break
             crop = None
             while pos < len(wanted) and wanted[pos] == index:
-                crop = region.crop(frame, cond.size) if crop is None else crop
+                crop = region.crop(frame, out_size) if crop is None else crop
                 frames.append(crop)
                 pos += 1
     if not frames:

@@ -30,5 +30,10 @@ class TalkingHead(nn.Module):
 
     def animate_unclamped(self, pivot: torch.Tensor, pivot_kp: Keypoints, drive_kp: Keypoints) -> torch.Tensor:
         """As animate, without the final clamp (training: gradients everywhere)."""
+        return self.animate_with_motion(pivot, pivot_kp, drive_kp)[0]
+
+    def animate_with_motion(self, pivot: torch.Tensor, pivot_kp: Keypoints, drive_kp: Keypoints):
+        """-> (frame unclamped (B,3,256,256), flow (B,64,64,2) in pivot coordinates, occlusion (B,1,64,64)):
+        super-resolution reuses the motion field at the output size."""
         flow, occlusion = self.dense_motion(pivot, pivot_kp.xy, pivot_kp.jacobian, drive_kp.xy, drive_kp.jacobian)
-        return self.generator(pivot, flow, occlusion, drive_kp.xy)
+        return self.generator(pivot, flow, occlusion, drive_kp.xy), flow, occlusion

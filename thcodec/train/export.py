@@ -11,16 +11,23 @@ from thcodec.weights import export
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--keypoints", type=Path, required=True, help="best.pt of the keypoints run")
-    p.add_argument("--motion", type=Path, required=True, help="best.pt of the motion run")
+    p.add_argument("--keypoints", type=Path, help="best.pt of the keypoints run (default: keep the shipped detector)")
+    p.add_argument("--motion", type=Path, help="best.pt of the motion run (default: keep the shipped dense motion + generator)")
     p.add_argument("--interp", type=Path, help="best.pt of the interp run (default: keep the shipped interpolator)")
+    p.add_argument("--sr", type=Path, help="best.pt of the sr run (default: keep the shipped super-resolution network)")
     p.add_argument("--out", type=Path, default=Path("weights"))
     p.add_argument("--notes", type=Path, help="JSON file of extra manifest fields (data, commands)")
     a = p.parse_args()
     notes = json.loads(a.notes.read_text()) if a.notes else {}
-    runs = {"keypoint_detector": a.keypoints, "dense_motion": a.motion, "generator": a.motion}
+    runs = {}
+    if a.keypoints:
+        runs["keypoint_detector"] = a.keypoints
+    if a.motion:
+        runs["dense_motion"] = runs["generator"] = a.motion
     if a.interp:
         runs["interpolator"] = a.interp
+    if a.sr:
+        runs["super_resolution"] = a.sr
     m = export(runs, a.out, notes)
     for f in m["files"]:
         print(f"{f['file']}: {f['parameters']} parameters, step {f['steps']}, sha256 {f['sha256'][:16]}")

@@ -20,6 +20,7 @@ import torch
 
 from thcodec import keypoints as kpq
 from thcodec.models.interpolator import MAX_STEP, Interpolator, catmull_rom
+from thcodec.train.runs import checkpoint, ema_update, resume
 
 PX = 128  # model units ([-1, 1]) -> pixels at 256
 
@@ -101,15 +102,7 @@ def train(a) -> None:
     model = Interpolator()
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
-    a.run.mkdir(parents=True, exist_ok=True)
-    last, step, best = a.run / "last.pt", 0, None
-    if last.exists():
-        ck = torch.load(last, weights_only=True)
-        model.load_state_dict(ck["model"])
-        ema.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["opt"])
-        step, best = int(ck["step"]), ck["best"]
-        print(f"resumed at step {step}", flush=True)
+    step, best = resume(a.run, model, ema, opt)
     rng = np.random.default_rng(a.seed + step)
     with open(a.run / "log.jsonl", "a") as log:
         t0 = time.time()
@@ -121,22 +114,11 @@ def train(a) -> None:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            with torch.no_grad():
-                for pe, pm in zip(ema.parameters(), model.parameters()):
-                    pe.lerp_(pm, 1 - min(0.995, (1 + step) / (10 + step)))
+            ema_update(ema, model, step, 0.995)
             step += 1
             if step % 100 == 0:
                 rec = {"step": step, "loss": loss.item(), "s": round(time.time() - t0, 1)}
                 log.write(json.dumps(rec) + "\n")
             if step % a.val_every == 0 or step == a.steps:
                 v = validate(ema, sets) | {"step": step}
-                print("val", json.dumps(v), flush=True)
-                log.write(json.dumps({"val": v}) + "\n")
-                log.flush()
-                if best is None or v["net_px"] < best:
-                    best = v["net_px"]
-                    torch.save({"ema": ema.state_dict(), "step": step, "val": v}, a.run / "best.tmp")
-                    (a.run / "best.tmp").replace(a.run / "best.pt")
-                torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step, "best": best},
-                           a.run / "last.tmp")
-                (a.run / "last.tmp").replace(last)
+                best = checkpoint(a.run, log, model, ema, opt, step, v, -v["net_px"], best)

@@ -17,10 +17,12 @@ import numpy as np
 
 from thcodec.plot import BLUE, GREEN, GREY, Series, line_chart
 
-# The validation score each part keeps its best checkpoint by (see train.py / interp.py).
+# The validation score each part keeps its best checkpoint by (see train.py / interp.py / sr.py).
 SCORE = {"keypoints": ("kp_err_px", "key-point error vs the dlib teacher (px at 256, lower is better)"),
          "motion": ("psnr", "PSNR of animated val frames (dB, higher is better)"),
-         "interp": ("net_px", "interpolated key-point error (px at 256, lower is better)")}
+         "interp": ("net_px", "interpolated key-point error (px at 256, lower is better)"),
+         "sr": ("psnr", "super-resolution PSNR at 512, mean of x2 and x4 (dB, higher is better)"),
+         "sr_nopivot": ("psnr", "the same network without the pivot input (ablation; dB, higher is better)")}
 
 
 def read_log(path: Path) -> tuple[list[dict], list[dict]]:

@@ -1,12 +1,14 @@
 """Train the key-point detector, dense motion and generator on the frame cache.
 
-Three parts; the first two can run side by side, one core each (2-core machines):
+Four parts; the first two can run side by side, one core each (2-core machines):
   --part keypoints  distils the detector from dlib landmark-group key points;
   --part motion     trains dense motion + generator on the teacher's key points (they mean
                     something from step one), jittered like a detector's; with --detector
                     it fine-tunes on the detector's own key points instead;
   --part interp     the frame interpolator, on key-point trajectories (thcodec/train/interp.py;
-                    make them first with python -m thcodec.train.trajectories).
+                    make them first with python -m thcodec.train.trajectories);
+  --part sr         the super-resolution network (thcodec/train/sr.py; make its cache first
+                    with python -m thcodec.train.sr_cache), --no-pivot for the ablation.
 Resumable (RUN/last.pt), CPU by default, CUDA when present; best EMA weights in RUN/best.pt.
 Usage: python -m thcodec.train.train --part motion --run runs/motion --steps 4000
 
@@ -156,9 +158,11 @@ def _distributed() -> tuple[int, int]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--part", choices=("keypoints", "motion", "interp"), required=True)
+    p.add_argument("--part", choices=("keypoints", "motion", "interp", "sr"), required=True)
     p.add_argument("--cache", type=Path, default=Path(".cache/frames"))
     p.add_argument("--kps", type=Path, default=Path(".cache/kps"), help="interp part: trajectories folder")
+    p.add_argument("--sr-cache", type=Path, default=Path(".cache/sr"), help="sr part: the cache of python -m thcodec.train.sr_cache")
+    p.add_argument("--no-pivot", action="store_true", help="sr part: the ablation without the pivot inputs")
     p.add_argument("--run", "--run-dir", dest="run", type=Path, required=True, help="folder for last.pt, best.pt and log.jsonl (--run-dir under torchrun, whose own --run-path would swallow --run)")
     p.add_argument("--detector", type=Path, help="motion part: a keypoints run's best.pt; use its key points")
     p.add_argument("--init", type=Path, help="start from this run's best.pt weights (fine-tuning)")
@@ -172,12 +176,14 @@ def main() -> None:
 
     torch.set_num_threads(a.threads)
     rank, world = _distributed()
-    if a.part == "interp":
-        from thcodec.train.interp import train as train_interp
-
+    if a.part in ("interp", "sr"):  # small networks: minutes on a CPU, one process
         if world > 1:
-            raise SystemExit("--part interp trains in one process (minutes on a CPU): run it without torchrun")
-        train_interp(a)
+            raise SystemExit(f"--part {a.part} trains in one process (minutes on a CPU): run it without torchrun")
+        if a.part == "interp":
+            from thcodec.train.interp import train as train_small
+        else:
+            from thcodec.train.sr import train as train_small
+        train_small(a)
         return
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
     train, val = FrameCache(a.cache / "train"), FrameCache(a.cache / "val")

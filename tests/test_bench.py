@@ -218,6 +218,22 @@ def test_make_reference_crops_resizes_and_resamples(make_clip, tmp_path: Path):
     assert short.count == 7 and short.duration_s == pytest.approx(0.28)
 
 
+def test_native_and_wide_references(make_clip, tmp_path: Path):
+    clip = make_clip(width=81, height=48, frames=5, audio=False)  # no face: the centred 48x48 square
+    native = make_reference(clip, tmp_path / "refs", "n", Condition(name="crop", size=None))
+    assert native.frames.shape == (5, 48, 48, 3)  # the region's own size
+    wide = make_reference(clip, tmp_path / "refs", "w", Condition(name="wide", wide=(64, 36)))
+    assert wide.frames.shape == (5, 36, 64, 3) and wide.region == Region(0, 0, 81, 48)
+
+
+def test_long_call_memory_summary():
+    from thcodec.bench.long_call import summary
+
+    samples = [(t, 1024 * (100 + (50 if t > 9 else 0))) for t in range(12)]  # grows in the last quarter
+    s = summary(12.0, 300, samples)
+    assert s["fps"] == 25.0 and s["peak_rss_mib"] == 150.0 and s["peak_rss_first_quarter_mib"] == 100.0
+
+
 # --------------------------------------------------------------------------- run, report, CLI
 
 

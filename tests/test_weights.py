@@ -58,3 +58,23 @@ def test_missing_pieces_are_refused(copy):
     (copy / "manifest.json").unlink()
     with pytest.raises(ThcError, match="cannot read"):
         load_model(copy)
+
+
+def test_the_shipped_sr_network_loads_and_one_network_exports_alone(copy, loaded, tmp_path):
+    import torch
+
+    from thcodec.models.super_resolution import SuperResolution
+    from thcodec.weights import export
+
+    assert loaded.super_resolution is not None and bool(loaded.super_resolution.use_pivot)
+    before = {e["network"]: e["sha256"] for e in read_manifest(copy)["files"]}
+    net = SuperResolution(use_pivot=False)
+    ck = tmp_path / "best.pt"
+    torch.save({"ema": net.state_dict(), "step": 7, "val": {"x2_psnr": 1.0}}, ck)
+    export({"super_resolution": ck}, copy, {})
+    after = {e["network"]: e["sha256"] for e in read_manifest(copy)["files"]}
+    assert {n: after[n] for n in NETWORKS} == {n: before[n] for n in NETWORKS}  # the stream's weight set is untouched
+    assert after["super_resolution"] != before["super_resolution"]
+    again = load_model(copy)
+    assert not bool(again.super_resolution.use_pivot)  # the ablation flag travels with the weights
+    assert again.weights_sha256 == loaded.weights_sha256

@@ -6,7 +6,7 @@ it lasts SECONDS (default 60), written as H.264. `thc encode` it once, then `thc
 sampled every 0.2 s. Memory is flat when the peak over the whole minute is no higher than
 the peak over its first quarter (plus a little noise).
 
-Usage: python -m thcodec.bench.long_call --data ../shared/data --out out/long_call
+Usage: python -m thcodec.bench.long_call --data ../shared/data --out out/long_call --plot docs/long_call_rss.png
 """
 
 from __future__ import annotations
@@ -77,6 +77,17 @@ def summary(seconds: float, frames: int, samples: list[tuple[float, int]]) -> di
             "peak_rss_first_quarter_mib": round(quarter.max() / 1024, 1), "rss_last_mib": round(kib[-1] / 1024, 1)}
 
 
+def plot_rss(out: Path, methods: list[str], path: Path) -> None:
+    """Resident memory over the decode, one line per method, from out/rss_METHOD.json."""
+    from thcodec.plot import BLUE, GREY, Series, line_chart
+
+    series = []
+    for method, color in zip(methods, (BLUE, GREY)):
+        samples = json.loads((out / f"rss_{method}.json").read_text())
+        series.append(Series(f"--sr {method}", [t for t, _ in samples], [k / 1024 for _, k in samples], color))
+    line_chart(series, "thc decode of a one-minute 1280x720 call: resident memory", "seconds", "MiB", path)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -84,7 +95,13 @@ def main() -> None:
     p.add_argument("--seconds", type=int, default=60)
     p.add_argument("--out", type=Path, default=Path("out/long_call"))
     p.add_argument("--methods", default="net,bicubic")
+    p.add_argument("--plot", type=Path, help="also draw memory over time to this PNG")
+    p.add_argument("--plot-only", action="store_true", help="only redraw --plot from an earlier run in --out")
     a = p.parse_args()
+    methods = a.methods.split(",")
+    if a.plot_only:
+        plot_rss(a.out, methods, a.plot)
+        return
     a.out.mkdir(parents=True, exist_ok=True)
     call = a.out / f"call_{a.seconds}s.mp4"
     frames = make_call(a.data / "clips" / a.clip, call, a.seconds)
@@ -93,13 +110,15 @@ def main() -> None:
     enc_s, _ = watched(thc_cmd + ["encode", str(call), str(thc), "--force", "--quiet", "--no-audio"])
     result = {"clip": a.clip, "size": f"{SIZE[0]}x{SIZE[1]}", "frames": frames, "encode_s": round(enc_s, 1),
               "kbps": round(thc.stat().st_size * 8 / a.seconds / 1000, 2), "decode": {}}
-    for method in a.methods.split(","):
+    for method in methods:
         secs, samples = watched(thc_cmd + ["decode", str(thc), str(a.out / f"rec_{method}.mp4"), "--sr", method, "--force", "--quiet"])
         result["decode"][method] = summary(secs, frames, samples)
         (a.out / f"rss_{method}.json").write_text(json.dumps(samples))
         print(method, json.dumps(result["decode"][method]), flush=True)
     (a.out / "long_call.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
+    if a.plot:
+        plot_rss(a.out, methods, a.plot)
 
 
 if __name__ == "__main__":

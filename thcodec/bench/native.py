@@ -5,8 +5,11 @@ Two conditions per clip, scored at their own size:
         larger than the model's 256x256), 25 fps, first 250 frames;
   wide  the whole frame resized to 1280x720 (16:9 clips): the face region is a part of it.
 One stream per reference (the default encode settings), decoded once per method on the same
-bytes: `net` (the shipped super-resolution network), `bicubic` (the baseline) and, with
---ablation NAME=best.pt, the network of a training checkpoint (e.g. without the pivot input).
+bytes: `net` (the shipped super-resolution network), `bicubic` (the baseline), `all-detail`
+(every pixel of the warped pivot's detail added, no network: the most the pivot can give)
+and, with --ablation NAME=best.pt, the network of a training checkpoint (e.g. without the
+pivot input). Not a decode: `ceiling` is the reference itself reduced to 256x256 and
+up-scaled bicubically, what up-scaling alone costs when the 256x256 face is perfect.
 Reported: PSNR (RGB), VMAF, AKD (px at the output size), decode fps to memory (end to end
 to MP4 on a one-minute 720p call: thcodec.bench.long_call).
 
@@ -47,6 +50,28 @@ def ablation_net(path: Path) -> SuperResolution:
     return net.eval()
 
 
+def all_detail_net() -> SuperResolution:
+    """out = up-scaled frame + the warped pivot's detail everywhere (gate open, no correction)."""
+    net = SuperResolution().eval()
+    with torch.no_grad():
+        net.out.weight.zero_()
+        net.out.bias.copy_(torch.tensor([20.0, 0, 0, 0]))
+    return net
+
+
+def ceiling(frames: np.ndarray) -> np.ndarray:
+    """The reference's face region at 256x256 (as the model sees it), up-scaled bicubically."""
+    from thcodec.frames import to_tensor, to_uint8
+
+    h, w = frames.shape[1:3]
+    out = np.empty_like(frames)
+    for i in range(0, len(frames), 25):
+        t = to_tensor(frames[i : i + 25])
+        small = torch.nn.functional.interpolate(t, size=(MODEL_SIZE, MODEL_SIZE), mode="bilinear", antialias=True, align_corners=False)
+        out[i : i + 25] = to_uint8(torch.nn.functional.interpolate(small, size=(h, w), mode="bicubic", align_corners=False))
+    return out
+
+
 def decode_frames(thc: Path, loaded: LoadedModel, sr: str) -> tuple[np.ndarray, float]:
     t0 = time.perf_counter()
     with open(thc, "rb") as f:
@@ -56,7 +81,8 @@ def decode_frames(thc: Path, loaded: LoadedModel, sr: str) -> tuple[np.ndarray, 
 
 def run(data: Path, out: Path, ablations: dict[str, Path], only: set[str] | None) -> list[dict]:
     loaded = load_model()
-    variants = {"net": (loaded, "net"), "bicubic": (loaded, "bicubic")}
+    variants = {"net": (loaded, "net"), "bicubic": (loaded, "bicubic"),
+                "all-detail": (dataclasses.replace(loaded, super_resolution=all_detail_net()), "net")}
     for name, path in ablations.items():
         variants[name] = (dataclasses.replace(loaded, super_resolution=ablation_net(path)), "net")
     faces = FaceMetrics()
@@ -86,6 +112,12 @@ def run(data: Path, out: Path, ablations: dict[str, Path], only: set[str] | None
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 del dec
+            if cond is CROP:  # a wide frame is mostly the pivot's background: the ceiling says little there
+                up = ceiling(ref.frames)
+                row = {"clip": name, "condition": cond.name, "size": size, "method": "ceiling", "kbps": None,
+                       "psnr": psnr_mean(up, ref.frames), "vmaf": vmaf_frames(up, ref.path, ref.fps), "akd": None, "fps": None}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     (out / "native.json").write_text(json.dumps(rows, indent=1))
     return rows
 

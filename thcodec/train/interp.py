@@ -11,8 +11,6 @@ spline through the same four sent frames, over every missing frame of the val cl
 from __future__ import annotations
 
 import copy
-import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +18,7 @@ import torch
 
 from thcodec import keypoints as kpq
 from thcodec.models.interpolator import MAX_STEP, Interpolator, catmull_rom
-from thcodec.train.runs import checkpoint, ema_update, resume
+from thcodec.train.runs import train_loop
 
 PX = 128  # model units ([-1, 1]) -> pixels at 256
 
@@ -102,23 +100,9 @@ def train(a) -> None:
     model = Interpolator()
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
-    step, best = resume(a.run, model, ema, opt)
-    rng = np.random.default_rng(a.seed + step)
-    with open(a.run / "log.jsonl", "a") as log:
-        t0 = time.time()
-        while step < a.steps:
-            for g in opt.param_groups:
-                g["lr"] = a.lr * 0.5 * (1 + np.cos(np.pi * step / a.steps))
-            p, aa, b, n, tgt, t, k = sample(trajs, a.batch, rng)
-            loss = loss_of(model(p, aa, b, n, t, k), tgt)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            ema_update(ema, model, step, 0.995)
-            step += 1
-            if step % 100 == 0:
-                rec = {"step": step, "loss": loss.item(), "s": round(time.time() - t0, 1)}
-                log.write(json.dumps(rec) + "\n")
-            if step % a.val_every == 0 or step == a.steps:
-                v = validate(ema, sets) | {"step": step}
-                best = checkpoint(a.run, log, model, ema, opt, step, v, -v["net_px"], best)
+
+    def loss_fn(rng):
+        p, aa, b, n, tgt, t, k = sample(trajs, a.batch, rng)
+        return loss_of(model(p, aa, b, n, t, k), tgt)
+
+    train_loop(a, model, ema, opt, loss_fn, lambda: validate(ema, sets), lambda v: -v["net_px"], 0.995, 100)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -45,3 +47,31 @@ def checkpoint(run: Path, log, model, ema, opt, step: int, v: dict, score: float
         _save({"ema": ema.state_dict(), "step": step, "val": v}, run / "best.pt")
     _save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step, "best": best}, run / "last.pt")
     return best
+
+
+def train_loop(a, model: nn.Module, ema: nn.Module, opt: torch.optim.Optimizer, loss_fn, validate, score, ema_most: float,
+               log_every: int) -> None:
+    """The small networks' loop: cosine learning rate, EMA, validation every a.val_every steps.
+
+    a: train.py's arguments (run, steps, lr, seed, val_every); loss_fn(rng) -> loss of one batch;
+    validate() -> dict of the EMA's validation; score(dict) -> higher is better (keeps best.pt)."""
+    step, best = resume(a.run, model, ema, opt)
+    rng = np.random.default_rng(a.seed + step)
+    with open(a.run / "log.jsonl", "a") as log:
+        t0 = time.time()
+        while step < a.steps:
+            for g in opt.param_groups:
+                g["lr"] = a.lr * 0.5 * (1 + np.cos(np.pi * step / a.steps))
+            loss = loss_fn(rng)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            ema_update(ema, model, step, ema_most)
+            step += 1
+            if step % log_every == 0:
+                rec = {"step": step, "loss": loss.item(), "s": round(time.time() - t0, 1)}
+                print(json.dumps(rec), flush=True)
+                log.write(json.dumps(rec) + "\n")
+            if step % a.val_every == 0 or step == a.steps:
+                v = validate() | {"step": step}
+                best = checkpoint(a.run, log, model, ema, opt, step, v, score(v), best)

@@ -14,8 +14,6 @@ PSNR of the network and of plain bicubic up-scaling.
 from __future__ import annotations
 
 import copy
-import json
-import time
 
 import numpy as np
 import torch
@@ -24,7 +22,7 @@ import torch.nn.functional as F
 from thcodec.frames import to_tensor, to_uint8
 from thcodec.metrics import psnr
 from thcodec.models.super_resolution import PivotDetail, SuperResolution, axis_coords
-from thcodec.train.runs import checkpoint, ema_update, resume
+from thcodec.train.runs import train_loop
 from thcodec.train.sr_cache import SrCache, small
 
 PATCH = 96
@@ -50,9 +48,9 @@ class Pair:
 
 
 def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    dx = lambda t: t[..., :, 1:] - t[..., :, :-1]  # noqa: E731
-    dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
-    return (dx(a) - dx(b)).abs().mean() + (dy(a) - dy(b)).abs().mean()
+    """L1 of the difference of horizontal and vertical pixel steps."""
+    d = a - b
+    return (d[..., :, 1:] - d[..., :, :-1]).abs().mean() + (d[..., 1:, :] - d[..., :-1, :]).abs().mean()
 
 
 def sample(model: SuperResolution, cache: SrCache, batch: int, rng: np.random.Generator):
@@ -79,8 +77,7 @@ def validate(model: SuperResolution, cache: SrCache) -> dict:
             pair = Pair(cache, i, cache.index["size"], low)
             pred = model(pair.gen, pair.flow, pair.occlusion, pair.pivot).clamp(0, 1)
             up = F.interpolate(pair.gen, size=pred.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
-            tgt = pair.target
-            tgt = to_uint8(tgt)
+            tgt = to_uint8(pair.target)
             net.append(psnr(to_uint8(pred), tgt))
             bicubic.append(psnr(to_uint8(up), tgt))
         out[f"{name}_psnr"] = float(np.mean(net))
@@ -95,27 +92,12 @@ def train(a) -> None:
     model = SuperResolution(use_pivot=not a.no_pivot)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
-    step, best = resume(a.run, model, ema, opt)
-    rng = np.random.default_rng(a.seed + step)
     h = model.halo  # the patch's own edge is not a tile edge of the decoder: no loss there
-    with open(a.run / "log.jsonl", "a") as log:
-        t0 = time.time()
-        while step < a.steps:
-            for g in opt.param_groups:
-                g["lr"] = a.lr * 0.5 * (1 + np.cos(np.pi * step / a.steps))
-            x, up, detail, tgt = sample(model, data, a.batch, rng)
-            pred = model.head(x, up, detail)[..., h:-h, h:-h]
-            tgt = tgt[..., h:-h, h:-h]
-            loss = (pred - tgt).abs().mean() + gradient_l1(pred, tgt)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            ema_update(ema, model, step, 0.998)
-            step += 1
-            if step % 50 == 0:
-                rec = {"step": step, "loss": loss.item(), "s": round(time.time() - t0, 1)}
-                print(json.dumps(rec), flush=True)
-                log.write(json.dumps(rec) + "\n")
-            if step % a.val_every == 0 or step == a.steps:
-                v = validate(ema, val) | {"step": step}
-                best = checkpoint(a.run, log, model, ema, opt, step, v, v["psnr"], best)
+
+    def loss_fn(rng):
+        x, up, detail, tgt = sample(model, data, a.batch, rng)
+        pred = model.head(x, up, detail)[..., h:-h, h:-h]
+        tgt = tgt[..., h:-h, h:-h]
+        return (pred - tgt).abs().mean() + gradient_l1(pred, tgt)
+
+    train_loop(a, model, ema, opt, loss_fn, lambda: validate(ema, val), lambda v: v["psnr"], 0.998, 50)

@@ -47,7 +47,7 @@ class Start:
 @dataclass(frozen=True)
 class Frame:
     index: int
-    rgb: np.ndarray  # (H,W,3) uint8 at the stream's size
+    rgb: np.ndarray  # (H,W,3) uint8 at the output size (Start.size)
 
 
 def scaled_region(r: Region, sx: float, sy: float) -> Region:

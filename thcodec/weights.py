@@ -78,14 +78,14 @@ def load_model(root: Path | None = None, device: torch.device | str = "cpu") -> 
         _load_verified(root, name, entries[name], getattr(model, name))
         digest.update(bytes.fromhex(entries[name]["sha256"]))
     model.eval().to(device)
-    extras = {"interpolator": lambda: Interpolator(model.num_kp), "super_resolution": SuperResolution}
-    for name, make in extras.items():
+    makers = {"interpolator": lambda: Interpolator(model.num_kp), "super_resolution": SuperResolution}
+    extras = {}
+    for name, make in makers.items():  # receiver-only networks: None when the manifest has none
+        extras[name] = None
         if name in entries:
-            net = make()
-            _load_verified(root, name, entries[name], net)
-            extras[name] = net.eval().to(device)
-        else:
-            extras[name] = None
+            extras[name] = make()
+            _load_verified(root, name, entries[name], extras[name])
+            extras[name].eval().to(device)
     return LoadedModel(model, manifest.get("model_id", MODEL_ID), digest.digest(), **extras)
 
 

@@ -33,6 +33,7 @@ from thcodec.bench.reference import Condition, make_reference
 from thcodec.bench.report import markdown_table
 from thcodec.decoder import Frame, decode_stream
 from thcodec.encoder import EncodeOptions, encode
+from thcodec.frames import to_tensor, to_uint8
 from thcodec.models.super_resolution import SuperResolution
 from thcodec.options import MODEL_SIZE
 from thcodec.stats import stream_stats
@@ -61,8 +62,6 @@ def all_detail_net() -> SuperResolution:
 
 def ceiling(frames: np.ndarray) -> np.ndarray:
     """The reference's face region at 256x256 (as the model sees it), up-scaled bicubically."""
-    from thcodec.frames import to_tensor, to_uint8
-
     h, w = frames.shape[1:3]
     out = np.empty_like(frames)
     for i in range(0, len(frames), 25):

@@ -13,17 +13,15 @@ Layout of DIR: frames.u8 (N,512,512,3), pivots.u8 (P,512,512,3), pairs.npz, inde
 from __future__ import annotations
 
 import argparse
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from thcodec import keypoints as kpq
 from thcodec.face_region import FaceFinder, Region, choose_region
-from thcodec.frames import to_tensor, to_uint8
+from thcodec.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
 from thcodec.keypoints import Keypoints
 from thcodec.options import MODEL_SIZE
 from thcodec.train.cache import iter_rgb, read_manifest
@@ -35,14 +33,12 @@ PIVOTS = 2
 
 
 def small(img: np.ndarray) -> np.ndarray:
-    """A 512 crop -> the model's 256 input, resampled as Region.crop does."""
-    return np.asarray(Image.fromarray(img).resize((MODEL_SIZE, MODEL_SIZE), Image.BILINEAR, reducing_gap=2.0))
+    """A 512 crop -> the model's 256 input, resampled as the codec crops a region."""
+    return Region.whole(SIZE, SIZE).crop(img, MODEL_SIZE)
 
 
 def jpeg_round_trip(img: np.ndarray, quality: int) -> np.ndarray:
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="JPEG", quality=quality)
-    return np.array(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    return jpeg_decode(jpeg_encode(img, quality), img.shape[1], img.shape[0])
 
 
 def clip_frames(path: Path, count: int, wanted: int, finder: FaceFinder) -> list[np.ndarray] | None:

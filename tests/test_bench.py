@@ -271,6 +271,29 @@ def test_csv_round_trip_and_markdown(tmp_path: Path):
     assert "| 30.0 / 3.00 / 0.300 |" in md  # our 10 kbps point: x264 at 10 kbps is its lowest point
 
 
+def test_bench_measures_the_weights_it_is_given(tmp_path: Path):
+    from thcodec.bench.run import make_codecs
+    from thcodec.weights import weights_dir
+
+    shipped = make_codecs(("thc",))["thc"].loaded
+    assert make_codecs(("thc",), weights_dir())["thc"].loaded.weights_sha256 == shipped.weights_sha256
+    with pytest.raises(ThcError, match="manifest"):
+        make_codecs(("thc",), tmp_path)["thc"].loaded
+
+
+def test_refined_points_are_listed_but_kept_out_of_the_bd_rate():
+    rows = [row("x264", r, v, a) for r, v, a in zip([10, 20, 40], [30, 50, 70], [3, 2, 1])]
+    rows += [row("thc", r, v, a, setting=f"pivot_quality={q},interp=1")
+             for r, v, a, q in zip([8, 16, 30], [35, 45, 60], [2.5, 2.0, 1.5], [30, 55, 75])]  # fmt: skip
+    labels = {"thc": "ours", "x264": "H.264"}
+    plain = markdown(rows, labels, "t", [])
+    refined = row("thc", 12, 90, 0.5, setting="pivot_quality=30,interp=1,refine=5")
+    both = markdown([*rows, refined], labels, "t", [])
+    bd = [next(line for line in md.splitlines() if line.startswith("| H.264 |")) for md in (plain, both)]
+    assert bd[0] == bd[1] and "n/o" not in bd[0]
+    assert "| q30 i1 r5 | 12.00 | 90.0 |" in both and "r5" not in plain
+
+
 @pytest.mark.skipif(not HAVE_FFMPEG, reason="needs imageio-ffmpeg (the eval extra)")
 def test_vmaf_of_the_reference_itself_is_high_and_noise_lowers_it(tmp_path: Path):
     yy, xx = np.mgrid[0:96, 0:96]

@@ -153,6 +153,7 @@ def encode(
     max_kbps: Annotated[float, typer.Option(min=0, help="Cap on the bit rate of any 10 seconds of the stream, kbit/s, audio included: pivots are held back or sent at lower JPEG quality to stay under it (0: no cap).")] = EncodeOptions.max_kbps,
     min_pivot_interval: Annotated[float, typer.Option(min=0, help="Seconds after a pivot before the quality or face-position test may send another (scene cuts do not wait).")] = EncodeOptions.min_pivot_interval_s,
     max_pivot_interval: Annotated[float, typer.Option(min=0, help="Send a pivot at least this often, seconds (0: only when needed).")] = EncodeOptions.max_pivot_interval_s,
+    refine: Annotated[int, typer.Option(min=0, max=100, help="Analysis by synthesis: adjust each sent frame's key points with this many gradient steps so the receiver's picture matches the frame (same stream format and receiver; about 0.1 s per step and sent frame on one core: 5 steps encode a 256x256 call at 3 fps instead of 23, see docs/refine.md). 0: send the detector's key points.")] = EncodeOptions.refine_steps,
     single_pivot: Annotated[bool, typer.Option("--single-pivot", help="Send one pivot, at the start, and never another (no analysis: fastest encode).")] = False,
     no_audio: NoAudio = False,
     force: Force = False,
@@ -175,7 +176,7 @@ def encode(
     def options() -> EncodeOptions:
         return EncodeOptions(interp=interp, pivot_quality=pivot_quality, audio=not no_audio, audio_bitrate=audio_kbps * 1000,
                              adaptive=not single_pivot, max_motion_error_px=quality, min_pivot_interval_s=min_pivot_interval,
-                             max_pivot_interval_s=max_pivot_interval, max_kbps=max_kbps)
+                             max_pivot_interval_s=max_pivot_interval, max_kbps=max_kbps, refine_steps=refine)
 
     opts = _run(options)
 
@@ -271,6 +272,7 @@ def bench(
     codecs: Annotated[Optional[str], typer.Option(help="Comma-separated subset of thc,x264,x265,vvenc,svtav1,frozen.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Fewer settings per codec (20 points a clip instead of 36) and AED on every 10th frame: about half the time.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Keep the points already in OUT/points.csv; measure only the missing ones (also to add codecs to a run).")] = False,
+    weights: Annotated[Optional[Path], typer.Option(help="thcodec's weights folder (manifest.json + networks, as written by python -m thcodec.train.export --out DIR): measure a candidate before shipping it. Default: the shipped weights/.")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Measure thcodec against x264, x265, vvenc, SVT-AV1 and a frozen frame (condition th256)."""
@@ -282,7 +284,8 @@ def bench(
             paths += val_clips(data, split)
         if not paths:
             raise ThcError("no clips: name some, or give --data with a MANIFEST.tsv")
-        opts = BenchOptions(frames=frames, codecs=parse_codecs(codecs), quick=quick, aed_every=10 if quick else 5, resume=resume)
+        opts = BenchOptions(frames=frames, codecs=parse_codecs(codecs), quick=quick, aed_every=10 if quick else 5, resume=resume,
+                            weights=weights)
         with _bench_progress(quiet) as progress:
             result = run_bench(paths, out, opts, progress)
         err.print(f"wrote {result.csv}, {result.report} and {len(result.plots)} plot(s) under {out}", highlight=False)

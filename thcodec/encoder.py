@@ -37,6 +37,7 @@ from thcodec.pivot_policy import (
     thumbnail,
 )
 from thcodec.rate import RateLedger, chunk_time
+from thcodec.refine import refine_keypoints
 from thcodec.video_io import AudioPacketData, VideoReader, encode_audio
 from thcodec.weights import LoadedModel
 
@@ -58,7 +59,7 @@ class Analysis:
     """One analysed frame, as the sender predicts the receiver will show it."""
 
     frame: int
-    motion_error_px: float  # key points found on the predicted frame vs those sent, px at model size
+    motion_error_px: float  # key points found on the predicted frame vs on the frame, px at model size
     face_db: float  # PSNR of the face region
     background_db: float | None  # PSNR outside the face region (None: the region is the whole frame)
     background_gain_db: float | None  # how much better a frame 1-2 s old matches the background
@@ -264,7 +265,7 @@ class _Sender:
         index, frame = self._pending[0]
         region = choose_region(*self._size, self._finder.largest_face(frame))
         crops = [region.crop(f, MODEL_SIZE) for i, f in self._pending if (i - index) % self._opts.interp == 0]
-        fields = self._detect(crops)
+        fields = self._detect(crops, refine=False)[0]  # no pivot to refine against yet; the rate is alike
         if len(fields) < 2:
             return self._prior_rate
         # The first frame is coded from zero; the steady state predicts each frame from the last.
@@ -342,7 +343,7 @@ class _Sender:
             start=index,
             region=region,
             image=image,
-            keypoints=self._loaded.model.detect_keypoints(image) if self._opts.adaptive else None,
+            keypoints=self._loaded.model.detect_keypoints(image) if self._opts.adaptive or self._opts.refine_steps else None,
             watch=FaceWatch(self._finder, region, face, index),
             motion=Trend(self._opts.max_motion_error_px),
             background_gain=Trend(BACKGROUND_GAIN_DB),
@@ -370,8 +371,8 @@ class _Sender:
                 return
             kept = [k for k in range(n) if self._is_kept(items[k][0]) or (end and k == n - 1)]
             crops = {k: seg.region.crop(items[k][1], MODEL_SIZE) for k in kept}
-            fields = self._detect([crops[k] for k in kept])
-            at = self._quality_drop(items, kept, crops, fields) if self._opts.adaptive else None
+            fields, seen_xy = self._detect([crops[k] for k in kept])
+            at = self._quality_drop(items, kept, crops, fields, seen_xy) if self._opts.adaptive else None
             jpeg = None
             if at is not None:
                 jpeg = self._pivot_jpeg(items[at][0], items[at][1], C.SwitchReason.QUALITY)
@@ -388,16 +389,26 @@ class _Sender:
                 extra = [at - 1]
             f_before = [fields[kept.index(k)] for k in before]
             if extra:
-                f_before += list(self._detect([seg.region.crop(items[at - 1][1], MODEL_SIZE)]))
+                f_before += list(self._detect([seg.region.crop(items[at - 1][1], MODEL_SIZE)])[0])
             self._commit(items[:at], before + extra, f_before)
             self._pending = items[at:]
             self._start(items[at][0], items[at][1], C.SwitchReason.QUALITY, jpeg)
 
-    def _detect(self, crops: list[np.ndarray]) -> np.ndarray:
+    def _detect(self, crops: list[np.ndarray], refine: bool = True) -> tuple[np.ndarray, torch.Tensor]:
+        """-> (the quantized key points to send, (N,K,2) positions the detector sees in the frames).
+        They differ only with --refine: the sent ones are then chosen for the receiver's picture
+        of the current segment's pivot."""
+        k = self._loaded.model.num_kp
         if not crops:
-            return np.zeros((0, self._loaded.model.num_kp, kpq.NUM_FIELDS), np.int32)
-        kp = self._loaded.model.detect_keypoints(to_tensor(np.stack(crops)))
-        return kpq.quantize(*kp.numpy())
+            return np.zeros((0, k, kpq.NUM_FIELDS), np.int32), torch.zeros(0, k, 2)
+        frames = to_tensor(np.stack(crops))
+        seen = self._loaded.model.detect_keypoints(frames)
+        detected = kpq.quantize(*seen.numpy())
+        seen_xy = Keypoints.from_numpy(*kpq.dequantize(detected)).xy  # as the receiver would get them
+        if not (refine and self._opts.refine_steps):
+            return detected, seen_xy
+        sent = refine_keypoints(self._loaded.model, self._seg.image, self._seg.keypoints, frames, seen, self._opts.refine_steps)
+        return kpq.quantize(*sent.numpy()), seen_xy
 
     def _commit(self, items: list[tuple[int, np.ndarray]], kept: list[int], fields) -> None:
         if not kept:
@@ -406,9 +417,10 @@ class _Sender:
             self._blocks.add(items[k][0], f)
         self._seg.kept += len(kept)
 
-    def _quality_drop(self, items, kept: list[int], crops: dict, fields: np.ndarray) -> int | None:
+    def _quality_drop(self, items, kept: list[int], crops: dict, fields: np.ndarray, seen_xy: torch.Tensor) -> int | None:
         """Analysis by synthesis: every ANALYSE_EVERY-th sent frame is rendered as the receiver
-        will render it and judged (see pivot_policy). -> position in items of the first frame
+        will render it and judged (see pivot_policy): the motion error is how far the key points
+        found on the rendering lie from those found on the frame. -> position in items of the first frame
         whose predicted quality has dropped and that may take a new pivot, or None."""
         seg = self._seg
         picks = [j for j, k in enumerate(kept) if (seg.kept + j) % ANALYSE_EVERY == 0 and items[k][0] != seg.start]
@@ -418,8 +430,8 @@ class _Sender:
         xy, jac = kpq.dequantize(fields[picks])
         drive = Keypoints.from_numpy(xy, jac)
         predicted = self._loaded.model.animate(seg.image.expand(n, -1, -1, -1), seg.keypoints.expand(n), drive)
-        seen = self._loaded.model.detect_keypoints(predicted)
-        motion_px = ((seen.xy - drive.xy).norm(dim=-1).mean(dim=-1) * (MODEL_SIZE / 2)).tolist()
+        rendered_xy = self._loaded.model.detect_keypoints(predicted).xy
+        motion_px = ((rendered_xy - seen_xy[picks]).norm(dim=-1).mean(dim=-1) * (MODEL_SIZE / 2)).tolist()
         out = to_uint8(predicted)
         min_gap = self._frames_of(self._opts.min_pivot_interval_s)
         has_background = seg.background_keep.any()  # not when the region is the whole frame

@@ -22,6 +22,7 @@ class EncodeOptions:
     min_pivot_interval_s: float = 2.0  # quality and face triggers wait this long after a pivot
     max_pivot_interval_s: float = 0.0  # a pivot at least this often (0: no limit)
     max_kbps: float = 0.0  # cap on any 10-second window of the whole stream (0: no cap)
+    refine_steps: int = 0  # analysis-by-synthesis steps on each sent frame's key points (thcodec/refine.py); 0: off
 
     def __post_init__(self) -> None:
         if self.max_pivot_interval_s and self.max_pivot_interval_s < self.min_pivot_interval_s:

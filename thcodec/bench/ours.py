@@ -16,27 +16,41 @@ from thcodec.stats import stream_stats
 from thcodec.weights import LoadedModel, load_model
 
 
+REFINE = 5  # the slow sender's analysis-by-synthesis steps per sent frame
+
+
+def setting(pivot_quality: int, interp: int, refine: int) -> Setting:
+    """Without refinement the setting keeps its old name, so earlier points still match it."""
+    if refine:
+        return Setting.of(pivot_quality=pivot_quality, interp=interp, refine=refine)
+    return Setting.of(pivot_quality=pivot_quality, interp=interp)
+
+
 class Thc:
     name = "thc"
     label = "thcodec (ours)"
-    sweep = tuple((q, k) for q in (30, 55, 80) for k in (1, 2))  # (pivot JPEG quality, interp); 80/2 is the default
-    quick_sweep = ((30, 1), (80, 1), (30, 2), (80, 2))
+    # (pivot JPEG quality, interp, refine steps); 80/2/0 is the default. Refined points are the
+    # slow sender (analysis by synthesis, thcodec/refine.py): the same receiver, other key points.
+    sweep = (*((q, k, 0) for q in (30, 55, 80) for k in (1, 2)), (30, 2, REFINE), (80, 2, REFINE))
+    quick_sweep = ((30, 1, 0), (80, 1, 0), (30, 2, 0), (80, 2, 0), (30, 2, REFINE), (80, 2, REFINE))
 
-    def __init__(self) -> None:
+    def __init__(self, weights: Path | None = None) -> None:
+        self._weights = weights  # None: the shipped weights/
         self._loaded: LoadedModel | None = None
 
     @property
     def loaded(self) -> LoadedModel:
         if self._loaded is None:
-            self._loaded = load_model()
+            self._loaded = load_model(self._weights)
         return self._loaded
 
     def settings(self, quick: bool) -> list[Setting]:
-        return [Setting.of(pivot_quality=q, interp=k) for q, k in (self.quick_sweep if quick else self.sweep)]
+        return [setting(q, k, r) for q, k, r in (self.quick_sweep if quick else self.sweep)]
 
     def run(self, ref: Reference, setting: Setting, out_dir: Path) -> Coded:
         out = out_dir / f"{self.name}_{setting.slug}.thc"
-        opts = EncodeOptions(interp=setting["interp"], pivot_quality=setting["pivot_quality"], audio=False)
+        opts = EncodeOptions(interp=setting["interp"], pivot_quality=setting["pivot_quality"], audio=False,
+                             refine_steps=dict(setting.values).get("refine", 0))
         loaded = self.loaded
         t0 = time.perf_counter()
         with open(out, "wb") as f:

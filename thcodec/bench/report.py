@@ -15,6 +15,7 @@ import csv
 import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, fields
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -178,7 +179,13 @@ def _pct(v: float | None) -> str:
 
 
 def _short(setting: str) -> str:
-    return setting.replace("pivot_quality=", "q").replace(",interp=", " i").replace("jpeg_quality=", "q")
+    return setting.replace("pivot_quality=", "q").replace(",interp=", " i").replace(",refine=", " r").replace("jpeg_quality=", "q")
+
+
+def _detector_points(rows: list[Row]) -> list[Row]:
+    """Our points with the detector's key points: one rate curve (refined points are another
+    sender, reported beside it, not mixed into its BD-rate)."""
+    return [r for r in rows if "refine=" not in r.setting]
 
 
 def _group(rows: list[Row]) -> dict[str, dict[str, list[Row]]]:
@@ -230,12 +237,13 @@ def markdown(rows: list[Row], labels: dict[str, str], title: str, notes: list[st
     out = [f"# {title}", ""]
     out += [f"- {n}" for n in notes]
     out += ["", "## BD-rate of thcodec against each anchor (rate change at equal quality, mean over clips)", ""]
+    out += ["thcodec's curve: its points with the detector's key points (refined points, r, are listed beside them).", ""]
     out += ["n/o: the quality ranges do not overlap (or too few points). Negative: thcodec needs fewer bits.", ""]
     out += ["| anchor | BD-rate on VMAF | clips | BD-rate on AKD | clips |", "|---|---|---|---|---|"]
     for a in anchors:
         cells = []
         for m in ("vmaf", "akd"):
-            vals = [bd_rate_rows(g[c][a], g[c][OURS], m) for c in g if g[c][a] and g[c][OURS]]
+            vals = [bd_rate_rows(g[c][a], _detector_points(g[c][OURS]), m) for c in g if g[c][a] and g[c][OURS]]
             ok = [v for v in vals if v is not None]
             cells += [_pct(float(np.mean(ok)) if ok else None), f"{len(ok)}/{len(vals)}"]
         out.append(f"| {labels[a]} | {' | '.join(cells)} |")
@@ -257,7 +265,7 @@ def markdown(rows: list[Row], labels: dict[str, str], title: str, notes: list[st
                 if not by_codec.get(a):
                     continue
                 low = min(by_codec[a], key=lambda r: r.kbps)
-                bds = [_pct(bd_rate_rows(by_codec[a], ours, m)) for m in ("vmaf", "akd", "aed")]
+                bds = [_pct(bd_rate_rows(by_codec[a], _detector_points(ours), m)) for m in ("vmaf", "akd", "aed")]
                 out.append(f"| {labels[a]} | {' | '.join(bds)} | {low.kbps:.1f} ({_f(low.vmaf)}, {_f(low.akd, 2)}) |")
         out += ["", "All points:", "",
                 "| codec | setting | bytes | kbps | bpp | PSNR | PSNR of MSE | SSIM | VMAF | AKD | AED | face miss | enc fps | dec fps |",
@@ -294,11 +302,14 @@ def plot_clip(rows: list[Row], labels: dict[str, str], path: Path, title: str) -
                 continue
             x, y = [r.kbps for r in rs], [getattr(r, metric) for r in rs]
             if codec == OURS:
-                for interp, marker in ((1, "o"), (2, "s"), (3, "^"), (4, "v")):
-                    sel = [i for i, r in enumerate(rs) if r.setting.endswith(f"interp={interp}")]
+                detector = set(map(id, _detector_points(rs)))
+                for (interp, marker), refined in product(((1, "o"), (2, "s"), (3, "^"), (4, "v")), (False, True)):
+                    sel = [i for i, r in enumerate(rs)
+                           if f"interp={interp}" in r.setting.split(",") and (id(r) not in detector) == refined]
                     if sel:
-                        ax.scatter([x[i] for i in sel], [y[i] for i in sel], marker=marker, s=40, color="black", zorder=3,
-                                   label=f"{labels.get(codec, codec)}, interp {interp}")
+                        ax.scatter([x[i] for i in sel], [y[i] for i in sel], marker=marker, s=40, zorder=3,
+                                   color="tab:red" if refined else "black",
+                                   label=f"{labels.get(codec, codec)}, interp {interp}{', refined' if refined else ''}")
                 for xi, yi, r in zip(x, y, rs):
                     ax.annotate(_short(r.setting), (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
             else:

@@ -34,6 +34,7 @@ class BenchOptions:
     quick: bool = False
     aed_every: int = Q.EMBED_EVERY
     resume: bool = False  # keep the points already in OUT/points.csv and measure only the missing ones
+    weights: Path | None = None  # thcodec's weights folder (None: the shipped weights/)
 
 
 @dataclass
@@ -91,8 +92,8 @@ def clip_names(clips: list[Path]) -> list[str]:
     return names
 
 
-def make_codecs(names: tuple[str, ...]) -> dict[str, Codec]:
-    return {n: (Thc() if n == "thc" else ANCHORS[n]) for n in names}
+def make_codecs(names: tuple[str, ...], weights: Path | None = None) -> dict[str, Codec]:
+    return {n: (Thc(weights) if n == "thc" else ANCHORS[n]) for n in names}
 
 
 def measure(ref: Reference, faces: Q.ReferenceFaces, fm: Q.FaceMetrics, codec: Codec, setting: Setting, out_dir: Path) -> Row:
@@ -127,7 +128,7 @@ def run_bench(clips: list[Path], out: Path, opts: BenchOptions, progress: Progre
     if any(n != "frozen" for n in opts.codecs):
         ffmpeg_exe()  # fail early when the eval extra is missing
     cond = Condition(frames=opts.frames)
-    codecs = make_codecs(opts.codecs)
+    codecs = make_codecs(opts.codecs, opts.weights)
     plan = {n: c.settings(opts.quick) for n, c in codecs.items()}
     progress.start(len(clips) * (1 + sum(len(s) for s in plan.values())))
     fm = Q.FaceMetrics()

@@ -4,7 +4,8 @@ Four parts; the first two can run side by side, one core each (2-core machines):
   --part keypoints  distils the detector from dlib landmark-group key points;
   --part motion     trains dense motion + generator on the teacher's key points (they mean
                     something from step one), jittered like a detector's; with --detector
-                    it fine-tunes on the detector's own key points instead;
+                    it fine-tunes on the detector's own key points instead; --gan W adds a
+                    patch discriminator (thcodec/train/discriminator.py) for sharper frames;
   --part interp     the frame interpolator, on key-point trajectories (thcodec/train/interp.py;
                     make them first with python -m thcodec.train.trajectories);
   --part sr         the super-resolution network (thcodec/train/sr.py; make its cache first
@@ -40,6 +41,7 @@ from thcodec.models.talking_head import TalkingHead
 from thcodec.teacher import keypoints_from_landmarks, make_template
 from thcodec.train.augment import geometric, photometric
 from thcodec.train.cache import FrameCache
+from thcodec.train.discriminator import PatchDiscriminator, discriminator_loss, generator_terms
 from thcodec.train.losses import pyramid_l1
 
 
@@ -117,14 +119,15 @@ def jitter(kp: Keypoints, rng: np.random.Generator, xy_std: float, jac_std: floa
     return Keypoints(kp.xy + nx, kp.jacobian + nj)
 
 
-def training_loss(model: TalkingHead, part: str, batch, rng, use_detector: bool) -> tuple[torch.Tensor, dict]:
+def training_loss(model: TalkingHead, part: str, batch, rng, use_detector: bool) -> tuple[torch.Tensor, dict, torch.Tensor | None]:
+    """-> (loss, logged values, the generated frames (motion part; for the discriminator) or None)."""
     (src, drv), (kp_s, kp_d) = batch
     if part == "keypoints":
         det = model.detect_keypoints(torch.cat([src, drv]))
         xy_t, jac_t = torch.cat([kp_s.xy, kp_d.xy]), torch.cat([kp_s.jacobian, kp_d.jacobian])
         xy_l1 = (det.xy - xy_t).abs().mean()
         loss = 10 * xy_l1 + (det.jacobian - jac_t).abs().mean()
-        return loss, {"loss": loss.item(), "xy_px": xy_l1.item() * 128}
+        return loss, {"loss": loss.item(), "xy_px": xy_l1.item() * 128}, None
     if use_detector:
         with torch.no_grad():
             kp_s, kp_d = model.detect_keypoints(src), model.detect_keypoints(drv)
@@ -133,7 +136,7 @@ def training_loss(model: TalkingHead, part: str, batch, rng, use_detector: bool)
     out = model.animate_unclamped(src, kp_s, kp_d)
     l1, s = pyramid_l1(out, drv), ssim(out, drv)
     loss = l1 + 0.2 * (1 - s)
-    return loss, {"loss": loss.item(), "l1": l1.item(), "ssim": s.item()}
+    return loss, {"loss": loss.item(), "l1": l1.item(), "ssim": s.item()}, out
 
 
 class _LossStep(nn.Module):
@@ -145,6 +148,43 @@ class _LossStep(nn.Module):
 
     def forward(self, batch, rng):
         return training_loss(self.model, self.part, batch, rng, self.use_detector)
+
+
+FEATURE_MATCHING = 10.0  # feature matching against the adversarial term (the first-order motion model's ratio)
+
+
+class _Adversary:
+    """The patch discriminator beside the motion networks: their loss gains weight * (adversarial +
+    FEATURE_MATCHING * feature matching); after each generator step the discriminator takes one step of its own."""
+
+    def __init__(self, weight: float, lr: float, device, world: int) -> None:
+        self.weight = weight
+        self.disc = PatchDiscriminator().to(device)
+        self.opt = torch.optim.Adam(self.disc.parameters(), lr=lr, betas=(0.5, 0.999))
+        self.synced = DistributedDataParallel(self.disc, device_ids=[device.index] if device.type == "cuda" else None) if world > 1 else self.disc
+
+    def generator_loss(self, fake: torch.Tensor, real: torch.Tensor, rec: dict) -> torch.Tensor:
+        with torch.no_grad():
+            real_feats = self.disc(real)
+        adv, fm = generator_terms(self.disc(fake.clamp(0, 1)), real_feats)  # gradients reach the discriminator too: cleared in step()
+        rec.update(adv=adv.item(), fm=fm.item())
+        return self.weight * (adv + FEATURE_MATCHING * fm)
+
+    def step(self, fake: torch.Tensor, real: torch.Tensor, rec: dict) -> None:
+        n = real.shape[0]
+        feats = self.synced(torch.cat([real, fake.clamp(0, 1)]))
+        loss = discriminator_loss([[t[n:] for t in s] for s in feats], [[t[:n] for t in s] for s in feats])
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        rec["d_loss"] = loss.item()
+
+    def state_dict(self) -> dict:
+        return {"disc": self.disc.state_dict(), "opt_disc": self.opt.state_dict()}
+
+    def load_state_dict(self, ck: dict) -> None:
+        self.disc.load_state_dict(ck["disc"])
+        self.opt.load_state_dict(ck["opt_disc"])
 
 
 def _distributed() -> tuple[int, int]:
@@ -172,6 +212,7 @@ def main() -> None:
     p.add_argument("--val-every", type=int, default=250)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gan", type=float, default=0.0, help="motion part: weight of the patch discriminator's adversarial + feature-matching terms (0: pixel losses only)")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -205,6 +246,7 @@ def main() -> None:
         prm.requires_grad_(True)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.Adam(trained.parameters(), lr=a.lr, betas=(0.5, 0.999))
+    gan = _Adversary(a.gan, a.lr, device, world) if a.gan and a.part == "motion" else None
     a.run.mkdir(parents=True, exist_ok=True)
     step, best = 0, None
     last = a.run / "last.pt"
@@ -213,6 +255,8 @@ def main() -> None:
         model.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["opt"])
+        if gan is not None and "disc" in ck:
+            gan.load_state_dict(ck)
         step, best = int(ck["step"]), ck["best"]
         print(f"resumed at step {step}", flush=True)
     rng = np.random.default_rng(a.seed + step + 100_003 * rank)  # each process its own samples
@@ -228,11 +272,15 @@ def main() -> None:
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, a.steps, a.lr)
             batch = sample_batch(train, clips, a.batch, rng, template, device)
-            loss, rec = loss_step(batch, rng)
+            loss, rec, fake = loss_step(batch, rng)
+            if gan is not None:
+                loss = loss + gan.generator_loss(fake, batch[0][1], rec)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
             opt.step()
+            if gan is not None:
+                gan.step(fake.detach(), batch[0][1], rec)
             decay = min(0.998, (1 + step) / (10 + step))
             with torch.no_grad():
                 for pe, pm in zip(ema.parameters(), model.parameters()):
@@ -257,6 +305,8 @@ def main() -> None:
                     torch.save({"ema": ema.state_dict(), "step": step, "val": v, "template": torch.from_numpy(template)}, a.run / "best.tmp")
                     (a.run / "best.tmp").replace(a.run / "best.pt")
                 state = {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step, "best": best}
+                if gan is not None:
+                    state.update(gan.state_dict())
                 torch.save(state, a.run / "last.tmp")
                 (a.run / "last.tmp").replace(last)
     if world > 1:

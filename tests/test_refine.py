@@ -70,3 +70,10 @@ def test_encode_with_refine_sends_other_points_in_the_same_format(make_clip, tmp
     errors = [[a.motion_error_px for a in r.analysis] for r in results]
     assert len(errors[0]) == len(errors[1]) >= 2
     assert all(r < p for p, r in zip(*errors)), errors
+
+
+def test_refine_with_a_rate_cap(make_clip, tmp_path, loaded):
+    """The rate cap estimates key-point rates before a pivot exists: there is nothing to refine against yet."""
+    clip = make_clip(width=64, height=64, frames=6, audio=False, picture=face_frame)
+    result = encode_to(clip, tmp_path / "capped.thc", loaded, interp=1, refine_steps=2, max_kbps=200)
+    assert result.frames == 6 and len(decoded_frames(tmp_path / "capped.thc", loaded)) == 6

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from thcodec.plot import BLUE, GREEN, GREY, Series, line_chart
+from thcodec.plot import BLACK, BLUE, GREEN, GREY, RED, Series, line_chart
 
 # The validation score each part keeps its best checkpoint by (see train.py / interp.py / sr.py).
 SCORE = {"keypoints": ("kp_err_px", "key-point error vs the dlib teacher (px at 256, lower is better)"),
          "motion": ("psnr", "PSNR of animated val frames (dB, higher is better)"),
+         "motion_gan": ("psnr", "PSNR of animated val frames from the detector's key points (dB, higher is better)"),
          "interp": ("net_px", "interpolated key-point error (px at 256, lower is better)"),
          "sr": ("psnr", "super-resolution PSNR at 512, mean of x2 and x4 (dB, higher is better)"),
          "sr_nopivot": ("psnr", "the same network without the pivot input (ablation; dB, higher is better)")}
@@ -57,6 +58,12 @@ def main() -> None:
                        f"{part}: {meaning}", "step", key, a.out / f"{part}_val.png")
         cols = [k for k in val[0] if k != "step"] if val else []
         md += [f"## {part} ({folder})", "", f"![loss]({part}_loss.png)", ""]
+        if any("d_loss" in r for r in train):  # trained with the discriminator (--gan): its terms too
+            gan = [r for r in train if "d_loss" in r]
+            at = [r["step"] for r in gan]
+            line_chart([Series(k, at, smooth([r[k] for r in gan]), c, 2) for k, c in (("adv", RED), ("fm", BLUE), ("d_loss", BLACK))],
+                       f"{part}: adversarial, feature matching, discriminator (mean of 10)", "step", "loss", a.out / f"{part}_gan.png")
+            md += ["The loss above is the pixel loss; the discriminator's terms:", "", f"![gan]({part}_gan.png)", ""]
         if val:
             best = (min if "lower" in meaning else max)(val, key=lambda v: v[key])
             md += [f"![validation]({part}_val.png)", "", f"Best checkpoint: step {best['step']} ({key} {best[key]:.3f}).", "",

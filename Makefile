@@ -6,6 +6,7 @@ OUT ?= out
 DATA ?= ../shared/data
 KP_STEPS ?= 2300
 MOTION_STEPS ?= 4000
+GAN_STEPS ?= 3000  # the shipped v2 run stopped at step 1520 (best at 1250)
 SR_STEPS ?= 3000
 BENCH_ARGS ?=
 
@@ -39,6 +40,9 @@ train: install
 	$(PY) -m thcodec.train.train --part keypoints --run runs/kp --steps $(KP_STEPS) --batch 8 >> runs/kp.log 2>&1 & kp=$$!; \
 	$(PY) -m thcodec.train.train --part motion --run runs/motion --steps $(MOTION_STEPS) --batch 4 >> runs/motion.log 2>&1; m=$$?; \
 	wait $$kp && test $$m -eq 0
+	# v2: fine-tune dense motion + generator on the detector's own key points with the patch
+	# discriminator (sharper frames; the best checkpoint by validation PSNR is shipped).
+	$(PY) -m thcodec.train.train --part motion --init runs/motion/best.pt --detector runs/kp/best.pt --gan 0.02 --lr 1e-4 --run runs/motion_gan --steps $(GAN_STEPS) --batch 4 >> runs/motion_gan.log 2>&1
 	# The interpolator learns from the detector's key points: trajectories first, then a few minutes.
 	test -f .cache/kps/val.npz || $(PY) -m thcodec.train.trajectories --data $(DATA) --out .cache/kps
 	$(PY) -m thcodec.train.train --part interp --run runs/interp2 --steps 4000 --batch 256 --lr 1e-3 --val-every 500 >> runs/interp.log 2>&1
@@ -50,8 +54,8 @@ train: install
 	wait $$nopivot && test $$s -eq 0
 
 export: install
-	$(PY) -m thcodec.train.export --keypoints runs/kp/best.pt --motion runs/motion/best.pt --interp runs/interp2/best.pt --sr runs/sr/best.pt --out weights --notes thcodec/train/manifest_notes.json
-	$(PY) -m thcodec.train.report --run keypoints=runs/kp --run motion=runs/motion --run interp=runs/interp2 --run sr=runs/sr --run sr_nopivot=runs/sr_nopivot --out weights/log
+	$(PY) -m thcodec.train.export --keypoints runs/kp/best.pt --motion runs/motion_gan/best.pt --interp runs/interp2/best.pt --sr runs/sr/best.pt --out weights --notes thcodec/train/manifest_notes.json
+	$(PY) -m thcodec.train.report --run keypoints=runs/kp --run motion=runs/motion --run motion_gan=runs/motion_gan --run interp=runs/interp2 --run sr=runs/sr --run sr_nopivot=runs/sr_nopivot --out weights/log
 
 # The th256 benchmark on the val clips of $(DATA) when present, else on the bundled example.
 # BENCH_ARGS=--quick for fewer settings per codec.

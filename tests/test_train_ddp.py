@@ -33,14 +33,15 @@ def _cache(root: Path, n: int, seed: int) -> None:
 
 
 @pytest.mark.slow
-def test_two_cpu_processes_train_one_model(tmp_path):
+@pytest.mark.parametrize("part", [["keypoints"], ["motion", "--gan", "0.1"]], ids=["keypoints", "motion-gan"])
+def test_two_cpu_processes_train_one_model(tmp_path, part):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
     if torchrun is None:
         pytest.skip("torchrun is not installed")
     _cache(tmp_path / "cache" / "train", 12, 1)
     _cache(tmp_path / "cache" / "val", 4, 2)
     run = tmp_path / "run"
-    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "thcodec.train.train", "--part", "keypoints",
+    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "thcodec.train.train", "--part", *part,
            "--cache", str(tmp_path / "cache"), "--run-dir", str(run), "--steps", "20", "--batch", "1", "--val-every", "20"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
@@ -50,4 +51,5 @@ def test_two_cpu_processes_train_one_model(tmp_path):
     assert any("val" in r for r in log)
     ck = torch.load(run / "last.pt", weights_only=True)
     assert ck["step"] == 20
+    assert ("disc" in ck) == ("--gan" in part)  # the discriminator is checkpointed with its run
     assert (run / "best.pt").exists()

@@ -164,9 +164,13 @@ class _Adversary:
         self.synced = DistributedDataParallel(self.disc, device_ids=[device.index] if device.type == "cuda" else None) if world > 1 else self.disc
 
     def generator_loss(self, fake: torch.Tensor, real: torch.Tensor, rec: dict) -> torch.Tensor:
+        # The discriminator is frozen here: the generator's backward pass must not touch its
+        # weights (under DistributedDataParallel that would start a gradient exchange).
+        self.disc.requires_grad_(False)
         with torch.no_grad():
             real_feats = self.disc(real)
-        adv, fm = generator_terms(self.disc(fake.clamp(0, 1)), real_feats)  # gradients reach the discriminator too: cleared in step()
+        adv, fm = generator_terms(self.disc(fake.clamp(0, 1)), real_feats)
+        self.disc.requires_grad_(True)
         rec.update(adv=adv.item(), fm=fm.item())
         return self.weight * (adv + FEATURE_MATCHING * fm)
 

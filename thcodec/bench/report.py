@@ -182,10 +182,15 @@ def _short(setting: str) -> str:
     return setting.replace("pivot_quality=", "q").replace(",interp=", " i").replace(",refine=", " r").replace("jpeg_quality=", "q")
 
 
+def _refined(r: Row) -> bool:
+    """A point of the slow sender (encode --refine): another rate curve than the detector's."""
+    return "refine=" in r.setting.split(",")[-1]
+
+
 def _detector_points(rows: list[Row]) -> list[Row]:
     """Our points with the detector's key points: one rate curve (refined points are another
     sender, reported beside it, not mixed into its BD-rate)."""
-    return [r for r in rows if "refine=" not in r.setting]
+    return [r for r in rows if not _refined(r)]
 
 
 def _group(rows: list[Row]) -> dict[str, dict[str, list[Row]]]:
@@ -302,10 +307,8 @@ def plot_clip(rows: list[Row], labels: dict[str, str], path: Path, title: str) -
                 continue
             x, y = [r.kbps for r in rs], [getattr(r, metric) for r in rs]
             if codec == OURS:
-                detector = set(map(id, _detector_points(rs)))
                 for (interp, marker), refined in product(((1, "o"), (2, "s"), (3, "^"), (4, "v")), (False, True)):
-                    sel = [i for i, r in enumerate(rs)
-                           if f"interp={interp}" in r.setting.split(",") and (id(r) not in detector) == refined]
+                    sel = [i for i, r in enumerate(rs) if f"interp={interp}" in r.setting.split(",") and _refined(r) == refined]
                     if sel:
                         ax.scatter([x[i] for i in sel], [y[i] for i in sel], marker=marker, s=40, zorder=3,
                                    color="tab:red" if refined else "black",

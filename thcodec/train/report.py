@@ -58,8 +58,8 @@ def main() -> None:
                        f"{part}: {meaning}", "step", key, a.out / f"{part}_val.png")
         cols = [k for k in val[0] if k != "step"] if val else []
         md += [f"## {part} ({folder})", "", f"![loss]({part}_loss.png)", ""]
-        if any("d_loss" in r for r in train):  # trained with the discriminator (--gan): its terms too
-            gan = [r for r in train if "d_loss" in r]
+        gan = [r for r in train if "d_loss" in r]  # trained with the discriminator (--gan): its terms too
+        if gan:
             at = [r["step"] for r in gan]
             line_chart([Series(k, at, smooth([r[k] for r in gan]), c, 2) for k, c in (("adv", RED), ("fm", BLUE), ("d_loss", BLACK))],
                        f"{part}: adversarial, feature matching, discriminator (mean of 10)", "step", "loss", a.out / f"{part}_gan.png")

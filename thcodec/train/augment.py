@@ -18,22 +18,24 @@ FLIP68 = np.array(
 )
 
 
-def geometric(images: list[torch.Tensor], landmarks: list[np.ndarray], rng: np.random.Generator, max_scale=0.1, max_shift=0.08):
-    """Random flip + zoom + shift per batch item; images (B,3,S,S), landmarks (B,68,2) in [-1,1]."""
+def geometric(images: list[torch.Tensor], landmarks: list[np.ndarray], rng: np.random.Generator, max_scale=0.1, max_shift=0.08,
+              max_rotate_deg=0.0):
+    """Random flip + zoom + rotation + shift per batch item; images (B,3,S,S), landmarks (B,68,2) in [-1,1]."""
     b, _, s, _ = images[0].shape
     flip = rng.random(b) < 0.5
     scale = 1 + rng.uniform(-max_scale, max_scale, b)
     shift = rng.uniform(-max_shift, max_shift, (b, 2))
-    sx = np.where(flip, -scale, scale)
-    # output coordinate p' = (sx, s) * p + shift  ->  sample input at (p' - shift) / (sx, s)
+    angle = np.deg2rad(rng.uniform(-max_rotate_deg, max_rotate_deg, b)) if max_rotate_deg else np.zeros(b)
+    rot = np.stack([np.stack([np.cos(angle), -np.sin(angle)], -1), np.stack([np.sin(angle), np.cos(angle)], -1)], -2)
+    # output coordinate p' = M p + shift with M = R diag(sx, s)  ->  sample the input at M^-1 (p' - shift)
+    mat = rot * np.stack([np.where(flip, -scale, scale), scale], -1)[:, None, :]
+    inv = torch.from_numpy(np.linalg.inv(mat)).float()[:, None, None]
     grid = make_coordinate_grid(s, s)[None].expand(b, -1, -1, -1)
-    shift_t = torch.from_numpy(shift).float()[:, None, None]
-    div = torch.from_numpy(np.stack([sx, scale], -1)).float()[:, None, None]
-    src_grid = (grid - shift_t) / div
+    src_grid = (inv @ (grid - torch.from_numpy(shift).float()[:, None, None])[..., None]).squeeze(-1)
     out_images = [F.grid_sample(im, src_grid, mode="bilinear", padding_mode="reflection", align_corners=False) for im in images]
     out_lms = []
     for lm in landmarks:
-        lm = lm * np.stack([sx, scale], -1)[:, None] + shift[:, None]
+        lm = np.einsum("bij,bnj->bni", mat, lm) + shift[:, None]
         lm[flip] = lm[flip][:, FLIP68]
         out_lms.append(lm.astype(np.float32))
     return out_images, out_lms

@@ -1,7 +1,8 @@
 """Train the key-point detector, dense motion and generator on the frame cache.
 
 Four parts; the first two can run side by side, one core each (2-core machines):
-  --part keypoints  distils the detector from dlib landmark-group key points;
+  --part keypoints  distils the detector from dlib landmark-group key points; --equivariance W
+                    adds the key-point equivariance term (thcodec/train/equivariance.py);
   --part motion     trains dense motion + generator on the teacher's key points (they mean
                     something from step one), jittered like a detector's; with --detector
                     it fine-tunes on the detector's own key points instead; --gan W adds a
@@ -42,6 +43,7 @@ from thcodec.teacher import keypoints_from_landmarks, make_template
 from thcodec.train.augment import geometric, photometric
 from thcodec.train.cache import FrameCache
 from thcodec.train.discriminator import PatchDiscriminator, discriminator_loss, generator_terms
+from thcodec.train.equivariance import equivariance_loss
 from thcodec.train.losses import pyramid_l1
 
 
@@ -55,8 +57,8 @@ def valid_indices(cache: FrameCache) -> list[np.ndarray]:
     return out
 
 
-def sample_batch(cache: FrameCache, clips: list[np.ndarray], batch: int, rng: np.random.Generator, template, device):
-    """A batch of (pivot, driving) pairs from the same clip, any distance apart, augmented."""
+def sample_batch(cache: FrameCache, clips: list[np.ndarray], batch: int, rng: np.random.Generator, template, device, rotate: float = 0.0):
+    """A batch of (pivot, driving) pairs from the same clip, any distance apart, augmented (rotate: up to +-degrees)."""
     src_i, drv_i = [], []
     for c in rng.integers(0, len(clips), batch):
         a, b = rng.choice(clips[c], 2, replace=False)
@@ -64,7 +66,7 @@ def sample_batch(cache: FrameCache, clips: list[np.ndarray], batch: int, rng: np
         drv_i.append(b)
     imgs = [to_tensor(cache.frames[np.array(i)]) for i in (src_i, drv_i)]
     lms = [cache.landmarks[np.array(i)] for i in (src_i, drv_i)]
-    imgs, lms = geometric(imgs, lms, rng)
+    imgs, lms = geometric(imgs, lms, rng, max_rotate_deg=rotate)
     imgs = photometric(imgs, rng)
     kps = [Keypoints.from_numpy(*keypoints_from_landmarks(lm, template)).to(device) for lm in lms]
     return [im.to(device) for im in imgs], kps
@@ -119,15 +121,22 @@ def jitter(kp: Keypoints, rng: np.random.Generator, xy_std: float, jac_std: floa
     return Keypoints(kp.xy + nx, kp.jacobian + nj)
 
 
-def training_loss(model: TalkingHead, part: str, batch, rng, use_detector: bool) -> tuple[torch.Tensor, dict, torch.Tensor | None]:
-    """-> (loss, logged values, the generated frames (motion part; for the discriminator) or None)."""
+def training_loss(model: TalkingHead, part: str, batch, rng, use_detector: bool, equivariance: float = 0.0) -> tuple[torch.Tensor, dict, torch.Tensor | None]:
+    """-> (loss, logged values, the generated frames (motion part; for the discriminator) or None).
+    equivariance: keypoints part, weight of the equivariance term (thcodec/train/equivariance.py)."""
     (src, drv), (kp_s, kp_d) = batch
     if part == "keypoints":
-        det = model.detect_keypoints(torch.cat([src, drv]))
+        frames = torch.cat([src, drv])
+        det = model.detect_keypoints(frames)
         xy_t, jac_t = torch.cat([kp_s.xy, kp_d.xy]), torch.cat([kp_s.jacobian, kp_d.jacobian])
         xy_l1 = (det.xy - xy_t).abs().mean()
         loss = 10 * xy_l1 + (det.jacobian - jac_t).abs().mean()
-        return loss, {"loss": loss.item(), "xy_px": xy_l1.item() * 128}, None
+        rec = {"xy_px": xy_l1.item() * 128}
+        if equivariance:
+            eq, eq_rec = equivariance_loss(model.detect_keypoints, frames, det, rng)
+            loss = loss + equivariance * eq
+            rec.update(eq_rec)
+        return loss, {"loss": loss.item(), **rec}, None
     if use_detector:
         with torch.no_grad():
             kp_s, kp_d = model.detect_keypoints(src), model.detect_keypoints(drv)
@@ -142,12 +151,12 @@ def training_loss(model: TalkingHead, part: str, batch, rng, use_detector: bool)
 class _LossStep(nn.Module):
     """One training loss as a module's forward, so DistributedDataParallel can wrap it."""
 
-    def __init__(self, model: TalkingHead, part: str, use_detector: bool) -> None:
+    def __init__(self, model: TalkingHead, part: str, use_detector: bool, equivariance: float) -> None:
         super().__init__()
-        self.model, self.part, self.use_detector = model, part, use_detector
+        self.model, self.part, self.use_detector, self.equivariance = model, part, use_detector, equivariance
 
     def forward(self, batch, rng):
-        return training_loss(self.model, self.part, batch, rng, self.use_detector)
+        return training_loss(self.model, self.part, batch, rng, self.use_detector, self.equivariance)
 
 
 FEATURE_MATCHING = 10.0  # feature matching against the adversarial term (the first-order motion model's ratio)
@@ -217,6 +226,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--gan", type=float, default=0.0, help="motion part: weight of the patch discriminator's adversarial + feature-matching terms (0: pixel losses only)")
+    p.add_argument("--equivariance", type=float, default=0.0, help="keypoints part: weight of the key-point equivariance term under random affine warps (0: the teacher's points only)")
+    p.add_argument("--rotate", type=float, default=0.0, help="augmentation: rotate training pairs by up to +-this many degrees (0: flips, zooms and shifts only)")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -265,7 +276,7 @@ def main() -> None:
         print(f"resumed at step {step}", flush=True)
     rng = np.random.default_rng(a.seed + step + 100_003 * rank)  # each process its own samples
     use_detector = a.detector is not None
-    loss_step = _LossStep(model, a.part, use_detector)
+    loss_step = _LossStep(model, a.part, use_detector, a.equivariance)
     if world > 1:
         loss_step = DistributedDataParallel(loss_step, device_ids=[device.index] if device.type == "cuda" else None)
     # keypoints part: lower kp error is better; motion part: higher PSNR is better
@@ -275,7 +286,7 @@ def main() -> None:
         while step < a.steps:
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, a.steps, a.lr)
-            batch = sample_batch(train, clips, a.batch, rng, template, device)
+            batch = sample_batch(train, clips, a.batch, rng, template, device, a.rotate)
             loss, rec, fake = loss_step(batch, rng)
             if gan is not None:
                 loss = loss + gan.generator_loss(fake, batch[0][1], rec)

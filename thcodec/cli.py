@@ -154,6 +154,8 @@ def encode(
     min_pivot_interval: Annotated[float, typer.Option(min=0, help="Seconds after a pivot before the quality or face-position test may send another (scene cuts do not wait).")] = EncodeOptions.min_pivot_interval_s,
     max_pivot_interval: Annotated[float, typer.Option(min=0, help="Send a pivot at least this often, seconds (0: only when needed).")] = EncodeOptions.max_pivot_interval_s,
     refine: Annotated[int, typer.Option(min=0, max=100, help="Analysis by synthesis: adjust each sent frame's key points with this many gradient steps so the receiver's picture matches the frame (same stream format and receiver; about 0.1 s per step and sent frame on one core: 5 steps encode a 256x256 call at 3 fps instead of 23, see docs/refine.md). 0: send the detector's key points.")] = EncodeOptions.refine_steps,
+    xy_step: Annotated[int, typer.Option(min=1, max=64, help="Send key-point positions as multiples of this many codes (a code is 1/16 pixel of the 256x256 face): coarser steps cost fewer bytes; 1: full precision. See docs/keypoint_steps.md.")] = EncodeOptions.xy_step,
+    jac_step: Annotated[int, typer.Option(min=1, max=64, help="Send key-point Jacobians as multiples of this many codes (a code is 1/256): coarser steps cost fewer bytes; 1: full precision.")] = EncodeOptions.jac_step,
     single_pivot: Annotated[bool, typer.Option("--single-pivot", help="Send one pivot, at the start, and never another (no analysis: fastest encode).")] = False,
     no_audio: NoAudio = False,
     force: Force = False,
@@ -176,7 +178,8 @@ def encode(
     def options() -> EncodeOptions:
         return EncodeOptions(interp=interp, pivot_quality=pivot_quality, audio=not no_audio, audio_bitrate=audio_kbps * 1000,
                              adaptive=not single_pivot, max_motion_error_px=quality, min_pivot_interval_s=min_pivot_interval,
-                             max_pivot_interval_s=max_pivot_interval, max_kbps=max_kbps, refine_steps=refine)
+                             max_pivot_interval_s=max_pivot_interval, max_kbps=max_kbps, refine_steps=refine,
+                             xy_step=xy_step, jac_step=jac_step)
 
     opts = _run(options)
 

@@ -403,12 +403,15 @@ class _Sender:
             return np.zeros((0, k, kpq.NUM_FIELDS), np.int32), torch.zeros(0, k, 2)
         frames = to_tensor(np.stack(crops))
         seen = self._loaded.model.detect_keypoints(frames)
-        detected = kpq.quantize(*seen.numpy())
+        detected = self._quantize(seen)
         seen_xy = Keypoints.from_numpy(*kpq.dequantize(detected)).xy  # as the receiver would get them
         if not (refine and self._opts.refine_steps):
             return detected, seen_xy
         sent = refine_keypoints(self._loaded.model, self._seg.image, self._seg.keypoints, frames, seen, self._opts.refine_steps)
-        return kpq.quantize(*sent.numpy()), seen_xy
+        return self._quantize(sent), seen_xy
+
+    def _quantize(self, kp: Keypoints) -> np.ndarray:
+        return kpq.coarsen(kpq.quantize(*kp.numpy()), self._opts.xy_step, self._opts.jac_step)
 
     def _commit(self, items: list[tuple[int, np.ndarray]], kept: list[int], fields) -> None:
         if not kept:

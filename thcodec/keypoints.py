@@ -92,6 +92,22 @@ def quantize(xy: np.ndarray, jac: np.ndarray) -> np.ndarray:
     return np.concatenate([qxy, qj], axis=-1).astype(np.int32)
 
 
+def coarsen(fields: np.ndarray, xy_step: int = 1, jac_step: int = 1) -> np.ndarray:
+    """Fields rounded to multiples of xy_step (positions) and jac_step (Jacobians), inside their ranges.
+
+    Same format, coarser values: the sender's choice. The stream codes differences between
+    sent frames, and steps of a few codes (positions: 1/16 px at 256 per code) take bits that
+    detector noise fills anyway (measured: docs/keypoint_steps.md)."""
+    f = np.asarray(fields, dtype=np.int64)
+    if f.shape[-1] != NUM_FIELDS:
+        raise ValueError(f"fields must be (..., 6), got {f.shape}")
+    if xy_step < 1 or jac_step < 1:
+        raise ValueError(f"steps must be >= 1, got {xy_step}, {jac_step}")
+    step = np.array([xy_step] * 2 + [jac_step] * 4, dtype=np.int64)
+    out = np.round(f / step) * step
+    return np.clip(out, _FIELD_LO, _FIELD_HI).astype(np.int32)
+
+
 def dequantize(fields: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """fields (N,K,6) -> (xy (N,K,2) float32, jac (N,K,2,2) float32)."""
     f = np.asarray(fields)

@@ -22,6 +22,8 @@ class EncodeOptions:
     min_pivot_interval_s: float = 2.0  # quality and face triggers wait this long after a pivot
     max_pivot_interval_s: float = 0.0  # a pivot at least this often (0: no limit)
     max_kbps: float = 0.0  # cap on any 10-second window of the whole stream (0: no cap)
+    xy_step: int = 1  # key-point positions sent as multiples of this many codes (1 code: 1/16 px at 256; see keypoints.coarsen)
+    jac_step: int = 1  # Jacobians sent as multiples of this many codes (1 code: 1/256)
     refine_steps: int = 0  # analysis-by-synthesis steps on each sent frame's key points (thcodec/refine.py); 0: off
 
     def __post_init__(self) -> None:

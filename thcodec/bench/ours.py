@@ -19,11 +19,15 @@ from thcodec.weights import LoadedModel, load_model
 REFINE = 5  # the slow sender's analysis-by-synthesis steps per sent frame
 
 
-def setting(pivot_quality: int, interp: int, refine: int) -> Setting:
-    """Without refinement the setting keeps its old name, so earlier points still match it."""
+def setting(pivot_quality: int, interp: int, refine: int = 0, steps: tuple[int, int] = (1, 1)) -> Setting:
+    """steps: (positions, Jacobians) key-point code steps. Refinement and coarser steps are named
+    only when used, so earlier points (full precision, no refinement) still match their names."""
+    extra = {}
     if refine:
-        return Setting.of(pivot_quality=pivot_quality, interp=interp, refine=refine)
-    return Setting.of(pivot_quality=pivot_quality, interp=interp)
+        extra["refine"] = refine
+    if steps != (1, 1):
+        extra["xy_step"], extra["jac_step"] = steps
+    return Setting.of(pivot_quality=pivot_quality, interp=interp, **extra)
 
 
 class Thc:
@@ -45,12 +49,13 @@ class Thc:
         return self._loaded
 
     def settings(self, quick: bool) -> list[Setting]:
-        return [setting(q, k, r) for q, k, r in (self.quick_sweep if quick else self.sweep)]
+        return [setting(*p) for p in (self.quick_sweep if quick else self.sweep)]
 
     def run(self, ref: Reference, setting: Setting, out_dir: Path) -> Coded:
         out = out_dir / f"{self.name}_{setting.slug}.thc"
-        opts = EncodeOptions(interp=setting["interp"], pivot_quality=setting["pivot_quality"], audio=False,
-                             refine_steps=dict(setting.values).get("refine", 0))
+        given = dict(setting.values)
+        opts = EncodeOptions(interp=given["interp"], pivot_quality=given["pivot_quality"], audio=False,
+                             refine_steps=given.get("refine", 0), xy_step=given.get("xy_step", 1), jac_step=given.get("jac_step", 1))
         loaded = self.loaded
         t0 = time.perf_counter()
         with open(out, "wb") as f:

@@ -349,3 +349,21 @@ def test_bench_end_to_end_on_a_tiny_clip(make_clip, tmp_path: Path, monkeypatch)
     assert (out / "report.md").read_text().count("| thc |") == 1
     assert (out / "plots" / f"{clip.stem}.png").stat().st_size > 1000
     assert read_lossless(out / "refs" / f"{clip.stem}.mkv").shape == (20, 256, 256, 3)
+
+
+def test_default_point_is_judged_at_the_anchor_rate_or_at_the_ends_of_its_sweep():
+    """Clip a: our rate inside x264's sweep; b: below its lowest rate; c: above its highest."""
+    default = "pivot_quality=80,interp=2,xy_step=4,jac_step=8"
+    rows = []
+    for clip, ours_kbps in (("a", 20.0), ("b", 5.0), ("c", 50.0)):
+        rows += [row("x264", r, v, a, clip=clip) for r, v, a in zip([10, 40], [30, 70], [3.0, 1.0])]
+        rows.append(row("thc", ours_kbps, 40, 2.1, setting=default, clip=clip))
+        rows.append(row("thc", ours_kbps * 2, 99, 0.1, setting="pivot_quality=30,interp=1", clip=clip))  # not the default
+    md = markdown(rows, {"thc": "ours", "x264": "H.264"}, "t", [], default)
+    assert "## The default operating point (q80 i2 s4x8) against each anchor" in md
+    lines = {line.split(" | ")[1]: line for line in md.splitlines() if line.startswith("| H.264 | ")}
+    # a: x264 at 20 kbps, halfway in log rate: AKD 2.0, VMAF 50
+    assert lines["at our rate"] == "| H.264 | at our rate | 1 | 20.00 | 20.00 | 2.10 / 2.00 (0/1) | 0.300 / 0.300 (0/1) | 40.0 / 50.0 (0/1) |"
+    assert lines["its lowest rate"] == "| H.264 | its lowest rate | 1 | 5.00 | 10.00 | 2.10 / 3.00 (1/1) | 0.300 / 0.300 (0/1) | 40.0 / 30.0 (1/1) |"
+    assert lines["its highest rate"] == "| H.264 | its highest rate | 1 | 50.00 | 40.00 | 2.10 / 1.00 (0/1) | 0.300 / 0.300 (0/1) | 40.0 / 70.0 (0/1) |"
+    assert "## The default operating point" not in markdown(rows, {"thc": "ours", "x264": "H.264"}, "t", [])

@@ -30,6 +30,12 @@ def setting(pivot_quality: int, interp: int, refine: int = 0, steps: tuple[int, 
     return Setting.of(pivot_quality=pivot_quality, interp=interp, **extra)
 
 
+def default_setting() -> Setting:
+    """What thc encode does without options."""
+    o = EncodeOptions()
+    return setting(o.pivot_quality, o.interp, o.refine_steps, (o.xy_step, o.jac_step))
+
+
 class Thc:
     name = "thc"
     label = "thcodec (ours)"

@@ -179,7 +179,8 @@ def _pct(v: float | None) -> str:
 
 
 def _short(setting: str) -> str:
-    return setting.replace("pivot_quality=", "q").replace(",interp=", " i").replace(",refine=", " r").replace("jpeg_quality=", "q")
+    return (setting.replace("pivot_quality=", "q").replace(",interp=", " i").replace(",refine=", " r").replace("jpeg_quality=", "q")
+            .replace(",xy_step=", " s").replace(",jac_step=", "x"))
 
 
 def _refined(r: Row) -> bool:
@@ -236,7 +237,52 @@ def _summary(g: dict[str, dict[str, list[Row]]], labels: dict[str, str], anchors
     return out
 
 
-def markdown(rows: list[Row], labels: dict[str, str], title: str, notes: list[str]) -> str:
+CRITERIA = (("akd", 2), ("aed", 3), ("vmaf", 1))
+
+
+def _versus(ours: Row, anchor: list[Row]) -> tuple[str, float, dict[str, float | None]]:
+    """The anchor against our point -> (where, its rate, its metrics): at our rate on its curve
+    ("rate"); at its lowest rate when ours lies below its whole sweep ("lowest": it cannot go as
+    low); at its highest when ours lies above ("highest": fewer bits than ours)."""
+    low, high = min(anchor, key=lambda r: r.kbps), max(anchor, key=lambda r: r.kbps)
+    for where, end in (("lowest", low), ("highest", high)):
+        if (ours.kbps < end.kbps) if where == "lowest" else (ours.kbps > end.kbps):
+            return where, end.kbps, {m: getattr(end, m) for m, _ in CRITERIA}
+    return "rate", ours.kbps, {m: at_rate([a.kbps for a in anchor], [getattr(a, m) for a in anchor], ours.kbps) for m, _ in CRITERIA}
+
+
+def _criteria(g: dict[str, dict[str, list[Row]]], labels: dict[str, str], anchors: list[str], default: str) -> list[str]:
+    """Our default operating point against each anchor, clip by clip, at the same rate (or at the
+    anchor's lowest rate where ours lies below it): mean of each metric and on how many clips we
+    do better (AKD, AED lower; VMAF higher)."""
+    ours = {c: r for c, by in g.items() for r in by.get(OURS, []) if r.setting == default}
+    if not ours:
+        return []
+    out = ["", f"## The default operating point ({_short(default)}) against each anchor", "",
+           "Per clip: the anchor at our rate on its rate curve; where our rate lies below its whole sweep, at its lowest rate "
+           "(more bits than ours); where above, at its highest (fewer bits). Cells: our mean / the anchor's mean (clips where we "
+           "do better).", "",
+           "| anchor | compared | clips | our kbps | anchor kbps | AKD px | AED | VMAF |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for a in anchors:
+        found = {c: _versus(r, g[c][a]) for c, r in ours.items() if g[c].get(a)}
+        for where, name in (("rate", "at our rate"), ("lowest", "its lowest rate"), ("highest", "its highest rate")):
+            clips = [c for c, v in found.items() if v[0] == where]
+            if not clips:
+                continue
+            cells = [labels[a], name, str(len(clips))] + [_f(float(np.mean(v)), 2) for v in ([ours[c].kbps for c in clips], [found[c][1] for c in clips])]
+            for m, d in CRITERIA:
+                pairs = [(getattr(ours[c], m), found[c][2][m]) for c in clips]
+                pairs = [(o, t) for o, t in pairs if o is not None and t is not None]
+                if not pairs:
+                    cells.append("–")
+                    continue
+                better = sum((o < t) if m in LOWER_IS_BETTER else (o > t) for o, t in pairs)
+                cells.append(f"{np.mean([o for o, _ in pairs]):.{d}f} / {np.mean([t for _, t in pairs]):.{d}f} ({better}/{len(pairs)})")
+            out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def markdown(rows: list[Row], labels: dict[str, str], title: str, notes: list[str], default: str | None = None) -> str:
     g = _group(rows)
     anchors = [c for c in labels if c != OURS]
     out = [f"# {title}", ""]
@@ -252,6 +298,8 @@ def markdown(rows: list[Row], labels: dict[str, str], title: str, notes: list[st
             ok = [v for v in vals if v is not None]
             cells += [_pct(float(np.mean(ok)) if ok else None), f"{len(ok)}/{len(vals)}"]
         out.append(f"| {labels[a]} | {' | '.join(cells)} |")
+    if default:
+        out += _criteria(g, labels, anchors, default)
     out += _summary(g, labels, anchors)
     for clip, by_codec in g.items():
         ours = sorted(by_codec.get(OURS, []), key=lambda r: r.kbps)

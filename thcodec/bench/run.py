@@ -18,9 +18,9 @@ from thcodec.bench import quality as Q
 from thcodec.bench.anchors import ANCHORS
 from thcodec.bench.codec import Codec, Setting
 from thcodec.bench.ffmpeg import ffmpeg_exe
-from thcodec.bench.ours import Thc
+from thcodec.bench.ours import Thc, default_setting
 from thcodec.bench.reference import TH256, Condition, Reference, make_reference
-from thcodec.bench.report import Row, markdown, plot_clip, read_csv, write_csv
+from thcodec.bench.report import OURS, Row, markdown, plot_clip, read_csv, write_csv
 from thcodec.errors import ThcError
 from thcodec.train.cache import read_manifest
 
@@ -194,7 +194,8 @@ def write_report(result: BenchResult, out: Path, codecs: dict[str, Codec], opts:
     ]
     notes += [f"Warning: {w}" for w in result.warnings]
     result.report = out / "report.md"
-    result.report.write_text(markdown(result.rows, labels, "thcodec benchmark (th256)", notes))
+    default = default_setting().label if OURS in codecs else None
+    result.report.write_text(markdown(result.rows, labels, "thcodec benchmark (th256)", notes, default))
     plots = out / "plots"
     plots.mkdir(exist_ok=True)
     for clip in dict.fromkeys(r.clip for r in result.rows):

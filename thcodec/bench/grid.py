@@ -17,12 +17,12 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from thcodec.bench.ffmpeg import decode_rgb
+from thcodec.bench.ours import default_setting
 from thcodec.bench.reference import read_lossless
 from thcodec.decoder import Frame, decode_stream
 from thcodec.weights import load_model
 
 TIMES_S = (2, 5, 8)
-OURS = "pivot_quality=80,interp=2"  # the default operating point
 ANCHORS = ("x265", "vvenc")
 LABEL_H = 22
 
@@ -34,7 +34,7 @@ def nearest(points: list[dict], codec: str, kbps: float) -> dict:
 def grid(clip: str, bench: Path, out: Path, loaded) -> Path:
     with open(bench / "points.csv", newline="") as f:
         points = [p for p in csv.DictReader(f) if p["clip"] == clip]
-    ours = next(p for p in points if p["codec"] == "thc" and p["setting"] == OURS)
+    ours = next(p for p in points if p["codec"] == "thc" and p["setting"] == default_setting().label)
     ref = read_lossless(bench / "refs" / f"{clip}.mkv")
     size = ref.shape[1]
     with open(ours["stream"], "rb") as f:

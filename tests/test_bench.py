@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 from typer.testing import CliRunner
 
@@ -367,3 +368,17 @@ def test_default_point_is_judged_at_the_anchor_rate_or_at_the_ends_of_its_sweep(
     assert lines["its lowest rate"] == "| H.264 | its lowest rate | 1 | 5.00 | 10.00 | 2.10 / 3.00 (1/1) | 0.300 / 0.300 (0/1) | 40.0 / 30.0 (1/1) |"
     assert lines["its highest rate"] == "| H.264 | its highest rate | 1 | 50.00 | 40.00 | 2.10 / 1.00 (0/1) | 0.300 / 0.300 (0/1) | 40.0 / 70.0 (0/1) |"
     assert "## The default operating point" not in markdown(rows, {"thc": "ours", "x264": "H.264"}, "t", [])
+
+
+def test_teacher_keypoints_fill_frames_without_a_face():
+    from thcodec.bench.landmark_sources import teacher_keypoints
+
+    rng = np.random.default_rng(0)
+    lm = rng.uniform(60, 200, (3, 68, 2))
+    lm[1] = np.nan
+    kp, ok = teacher_keypoints(lm, 256)
+    assert ok.tolist() == [True, False, True] and kp.xy.shape == (3, 10, 2)
+    torch.testing.assert_close(kp.xy[1], kp.xy[0])  # the first face stands in
+    assert kp.xy.abs().max() < 1  # pixels became [-1, 1] coordinates
+    with pytest.raises(SystemExit):
+        teacher_keypoints(np.full((2, 68, 2), np.nan), 256)

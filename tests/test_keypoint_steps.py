@@ -41,7 +41,7 @@ def test_coarsen_rounds_to_the_nearest_multiple_inside_the_range():
 def test_coarse_steps_send_fewer_bytes_of_the_same_format(make_clip, tmp_path, loaded):
     clip = make_clip(width=96, height=96, frames=25, audio=False, picture=face_frame)
     fine, coarse = tmp_path / "fine.thc", tmp_path / "coarse.thc"
-    encode_to(clip, fine, loaded, interp=1)
+    encode_to(clip, fine, loaded, interp=1, xy_step=1, jac_step=1)
     encode_to(clip, coarse, loaded, interp=1, xy_step=4, jac_step=8)
     f, c = _sent_fields(fine), _sent_fields(coarse)
     assert f.shape == c.shape and (f % 4 != 0).any()

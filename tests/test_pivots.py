@@ -79,14 +79,16 @@ def test_max_pivot_interval_forces_pivots(make_clip, tmp_path, loaded):
 
 
 def test_the_rate_cap_holds_over_every_window(cut_clip, tmp_path, loaded):
-    free = _encode(cut_clip, tmp_path / "free.thc", loaded, interp=1)
+    # full-precision key points (about 3.5 kbit/s here) and quality-80 pivots: a 6 kbit/s cap squeezes both pivots
+    opts = dict(interp=1, pivot_quality=80, xy_step=1, jac_step=1)
+    free = _encode(cut_clip, tmp_path / "free.thc", loaded, **opts)
     cap = 6.0
     capped_path = tmp_path / "capped.thc"
-    capped = _encode(cut_clip, capped_path, loaded, interp=1, max_kbps=cap)
+    capped = _encode(cut_clip, capped_path, loaded, max_kbps=cap, **opts)
     s = stream_stats(capped_path)
     assert s.worst_window_kbps <= cap
-    # the clip is 3 s, but the cap assumes the key points go on for the whole 10 s window
-    # (about 3.5 kbit/s here), so both pivots must shrink; the cut still gets its own
+    # the clip is 3 s, but the cap assumes the key points go on for the whole 10 s window,
+    # so both pivots must shrink; the cut still gets its own
     assert [p[:2] for p in capped.pivots] == [(0, "start"), (CUT, "scene_cut")]
     assert capped.pivots[0][2] < free.pivots[0][2] and capped.pivots[1][2] < free.pivots[1][2]
     assert not capped.warnings

@@ -12,7 +12,7 @@ MODEL_SIZE = 256  # side of the square face region the networks see
 @dataclass(frozen=True)
 class EncodeOptions:
     interp: int = 2  # key points for every interp-th frame of a segment (and its last); 2: -15% rate for +1% AKD (issue 4)
-    pivot_quality: int = 80  # JPEG quality of pivot frames: ~7.5 kB at 256x256, half of a 10 s call at 12 kbit/s
+    pivot_quality: int = 50  # JPEG quality of pivot frames: ~4.5 kB at 256x256; 80 (~7.5 kB) adds ~37% to a 10 s call for AED -0.01 (docs/results.md)
     audio: bool = True
     audio_bitrate: int = 12000
     block_frames: int = 25  # sent frames per key-point block (1 s at 25 fps)
@@ -22,8 +22,8 @@ class EncodeOptions:
     min_pivot_interval_s: float = 2.0  # quality and face triggers wait this long after a pivot
     max_pivot_interval_s: float = 0.0  # a pivot at least this often (0: no limit)
     max_kbps: float = 0.0  # cap on any 10-second window of the whole stream (0: no cap)
-    xy_step: int = 1  # key-point positions sent as multiples of this many codes (1 code: 1/16 px at 256; see keypoints.coarsen)
-    jac_step: int = 1  # Jacobians sent as multiples of this many codes (1 code: 1/256)
+    xy_step: int = 4  # key-point positions sent as multiples of this many codes (1 code: 1/16 px at 256; keypoints.coarsen):
+    jac_step: int = 8  # and Jacobians of this many (1 code: 1/256): 4 and 8 send ~37% fewer key-point bytes for the same AKD (docs/keypoint_steps.md)
     refine_steps: int = 0  # analysis-by-synthesis steps on each sent frame's key points (thcodec/refine.py); 0: off
 
     def __post_init__(self) -> None:

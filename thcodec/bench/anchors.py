@@ -72,7 +72,7 @@ X264 = FFmpegAnchor(
     ("-c:v", "libx264", "-preset", "veryslow", "-bf", "0", "-g", str(KEYINT), "-bsf:v", "filter_units=remove_types=6"),
 )
 X265 = FFmpegAnchor(
-    "x265", "H.265 (x265 veryslow)", "crf", (26, 31, 36, 41, 46, 51), (36, 44, 51), "hevc", "hevc", "yuv420p",
+    "x265", "H.265 (x265 veryslow)", "crf", (26, 31, 36, 41, 44, 46, 48, 51), (36, 41, 44, 46, 48, 51), "hevc", "hevc", "yuv420p",
     ("-c:v", "libx265", "-preset", "veryslow", "-g", str(KEYINT), "-x265-params", "bframes=0:info=0:log-level=error"),
 )
 VVENC = FFmpegAnchor(

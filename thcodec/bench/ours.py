@@ -17,6 +17,7 @@ from thcodec.weights import LoadedModel, load_model
 
 
 REFINE = 5  # the slow sender's analysis-by-synthesis steps per sent frame
+FULL, COARSE = (1, 1), (4, 8)  # key-point code steps (positions, Jacobians): full precision, the default's
 
 
 def setting(pivot_quality: int, interp: int, refine: int = 0, steps: tuple[int, int] = (1, 1)) -> Setting:
@@ -39,10 +40,13 @@ def default_setting() -> Setting:
 class Thc:
     name = "thc"
     label = "thcodec (ours)"
-    # (pivot JPEG quality, interp, refine steps); 80/2/0 is the default. Refined points are the
-    # slow sender (analysis by synthesis, thcodec/refine.py): the same receiver, other key points.
-    sweep = (*((q, k, 0) for q in (30, 55, 80) for k in (1, 2)), (30, 2, REFINE), (80, 2, REFINE))
-    quick_sweep = ((30, 1, 0), (80, 1, 0), (30, 2, 0), (80, 2, 0), (30, 2, REFINE), (80, 2, REFINE))
+    # (pivot JPEG quality, interp, refine steps, key-point steps); the default is 50/2/0/(4, 8).
+    # Refined points are the slow sender (analysis by synthesis, thcodec/refine.py): the same
+    # receiver, other key points. Full-precision points (1, 1) show what the steps save.
+    sweep = (*((q, k, 0, FULL) for q in (30, 55, 80) for k in (1, 2)), (30, 2, REFINE, FULL), (80, 2, REFINE, FULL),
+             *((q, 2, 0, COARSE) for q in (30, 50, 80)))
+    quick_sweep = ((30, 1, 0, FULL), (80, 1, 0, FULL), (30, 2, 0, FULL), (80, 2, 0, FULL), (30, 2, REFINE, FULL), (80, 2, REFINE, FULL),
+                   *((q, 2, 0, COARSE) for q in (30, 50, 80)))
 
     def __init__(self, weights: Path | None = None) -> None:
         self._weights = weights  # None: the shipped weights/

@@ -44,9 +44,9 @@ class Thc:
     # Refined points are the slow sender (analysis by synthesis, thcodec/refine.py): the same
     # receiver, other key points. Full-precision points (1, 1) show what the steps save.
     sweep = (*((q, k, 0, FULL) for q in (30, 55, 80) for k in (1, 2)), (30, 2, REFINE, FULL), (80, 2, REFINE, FULL),
-             *((q, 2, 0, COARSE) for q in (30, 50, 80)))
+             *((q, 2, 0, COARSE) for q in (30, 50, 80)), (50, 2, REFINE, COARSE))
     quick_sweep = ((30, 1, 0, FULL), (80, 1, 0, FULL), (30, 2, 0, FULL), (80, 2, 0, FULL), (30, 2, REFINE, FULL), (80, 2, REFINE, FULL),
-                   *((q, 2, 0, COARSE) for q in (30, 50, 80)))
+                   *((q, 2, 0, COARSE) for q in (30, 50, 80)), (50, 2, REFINE, COARSE))
 
     def __init__(self, weights: Path | None = None) -> None:
         self._weights = weights  # None: the shipped weights/

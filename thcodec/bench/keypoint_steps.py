@@ -82,7 +82,9 @@ def write_table(rows: list[Row], out: Path) -> None:
     table = []
     for step in dict.fromkeys((r.xy_step, r.jac_step) for r in rows):
         sel = [r for r in rows if (r.xy_step, r.jac_step) == step and r.clip in base]
-        mean = lambda field: np.mean([getattr(r, field) for r in sel])  # noqa: E731
+        def mean(field: str, sel=sel) -> float:
+            return float(np.mean([getattr(r, field) for r in sel]))
+
         ratio = np.mean([r.keypoint_bytes / base[r.clip].keypoint_bytes for r in sel])
         table.append([f"{step[0]}x{step[1]}", str(len(sel)), f"{mean('kbps'):.2f}", f"{100 * ratio:.1f}%",
                       f"{mean('akd'):.3f}", f"{mean('aed'):.3f}", f"{mean('vmaf'):.2f}"])

@@ -42,6 +42,11 @@ def teacher_keypoints(landmarks_px: np.ndarray, size: int) -> tuple[Keypoints, n
     return Keypoints.from_numpy(*keypoints_from_landmarks(lm, make_template(lm[ok]))), ok
 
 
+def detect_all(model, frames: torch.Tensor) -> Keypoints:
+    found = [model.detect_keypoints(frames[k : k + BATCH]) for k in range(0, len(frames), BATCH)]
+    return Keypoints(torch.cat([f.xy for f in found]), torch.cat([f.jacobian for f in found]))
+
+
 def animate_all(model, pivots: torch.Tensor, pivot_kp: Keypoints, drive: Keypoints) -> np.ndarray:
     out = []
     for k in range(0, drive.xy.shape[0], BATCH):
@@ -61,7 +66,7 @@ def measure(ref: Path, model, faces: FaceMetrics) -> dict:
     size = frames.shape[1]
     teacher, ok = teacher_keypoints(ref_faces.landmarks, size)
     x = to_tensor(frames)
-    det = Keypoints(*(torch.cat(t) for t in zip(*((d.xy, d.jacobian) for d in (model.detect_keypoints(x[k : k + BATCH]) for k in range(0, len(x), BATCH))))))
+    det = detect_all(model, x)
     first = Keypoints(teacher.xy[:1], teacher.jacobian[:1])
     rows = {
         "floor": animate_all(model, x, det, det),

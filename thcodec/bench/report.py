@@ -259,9 +259,9 @@ def _criteria(g: dict[str, dict[str, list[Row]]], labels: dict[str, str], anchor
     if not ours:
         return []
     out = ["", f"## The default operating point ({_short(default)}) against each anchor", "",
-           "Per clip: the anchor at our rate on its rate curve; where our rate lies below its whole sweep, at its lowest rate "
-           "(more bits than ours); where above, at its highest (fewer bits). Cells: our mean / the anchor's mean (clips where we "
-           "do better).", "",
+           ("Per clip: the anchor at our rate on its rate curve; where our rate lies below its whole sweep, at its lowest rate "
+            "(more bits than ours); where above, at its highest (fewer bits). Cells: our mean / the anchor's mean (clips where we "
+            "do better)."), "",
            "| anchor | compared | clips | our kbps | anchor kbps | AKD px | AED | VMAF |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for a in anchors:
         found = {c: _versus(r, g[c][a]) for c, r in ours.items() if g[c].get(a)}

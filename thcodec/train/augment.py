@@ -18,6 +18,12 @@ FLIP68 = np.array(
 )
 
 
+def rotations(radians: np.ndarray) -> np.ndarray:
+    """(B,) angles -> (B,2,2) rotation matrices."""
+    c, s = np.cos(radians), np.sin(radians)
+    return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
+
+
 def geometric(images: list[torch.Tensor], landmarks: list[np.ndarray], rng: np.random.Generator, max_scale=0.1, max_shift=0.08,
               max_rotate_deg=0.0):
     """Random flip + zoom + rotation + shift per batch item; images (B,3,S,S), landmarks (B,68,2) in [-1,1]."""
@@ -26,7 +32,7 @@ def geometric(images: list[torch.Tensor], landmarks: list[np.ndarray], rng: np.r
     scale = 1 + rng.uniform(-max_scale, max_scale, b)
     shift = rng.uniform(-max_shift, max_shift, (b, 2))
     angle = np.deg2rad(rng.uniform(-max_rotate_deg, max_rotate_deg, b)) if max_rotate_deg else np.zeros(b)
-    rot = np.stack([np.stack([np.cos(angle), -np.sin(angle)], -1), np.stack([np.sin(angle), np.cos(angle)], -1)], -2)
+    rot = rotations(angle)
     # output coordinate p' = M p + shift with M = R diag(sx, s)  ->  sample the input at M^-1 (p' - shift)
     mat = rot * np.stack([np.where(flip, -scale, scale), scale], -1)[:, None, :]
     inv = torch.from_numpy(np.linalg.inv(mat)).float()[:, None, None]

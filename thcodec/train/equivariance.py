@@ -15,13 +15,14 @@ import torch.nn.functional as F
 
 from thcodec.keypoints import Keypoints
 from thcodec.models.blocks import make_coordinate_grid
+from thcodec.train.augment import rotations
 
 
 def random_affine(batch: int, rng: np.random.Generator, rotate_deg=10.0, scale=0.1, shear=0.05, shift=0.08) -> torch.Tensor:
     """(B,2,3) maps [A | t]: small rotations, zooms, shears and shifts about the image centre."""
     a = np.deg2rad(rng.uniform(-rotate_deg, rotate_deg, batch))
     s = 1 + rng.uniform(-scale, scale, batch)
-    rot = np.stack([np.stack([np.cos(a), -np.sin(a)], -1), np.stack([np.sin(a), np.cos(a)], -1)], -2) * s[:, None, None]
+    rot = rotations(a) * s[:, None, None]
     lin = rot + rng.uniform(-shear, shear, (batch, 2, 2))
     t = rng.uniform(-shift, shift, (batch, 2, 1))
     return torch.from_numpy(np.concatenate([lin, t], -1)).float()

@@ -20,13 +20,13 @@ REFINE = 5  # the slow sender's analysis-by-synthesis steps per sent frame
 FULL, COARSE = (1, 1), (4, 8)  # key-point code steps (positions, Jacobians): full precision, the default's
 
 
-def setting(pivot_quality: int, interp: int, refine: int = 0, steps: tuple[int, int] = (1, 1)) -> Setting:
+def setting(pivot_quality: int, interp: int, refine: int = 0, steps: tuple[int, int] = FULL) -> Setting:
     """steps: (positions, Jacobians) key-point code steps. Refinement and coarser steps are named
     only when used, so earlier points (full precision, no refinement) still match their names."""
     extra = {}
     if refine:
         extra["refine"] = refine
-    if steps != (1, 1):
+    if steps != FULL:
         extra["xy_step"], extra["jac_step"] = steps
     return Setting.of(pivot_quality=pivot_quality, interp=interp, **extra)
 

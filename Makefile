@@ -33,7 +33,6 @@ test-slow: install
 	$(PY) -m pytest -q -m slow
 
 train: install
-	$(PY) -m pip install -q -e '.[train]'
 	test -f .cache/frames/train/index.json || $(PY) -m thcodec.train.cache --data $(DATA) --out .cache/frames
 	mkdir -p runs
 	# The two parts run side by side, one core each; both resume from runs/*/last.pt.

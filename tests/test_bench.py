@@ -22,7 +22,6 @@ from thcodec.errors import ThcError
 from thcodec.face_region import Region
 
 HAVE_FFMPEG = importlib.util.find_spec("imageio_ffmpeg") is not None
-HAVE_FACE_MODELS = importlib.util.find_spec("face_recognition_models") is not None
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.mp4"
 
 
@@ -101,7 +100,6 @@ def test_akd_skips_frames_without_a_reference_face():
     assert Q.akd_of(np.full((2, 68, 2), np.nan), np.zeros((2, 68, 2))) == (None, 0)
 
 
-@pytest.mark.skipif(not (HAVE_FACE_MODELS and DEMO.exists()), reason="needs face-recognition-models and examples/demo.mp4")
 def test_face_scores_of_the_reference_itself_are_zero_and_grow_with_a_shift():
     from thcodec.video_io import VideoReader
 
@@ -318,7 +316,7 @@ def test_bench_cli_errors_are_one_line():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (HAVE_FFMPEG and HAVE_FACE_MODELS), reason="needs the eval extra")
+@pytest.mark.skipif(not HAVE_FFMPEG, reason="needs the eval extra")
 def test_bench_end_to_end_on_a_tiny_clip(make_clip, tmp_path: Path, monkeypatch):
     """Every codec at one setting (its lowest rate) on a 20-frame synthetic clip, through the CLI."""
     from thcodec.bench import run as R

@@ -23,6 +23,7 @@ from thcodec.errors import ThcError
 from thcodec.face_region import FaceFinder, Region, choose_region
 from thcodec.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
 from thcodec.keypoints import Keypoints
+from thcodec.landmark_motion import LandmarkMotion
 from thcodec.options import MODEL_SIZE, EncodeOptions
 from thcodec.pivot_policy import (
     BACKGROUND_GAIN_DB,
@@ -172,6 +173,7 @@ class _Sender:
         self._blocks = _KeypointBlocks(self._emit, opts.interp, opts.block_frames)
         self._finder = FaceFinder()
         self._cut = CutDetector()
+        self._motion = LandmarkMotion() if opts.motion == "landmarks" else None
         self._seg: _Segment | None = None
         self._pending: list[tuple[int, np.ndarray]] = []
         self._wanted: C.SwitchReason | None = None  # a switch the rate cap has held back
@@ -339,11 +341,14 @@ class _Sender:
         decoded = jpeg_decode(jpeg, *self._size)  # what the receiver will animate
         image = to_tensor(region.crop(decoded, MODEL_SIZE))
         thumb = thumbnail(decoded, BG_LONG_SIDE)
+        pivot_kp = self._loaded.model.detect_keypoints(image)
+        if self._motion is not None:
+            self._motion.start(region.crop(frame, MODEL_SIZE), pivot_kp)
         self._seg = _Segment(
             start=index,
             region=region,
             image=image,
-            keypoints=self._loaded.model.detect_keypoints(image) if self._opts.adaptive or self._opts.refine_steps else None,
+            keypoints=pivot_kp,
             watch=FaceWatch(self._finder, region, face, index),
             motion=Trend(self._opts.max_motion_error_px),
             background_gain=Trend(BACKGROUND_GAIN_DB),
@@ -396,8 +401,9 @@ class _Sender:
 
     def _detect(self, crops: list[np.ndarray], refine: bool = True) -> tuple[np.ndarray, torch.Tensor]:
         """-> (the quantized key points to send, (N,K,2) positions the detector sees in the frames).
-        They differ only with --refine: the sent ones are then chosen for the receiver's picture
-        of the current segment's pivot."""
+        Within a segment the sent ones follow --motion (dlib's landmarks relative to the
+        pivot's key points, thcodec/landmark_motion.py) and --refine (chosen for the
+        receiver's picture of the pivot); refine=False sends the detector's own."""
         k = self._loaded.model.num_kp
         if not crops:
             return np.zeros((0, k, kpq.NUM_FIELDS), np.int32), torch.zeros(0, k, 2)
@@ -405,9 +411,11 @@ class _Sender:
         seen = self._loaded.model.detect_keypoints(frames)
         detected = self._quantize(seen)
         seen_xy = Keypoints.from_numpy(*kpq.dequantize(detected)).xy  # as the receiver would get them
-        if not (refine and self._opts.refine_steps):
+        if not refine:
             return detected, seen_xy
-        sent = refine_keypoints(self._loaded.model, self._seg.image, self._seg.keypoints, frames, seen, self._opts.refine_steps)
+        sent = self._motion.apply(crops, seen) if self._motion is not None else seen
+        if self._opts.refine_steps:
+            sent = refine_keypoints(self._loaded.model, self._seg.image, self._seg.keypoints, frames, sent, self._opts.refine_steps)
         return self._quantize(sent), seen_xy
 
     def _quantize(self, kp: Keypoints) -> np.ndarray:

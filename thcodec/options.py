@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from thcodec.errors import ThcError
 
 MODEL_SIZE = 256  # side of the square face region the networks see
+MOTION_SOURCES = ("landmarks", "detector")
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,11 @@ class EncodeOptions:
     max_kbps: float = 0.0  # cap on any 10-second window of the whole stream (0: no cap)
     xy_step: int = 4  # key-point positions sent as multiples of this many codes (1 code: 1/16 px at 256; keypoints.coarsen):
     jac_step: int = 8  # and Jacobians of this many (1 code: 1/256): 4 and 8 send ~37% fewer key-point bytes for the same AKD (docs/keypoint_steps.md)
+    motion: str = "landmarks"  # how the sender measures motion: "landmarks" (dlib's, relative to the pivot; thcodec/landmark_motion.py) or "detector"
     refine_steps: int = 0  # analysis-by-synthesis steps on each sent frame's key points (thcodec/refine.py); 0: off
 
     def __post_init__(self) -> None:
+        if self.motion not in MOTION_SOURCES:
+            raise ThcError(f"unknown motion source {self.motion!r}: choose one of {', '.join(MOTION_SOURCES)}")
         if self.max_pivot_interval_s and self.max_pivot_interval_s < self.min_pivot_interval_s:
             raise ThcError("--max-pivot-interval is shorter than --min-pivot-interval")

@@ -1,6 +1,6 @@
 """dlib's 68 landmarks and the 10 key points derived from them (training targets, AKD).
 
-Needs the `train` or `eval` extra (dlib-bin + face-recognition-models). A key point is the
+dlib-bin + face-recognition-models (core dependencies: the sender uses it too). A key point is the
 centroid of a fixed landmark group; its Jacobian is the linear part of the least-squares
 affine map from the group's canonical template to the group in this frame. Coordinates
 follow thcodec.keypoints: [-1, 1] over the image, pixel centres at (2i+1)/size - 1.
@@ -32,7 +32,7 @@ NUM_KP = len(GROUPS)
 def model_file(name: str) -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("face-recognition-models is not installed (pip install 'thcodec[eval]')")
+        raise ImportError("face-recognition-models is not installed (pip install face-recognition-models==0.3.0)")
     return Path(list(spec.submodule_search_locations)[0]) / "models" / name
 
 

@@ -15,13 +15,13 @@ from thcodec.bench.reference import Reference
 class Setting:
     """One operating point of a codec, e.g. {"crf": 51} or {"pivot_quality": 50, "interp": 2}."""
 
-    values: tuple[tuple[str, int], ...]
+    values: tuple[tuple[str, int | str], ...]
 
     @staticmethod
-    def of(**values: int) -> "Setting":
+    def of(**values: int | str) -> "Setting":
         return Setting(tuple(values.items()))
 
-    def __getitem__(self, key: str) -> int:
+    def __getitem__(self, key: str) -> int | str:
         return dict(self.values)[key]
 
     @property

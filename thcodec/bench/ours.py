@@ -20,10 +20,13 @@ REFINE = 5  # the slow sender's analysis-by-synthesis steps per sent frame
 FULL, COARSE = (1, 1), (4, 8)  # key-point code steps (positions, Jacobians): full precision, the default's
 
 
-def setting(pivot_quality: int, interp: int, refine: int = 0, steps: tuple[int, int] = FULL) -> Setting:
-    """steps: (positions, Jacobians) key-point code steps. Refinement and coarser steps are named
-    only when used, so earlier points (full precision, no refinement) still match their names."""
+def setting(pivot_quality: int, interp: int, refine: int = 0, steps: tuple[int, int] = FULL, motion: str = "detector") -> Setting:
+    """steps: (positions, Jacobians) key-point code steps; motion: the sender's motion source.
+    Refinement, coarser steps and landmark motion are named only when used, so earlier points
+    (full precision, no refinement, the detector's motion) still match their names."""
     extra = {}
+    if motion != "detector":
+        extra["motion"] = motion
     if refine:
         extra["refine"] = refine
     if steps != FULL:
@@ -34,7 +37,7 @@ def setting(pivot_quality: int, interp: int, refine: int = 0, steps: tuple[int, 
 def default_setting() -> Setting:
     """What thc encode does without options."""
     o = EncodeOptions()
-    return setting(o.pivot_quality, o.interp, o.refine_steps, (o.xy_step, o.jac_step))
+    return setting(o.pivot_quality, o.interp, o.refine_steps, (o.xy_step, o.jac_step), o.motion)
 
 
 class Thc:
@@ -65,7 +68,8 @@ class Thc:
         out = out_dir / f"{self.name}_{setting.slug}.thc"
         given = dict(setting.values)
         opts = EncodeOptions(interp=given["interp"], pivot_quality=given["pivot_quality"], audio=False,
-                             refine_steps=given.get("refine", 0), xy_step=given.get("xy_step", 1), jac_step=given.get("jac_step", 1))
+                             refine_steps=given.get("refine", 0), xy_step=given.get("xy_step", 1), jac_step=given.get("jac_step", 1),
+                             motion=given.get("motion", "detector"))
         loaded = self.loaded
         t0 = time.perf_counter()
         with open(out, "wb") as f:

@@ -168,7 +168,7 @@ class FaceMetrics:
             self._teacher = LandmarkTeacher()
             self._embedder = dlib.face_recognition_model_v1(str(model_file(EMBEDDING_MODEL)))
         except (ImportError, RuntimeError) as e:
-            raise ThcError(f"AKD/AED need dlib and face-recognition-models: pip install 'thcodec[eval]' ({e})") from None
+            raise ThcError(f"AKD/AED need dlib and face-recognition-models (dependencies of thcodec): {e}") from None
 
     def _landmarks_px(self, img: np.ndarray, box) -> np.ndarray:
         lm = self._teacher.landmarks(img, self._dlib.rectangle(*box))

@@ -1,0 +1,113 @@
+"""The sender's landmark motion: dlib's key points relative to the receiver's pivot key points."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import demo_face, face_frame
+from test_codec import chunks_of, decoded_frames, encode_to
+from thcodec import container as C
+from thcodec import teacher as T
+from thcodec.errors import ThcError
+from thcodec.keypoints import Keypoints
+from thcodec.landmark_motion import TEMPLATE, LandmarkMotion, relative_keypoints
+from thcodec.options import EncodeOptions
+
+
+def kp(n=1, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    jac = torch.eye(2) + 0.2 * torch.randn(n, 10, 2, 2, generator=g)
+    return Keypoints(torch.rand(n, 10, 2, generator=g) * 1.6 - 0.8, jac)
+
+
+def rotation(deg):
+    a = np.deg2rad(deg)
+    return torch.tensor([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]], dtype=torch.float32)
+
+
+def test_no_teacher_motion_sends_the_pivot_key_points():
+    pivot, t0 = kp(seed=1), kp(seed=2)
+    out = relative_keypoints(pivot, t0, Keypoints(t0.xy.expand(3, -1, -1), t0.jacobian.expand(3, -1, -1, -1)))
+    assert out.xy.shape == (3, 10, 2) and out.jacobian.shape == (3, 10, 2, 2)
+    assert torch.allclose(out.xy, pivot.xy.expand(3, -1, -1), atol=1e-6)
+    assert torch.allclose(out.jacobian, pivot.jacobian.expand(3, -1, -1, -1), atol=1e-5)
+
+
+def test_teacher_shift_and_rotation_carry_over():
+    pivot, t0 = kp(seed=3), kp(seed=4)
+    shift, rot = torch.tensor([0.05, -0.1]), rotation(20)
+    frame = Keypoints(t0.xy + shift, rot @ t0.jacobian)
+    out = relative_keypoints(pivot, t0, frame)
+    assert torch.allclose(out.xy, pivot.xy + shift, atol=1e-6)
+    assert torch.allclose(out.jacobian, rot @ pivot.jacobian, atol=1e-5)
+
+
+def test_template_fits_every_group_in_two_dimensions():
+    assert TEMPLATE.shape == (68, 2) and TEMPLATE.dtype == np.float32
+    for g in T.group_points(TEMPLATE):
+        s = np.linalg.svd(g - g.mean(0), compute_uv=False)
+        assert s[1] > 0.05 * s[0]  # the brows are the flattest
+    xy, jac = T.keypoints_from_landmarks(TEMPLATE[None], TEMPLATE)
+    assert np.allclose(jac, np.eye(2), atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def motion():
+    return LandmarkMotion()
+
+
+def test_pivot_face_moves_with_its_frames(motion, loaded):
+    face = demo_face()
+    pivot_kp = loaded.model.detect_keypoints(torch.from_numpy(face).permute(2, 0, 1)[None].float() / 255)
+    assert motion.start(face, pivot_kp)
+    shifted = np.roll(face, 8, axis=1)  # the face 8 px to the right
+    detected = kp(2, seed=5)
+    out = motion.apply([face, shifted], detected)
+    assert torch.allclose(out.xy[0], pivot_kp.xy[0], atol=0.01)  # the pivot itself: no motion
+    dx = (out.xy[1] - out.xy[0]) * 128  # px at 256
+    assert dx[:, 0].mean().item() == pytest.approx(8, abs=1.0) and dx[:, 1].abs().mean().item() < 1.0
+    assert not torch.allclose(out.xy, detected.xy)
+
+
+def test_no_face_at_the_pivot_sends_the_detector_key_points(motion):
+    blank = np.full((256, 256, 3), 90, np.uint8)
+    assert not motion.start(blank, kp())
+    detected = kp(2, seed=6)
+    out = motion.apply([demo_face(), blank], detected)
+    assert out is detected
+
+
+def test_a_frame_without_a_face_keeps_the_last_box(motion, loaded):
+    face = demo_face()
+    assert motion.start(face, kp())
+    grey = np.full_like(face, 90)
+    out = motion.apply([face, grey], kp(2, seed=7))
+    assert torch.isfinite(out.xy).all() and torch.isfinite(out.jacobian).all()
+
+
+def test_unknown_motion_source_is_refused():
+    with pytest.raises(ThcError, match="motion source"):
+        EncodeOptions(motion="optical-flow")
+
+
+def keypoint_data(path):
+    return [(b.first_frame, b.count, b.data) for b in chunks_of(path) if isinstance(b, C.KeypointBlock)]
+
+
+def test_encode_sends_landmark_motion_in_the_same_format(make_clip, tmp_path, loaded):
+    clip = make_clip(width=96, height=96, frames=9, audio=False, picture=face_frame)
+    paths = {m: tmp_path / f"{m}.thc" for m in ("landmarks", "detector")}
+    for m, p in paths.items():
+        encode_to(clip, p, loaded, interp=1, motion=m)
+    blocks = {m: keypoint_data(p) for m, p in paths.items()}
+    assert [b[:2] for b in blocks["landmarks"]] == [b[:2] for b in blocks["detector"]]
+    assert [b[2] for b in blocks["landmarks"]] != [b[2] for b in blocks["detector"]]
+    assert len(decoded_frames(paths["landmarks"], loaded)) == 9
+
+
+def test_without_a_face_both_motion_sources_send_the_same_stream(make_clip, tmp_path, loaded):
+    clip = make_clip(width=64, height=64, frames=6, audio=False)  # a moving square, no face
+    paths = [tmp_path / "l.thc", tmp_path / "d.thc"]
+    for m, p in zip(("landmarks", "detector"), paths):
+        encode_to(clip, p, loaded, motion=m)
+    assert paths[0].read_bytes() == paths[1].read_bytes()

@@ -1,0 +1,98 @@
+"""The sender's motion from dlib's 68 landmarks, sent relative to the receiver's pivot key points.
+
+The key-point detector was distilled from key points made of dlib's landmarks (thcodec.teacher)
+and sits 2.4 px from them on faces it never saw (1.4 px on its training faces): that error is
+about 29% of the landmark distance a call ends with (docs/results.md). The sender can afford
+dlib itself (HOG box + shape predictor, about 10 ms a frame); the receiver cannot send its
+detector's mistakes back. So the sender measures each frame's motion with the teacher, as the
+change of the teacher's key points from the pivot frame, and applies that change to the key
+points the receiver's detector finds on the decoded pivot (first-order motion model's
+"relative" transfer):
+
+    x_sent = x_det(pivot) + x_t(frame) - x_t(pivot)
+    J_sent = J_t(frame) J_t(pivot)^-1 J_det(pivot)
+
+Nothing changes for the receiver: it still detects the pivot's key points itself and gets
+ordinary 8-byte key points. Segments whose pivot shows no face the HOG detector finds are
+sent with the detector's key points, as before.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from thcodec.errors import ThcError
+from thcodec.keypoints import Keypoints
+from thcodec.teacher import LandmarkTeacher, keypoints_from_landmarks
+
+# The mean of dlib's 68 landmarks over the training split's face crops ([-1, 1] over the
+# 256x256 region; the template the detector was trained against). Only the teacher's change
+# between two frames is sent, which hardly depends on it; it keeps each group's fit well
+# conditioned when a pivot's eye is closed.
+TEMPLATE = np.array((
+    (-0.481, -0.130), (-0.476, -0.001), (-0.459, 0.126), (-0.433, 0.252),
+    (-0.390, 0.371), (-0.322, 0.478), (-0.233, 0.569), (-0.129, 0.641),
+    (-0.006, 0.664), (0.119, 0.643), (0.232, 0.575), (0.330, 0.488),
+    (0.405, 0.383), (0.452, 0.262), (0.479, 0.133), (0.497, 0.001),
+    (0.504, -0.133), (-0.402, -0.252), (-0.346, -0.313), (-0.263, -0.335),
+    (-0.176, -0.325), (-0.094, -0.292), (0.073, -0.293), (0.158, -0.327),
+    (0.250, -0.336), (0.338, -0.312), (0.399, -0.250), (-0.011, -0.180),
+    (-0.013, -0.100), (-0.014, -0.019), (-0.016, 0.064), (-0.106, 0.134),
+    (-0.061, 0.149), (-0.013, 0.162), (0.037, 0.149), (0.084, 0.134),
+    (-0.306, -0.153), (-0.254, -0.184), (-0.191, -0.184), (-0.136, -0.147),
+    (-0.194, -0.134), (-0.256, -0.133), (0.124, -0.147), (0.179, -0.185),
+    (0.243, -0.184), (0.297, -0.153), (0.245, -0.133), (0.182, -0.134),
+    (-0.185, 0.324), (-0.126, 0.274), (-0.060, 0.250), (-0.012, 0.262),
+    (0.037, 0.250), (0.107, 0.275), (0.174, 0.325), (0.110, 0.395),
+    (0.042, 0.426), (-0.011, 0.431), (-0.064, 0.425), (-0.128, 0.394),
+    (-0.154, 0.325), (-0.060, 0.300), (-0.012, 0.304), (0.037, 0.301),
+    (0.141, 0.325), (0.039, 0.352), (-0.012, 0.357), (-0.061, 0.351),
+), np.float32)
+
+
+def relative_keypoints(pivot_kp: Keypoints, pivot_t: Keypoints, frame_t: Keypoints) -> Keypoints:
+    """The teacher's motion from the pivot (pivot_t, (1,K)) to frames (frame_t, (N,K)) carried
+    over to the receiver's pivot key points pivot_kp (1,K) -> (N,K)."""
+    xy = pivot_kp.xy + (frame_t.xy - pivot_t.xy)
+    jac = frame_t.jacobian @ torch.linalg.inv(pivot_t.jacobian) @ pivot_kp.jacobian
+    return Keypoints(xy, jac)
+
+
+class LandmarkMotion:
+    """One segment at a time: start() on its pivot, then apply() to its frames, in order."""
+
+    def __init__(self) -> None:
+        try:
+            self._teacher = LandmarkTeacher()
+        except ImportError as e:
+            raise ThcError(f"--motion landmarks needs dlib's landmark model: {e}; or use --motion detector") from None
+        self._box = None
+        self._pivot: tuple[Keypoints, Keypoints] | None = None  # (receiver's pivot key points, teacher's)
+
+    def start(self, pivot_crop: np.ndarray, pivot_kp: Keypoints) -> bool:
+        """pivot_crop: the pivot frame's face region (S,S,3) uint8, as sent (before JPEG);
+        pivot_kp: the key points the receiver will find on the decoded pivot. -> whether the
+        teacher found a face (otherwise apply() returns the detector's key points)."""
+        self._box = None
+        t = self._keypoints([pivot_crop])
+        self._pivot = None if t is None else (pivot_kp, t)
+        return self._pivot is not None
+
+    def apply(self, crops: list[np.ndarray], detected: Keypoints) -> Keypoints:
+        """crops: frames of the segment (N,S,S,3) uint8; detected: the detector's key points on them."""
+        if self._pivot is None or not crops:
+            return detected
+        return relative_keypoints(*self._pivot, self._keypoints(crops))
+
+    def _keypoints(self, crops: list[np.ndarray]) -> Keypoints | None:
+        """Teacher key points; a frame where HOG finds no face keeps the last face box."""
+        marks = []
+        for crop in crops:
+            box = self._teacher.box(crop)
+            if box is not None:
+                self._box = box
+            elif self._box is None:
+                return None
+            marks.append(self._teacher.landmarks(crop, self._box))
+        return Keypoints.from_numpy(*keypoints_from_landmarks(np.stack(marks), TEMPLATE))

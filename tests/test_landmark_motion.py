@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import demo_face, face_frame
 from test_codec import chunks_of, decoded_frames, encode_to
+
 from thcodec import container as C
 from thcodec import teacher as T
 from thcodec.errors import ThcError
 from thcodec.keypoints import Keypoints
-from thcodec.landmark_motion import TEMPLATE, LandmarkMotion, relative_keypoints
+from thcodec.landmark_motion import TEMPLATE, LandmarkMotion, Smoother, relative_keypoints
 from thcodec.options import EncodeOptions
 
 
@@ -42,12 +42,31 @@ def test_teacher_shift_and_rotation_carry_over():
     assert torch.allclose(out.jacobian, rot @ pivot.jacobian, atol=1e-5)
 
 
+def test_smoother_weighs_a_gap_as_single_steps_and_may_revisit():
+    s = Smoother(0.25)
+    s.reset(0, torch.tensor(0.0))
+    assert s(2, torch.tensor(1.0)).item() == pytest.approx(1 - 0.75**2)
+    assert s(4, torch.tensor(1.0)).item() == pytest.approx(1 - 0.75**4)
+    # Frame 3 comes again (the sender's segment ends there): it follows frame 2, not 4.
+    assert s(3, torch.tensor(1.0)).item() == pytest.approx(1 - 0.75**3)
+    s.reset(10, torch.tensor(5.0))
+    assert s(10, torch.tensor(7.0)).item() == 7.0  # the pivot's own frame: nothing before it
+
+
+def test_smoother_forgets_old_frames():
+    s = Smoother(0.5, history=4)
+    s.reset(0, torch.tensor(0.0))
+    for i in range(1, 40):
+        s(i, torch.tensor(float(i)))
+    assert len(s._state) <= 5
+
+
 def test_template_fits_every_group_in_two_dimensions():
     assert TEMPLATE.shape == (68, 2) and TEMPLATE.dtype == np.float32
     for g in T.group_points(TEMPLATE):
         s = np.linalg.svd(g - g.mean(0), compute_uv=False)
         assert s[1] > 0.05 * s[0]  # the brows are the flattest
-    xy, jac = T.keypoints_from_landmarks(TEMPLATE[None], TEMPLATE)
+    _, jac = T.keypoints_from_landmarks(TEMPLATE[None], TEMPLATE)
     assert np.allclose(jac, np.eye(2), atol=1e-5)
 
 
@@ -59,10 +78,10 @@ def motion():
 def test_pivot_face_moves_with_its_frames(motion, loaded):
     face = demo_face()
     pivot_kp = loaded.model.detect_keypoints(torch.from_numpy(face).permute(2, 0, 1)[None].float() / 255)
-    assert motion.start(face, pivot_kp)
+    assert motion.start(0, face, pivot_kp)
     shifted = np.roll(face, 8, axis=1)  # the face 8 px to the right
     detected = kp(2, seed=5)
-    out = motion.apply([face, shifted], detected)
+    out = motion.apply([1, 2], [face, shifted], detected)
     assert torch.allclose(out.xy[0], pivot_kp.xy[0], atol=0.01)  # the pivot itself: no motion
     dx = (out.xy[1] - out.xy[0]) * 128  # px at 256
     assert dx[:, 0].mean().item() == pytest.approx(8, abs=1.0) and dx[:, 1].abs().mean().item() < 1.0
@@ -71,17 +90,17 @@ def test_pivot_face_moves_with_its_frames(motion, loaded):
 
 def test_no_face_at_the_pivot_sends_the_detector_key_points(motion):
     blank = np.full((256, 256, 3), 90, np.uint8)
-    assert not motion.start(blank, kp())
+    assert not motion.start(0, blank, kp())
     detected = kp(2, seed=6)
-    out = motion.apply([demo_face(), blank], detected)
+    out = motion.apply([1, 2], [demo_face(), blank], detected)
     assert out is detected
 
 
 def test_a_frame_without_a_face_keeps_the_last_box(motion, loaded):
     face = demo_face()
-    assert motion.start(face, kp())
+    assert motion.start(0, face, kp())
     grey = np.full_like(face, 90)
-    out = motion.apply([face, grey], kp(2, seed=7))
+    out = motion.apply([1, 2], [face, grey], kp(2, seed=7))
     assert torch.isfinite(out.xy).all() and torch.isfinite(out.jacobian).all()
 
 

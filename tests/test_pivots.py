@@ -79,8 +79,9 @@ def test_max_pivot_interval_forces_pivots(make_clip, tmp_path, loaded):
 
 
 def test_the_rate_cap_holds_over_every_window(cut_clip, tmp_path, loaded):
-    # full-precision key points (about 3.5 kbit/s here) and quality-80 pivots: a 6 kbit/s cap squeezes both pivots
-    opts = dict(interp=1, pivot_quality=80, xy_step=1, jac_step=1)
+    # the detector's full-precision key points (about 3.5 kbit/s here) and quality-80 pivots:
+    # a 6 kbit/s cap squeezes both pivots
+    opts = dict(interp=1, pivot_quality=80, xy_step=1, jac_step=1, motion="detector")
     free = _encode(cut_clip, tmp_path / "free.thc", loaded, **opts)
     cap = 6.0
     capped_path = tmp_path / "capped.thc"

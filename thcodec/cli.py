@@ -48,6 +48,9 @@ class MotionSource(str, Enum):
     landmarks = "landmarks"
     detector = "detector"
 
+
+DEFAULT_MOTION = MotionSource(EncodeOptions.motion)
+
 # Output frames larger than this per side would take minutes per frame and gigabytes to write.
 MAX_OUTPUT_SIDE = 8192
 
@@ -158,7 +161,7 @@ def encode(
     max_kbps: Annotated[float, typer.Option(min=0, help="Cap on the bit rate of any 10 seconds of the stream, kbit/s, audio included: pivots are held back or sent at lower JPEG quality to stay under it (0: no cap).")] = EncodeOptions.max_kbps,
     min_pivot_interval: Annotated[float, typer.Option(min=0, help="Seconds after a pivot before the quality or face-position test may send another (scene cuts do not wait).")] = EncodeOptions.min_pivot_interval_s,
     max_pivot_interval: Annotated[float, typer.Option(min=0, help="Send a pivot at least this often, seconds (0: only when needed).")] = EncodeOptions.max_pivot_interval_s,
-    motion: Annotated[MotionSource, typer.Option(help="How the sender measures each frame's motion: dlib's 68 face landmarks (about 10 ms a frame), sent relative to the key points the receiver finds on the pivot, or the key-point detector on each frame (faster, about 1.5 px further from the landmarks on unseen faces; see docs/landmark_motion.md). Same stream format and receiver either way.")] = MotionSource(EncodeOptions.motion),
+    motion: Annotated[MotionSource, typer.Option(help="How the sender measures each frame's motion: dlib's 68 face landmarks (about 10 ms a frame), sent relative to the key points the receiver finds on the pivot, or the key-point detector on each frame (faster, about 1.5 px further from the landmarks on unseen faces; see docs/landmark_motion.md). Same stream format and receiver either way.")] = DEFAULT_MOTION,
     refine: Annotated[int, typer.Option(min=0, max=100, help="Analysis by synthesis: adjust each sent frame's key points with this many gradient steps so the receiver's picture matches the frame (same stream format and receiver; about 0.1 s per step and sent frame on one core: 5 steps encode a 256x256 call at 3 fps instead of 23, see docs/refine.md). 0: send the key points --motion gives.")] = EncodeOptions.refine_steps,
     xy_step: Annotated[int, typer.Option(min=1, max=64, help="Send key-point positions as multiples of this many codes (a code is 1/16 pixel of the 256x256 face): coarser steps cost fewer bytes; 1: full precision. See docs/keypoint_steps.md.")] = EncodeOptions.xy_step,
     jac_step: Annotated[int, typer.Option(min=1, max=64, help="Send key-point Jacobians as multiples of this many codes (a code is 1/256): coarser steps cost fewer bytes; 1: full precision.")] = EncodeOptions.jac_step,

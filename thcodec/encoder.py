@@ -266,8 +266,8 @@ class _Sender:
         """Bytes/s the key points (coded as they will be) and audio of the pending frames predict."""
         index, frame = self._pending[0]
         region = choose_region(*self._size, self._finder.largest_face(frame))
-        crops = [region.crop(f, MODEL_SIZE) for i, f in self._pending if (i - index) % self._opts.interp == 0]
-        fields = self._detect(crops, refine=False)[0]  # no pivot to refine against yet; the rate is alike
+        kept = [(i, f) for i, f in self._pending if (i - index) % self._opts.interp == 0]
+        fields = self._detect([i for i, _ in kept], [region.crop(f, MODEL_SIZE) for _, f in kept], refine=False)[0]  # no pivot to refine against yet; the rate is alike
         if len(fields) < 2:
             return self._prior_rate
         # The first frame is coded from zero; the steady state predicts each frame from the last.
@@ -343,7 +343,7 @@ class _Sender:
         thumb = thumbnail(decoded, BG_LONG_SIDE)
         pivot_kp = self._loaded.model.detect_keypoints(image)
         if self._motion is not None:
-            self._motion.start(region.crop(frame, MODEL_SIZE), pivot_kp)
+            self._motion.start(index, region.crop(frame, MODEL_SIZE), pivot_kp)
         self._seg = _Segment(
             start=index,
             region=region,
@@ -376,7 +376,7 @@ class _Sender:
                 return
             kept = [k for k in range(n) if self._is_kept(items[k][0]) or (end and k == n - 1)]
             crops = {k: seg.region.crop(items[k][1], MODEL_SIZE) for k in kept}
-            fields, seen_xy = self._detect([crops[k] for k in kept])
+            fields, seen_xy = self._detect([items[k][0] for k in kept], [crops[k] for k in kept])
             at = self._quality_drop(items, kept, crops, fields, seen_xy) if self._opts.adaptive else None
             jpeg = None
             if at is not None:
@@ -394,12 +394,12 @@ class _Sender:
                 extra = [at - 1]
             f_before = [fields[kept.index(k)] for k in before]
             if extra:
-                f_before += list(self._detect([seg.region.crop(items[at - 1][1], MODEL_SIZE)])[0])
+                f_before += list(self._detect([items[at - 1][0]], [seg.region.crop(items[at - 1][1], MODEL_SIZE)])[0])
             self._commit(items[:at], before + extra, f_before)
             self._pending = items[at:]
             self._start(items[at][0], items[at][1], C.SwitchReason.QUALITY, jpeg)
 
-    def _detect(self, crops: list[np.ndarray], refine: bool = True) -> tuple[np.ndarray, torch.Tensor]:
+    def _detect(self, indices: list[int], crops: list[np.ndarray], refine: bool = True) -> tuple[np.ndarray, torch.Tensor]:
         """-> (the quantized key points to send, (N,K,2) positions the detector sees in the frames).
         Within a segment the sent ones follow --motion (dlib's landmarks relative to the
         pivot's key points, thcodec/landmark_motion.py) and --refine (chosen for the
@@ -413,7 +413,7 @@ class _Sender:
         seen_xy = Keypoints.from_numpy(*kpq.dequantize(detected)).xy  # as the receiver would get them
         if not refine:
             return detected, seen_xy
-        sent = self._motion.apply(crops, seen) if self._motion is not None else seen
+        sent = self._motion.apply(indices, crops, seen) if self._motion is not None else seen
         if self._opts.refine_steps:
             sent = refine_keypoints(self._loaded.model, self._seg.image, self._seg.keypoints, frames, sent, self._opts.refine_steps)
         return self._quantize(sent), seen_xy

@@ -12,8 +12,11 @@ points the receiver's detector finds on the decoded pivot (first-order motion mo
     x_sent = x_det(pivot) + x_t(frame) - x_t(pivot)
     J_sent = J_t(frame) J_t(pivot)^-1 J_det(pivot)
 
-Nothing changes for the receiver: it still detects the pivot's key points itself and gets
-ordinary 8-byte key points. Segments whose pivot shows no face the HOG detector finds are
+The teacher's Jacobians come from least-squares fits to 5-12 landmarks and jitter: they are
+smoothed over time (exponentially, causal), which costs no landmark accuracy, keeps identity
+closer and spends fewer bytes than the raw ones (docs/landmark_motion.md). Positions are sent
+as measured: smoothing them lags the mouth. Nothing changes for the receiver: it still detects
+the pivot's key points itself and gets ordinary 8-byte key points. Segments whose pivot shows no face the HOG detector finds are
 sent with the detector's key points, as before.
 """
 
@@ -51,6 +54,32 @@ TEMPLATE = np.array((
 ), np.float32)
 
 
+JACOBIAN_SMOOTHING = 0.25  # per frame: the weight of a frame's own Jacobians against the smoothed ones before it
+HISTORY = 32  # frames of smoothed values kept: the sender may come back to a frame up to LOOKAHEAD old
+
+
+class Smoother:
+    """Exponential smoothing over frame indices that may skip (interp) and revisit recent frames:
+    a gap of g frames weighs the new value 1 - (1 - alpha)^g, as g single steps would."""
+
+    def __init__(self, alpha: float, history: int = HISTORY) -> None:
+        self._alpha, self._history = alpha, history
+        self._state: dict[int, torch.Tensor] = {}
+
+    def reset(self, index: int, value: torch.Tensor) -> None:
+        self._state = {index: value}
+
+    def __call__(self, index: int, value: torch.Tensor) -> torch.Tensor:
+        before = [i for i in self._state if i < index]
+        if before:
+            prev = max(before)
+            w = 1 - (1 - self._alpha) ** (index - prev)
+            value = w * value + (1 - w) * self._state[prev]
+        self._state[index] = value
+        self._state = {i: v for i, v in self._state.items() if i >= index - self._history}
+        return value
+
+
 def relative_keypoints(pivot_kp: Keypoints, pivot_t: Keypoints, frame_t: Keypoints) -> Keypoints:
     """The teacher's motion from the pivot (pivot_t, (1,K)) to frames (frame_t, (N,K)) carried
     over to the receiver's pivot key points pivot_kp (1,K) -> (N,K)."""
@@ -60,7 +89,8 @@ def relative_keypoints(pivot_kp: Keypoints, pivot_t: Keypoints, frame_t: Keypoin
 
 
 class LandmarkMotion:
-    """One segment at a time: start() on its pivot, then apply() to its frames, in order."""
+    """One segment at a time: start() on its pivot, then apply() to its frames, in order (the
+    last few may come again)."""
 
     def __init__(self) -> None:
         try:
@@ -69,21 +99,27 @@ class LandmarkMotion:
             raise ThcError(f"--motion landmarks needs dlib's landmark model: {e}; or use --motion detector") from None
         self._box = None
         self._pivot: tuple[Keypoints, Keypoints] | None = None  # (receiver's pivot key points, teacher's)
+        self._jacobians = Smoother(JACOBIAN_SMOOTHING)
 
-    def start(self, pivot_crop: np.ndarray, pivot_kp: Keypoints) -> bool:
-        """pivot_crop: the pivot frame's face region (S,S,3) uint8, as sent (before JPEG);
-        pivot_kp: the key points the receiver will find on the decoded pivot. -> whether the
-        teacher found a face (otherwise apply() returns the detector's key points)."""
+    def start(self, index: int, pivot_crop: np.ndarray, pivot_kp: Keypoints) -> bool:
+        """index: the pivot's frame; pivot_crop: its face region (S,S,3) uint8, as sent (before
+        JPEG); pivot_kp: the key points the receiver will find on the decoded pivot. -> whether
+        the teacher found a face (otherwise apply() returns the detector's key points)."""
         self._box = None
         t = self._keypoints([pivot_crop])
         self._pivot = None if t is None else (pivot_kp, t)
+        if t is not None:
+            self._jacobians.reset(index, t.jacobian[0])
         return self._pivot is not None
 
-    def apply(self, crops: list[np.ndarray], detected: Keypoints) -> Keypoints:
-        """crops: frames of the segment (N,S,S,3) uint8; detected: the detector's key points on them."""
+    def apply(self, indices: list[int], crops: list[np.ndarray], detected: Keypoints) -> Keypoints:
+        """indices: frames of the segment, after its pivot; crops: their face regions (N,S,S,3)
+        uint8; detected: the detector's key points on them."""
         if self._pivot is None or not crops:
             return detected
-        return relative_keypoints(*self._pivot, self._keypoints(crops))
+        t = self._keypoints(crops)
+        jac = torch.stack([self._jacobians(i, j) for i, j in zip(indices, t.jacobian)])
+        return relative_keypoints(*self._pivot, Keypoints(t.xy, jac))
 
     def _keypoints(self, crops: list[np.ndarray]) -> Keypoints | None:
         """Teacher key points; a frame where HOG finds no face keeps the last face box."""

@@ -289,8 +289,24 @@ def test_refined_points_are_listed_but_kept_out_of_the_bd_rate():
     refined = row("thc", 12, 90, 0.5, setting="pivot_quality=30,interp=1,refine=5")
     both = markdown([*rows, refined], labels, "t", [])
     bd = [next(line for line in md.splitlines() if line.startswith("| H.264 |")) for md in (plain, both)]
-    assert bd[0] == bd[1] and "n/o" not in bd[0]
+    assert bd[0] == bd[1] and "n/o" not in bd[0] and "| detector |" in bd[0]
     assert "| q30 i1 r5 | 12.00 | 90.0 |" in both and "r5" not in plain
+    # a refined point whose label goes on after refine= (key-point steps) is refined too
+    stepped = row("thc", 12, 90, 0.5, setting="pivot_quality=30,interp=1,refine=5,xy_step=4,jac_step=8")
+    assert next(line for line in markdown([*rows, stepped], labels, "t", []).splitlines() if line.startswith("| H.264 |")) == bd[0]
+
+
+def test_each_sender_has_its_own_bd_rate_curve():
+    rows = [row("x264", r, v, a) for r, v, a in zip([10, 20, 40], [30, 50, 70], [3, 2, 1])]
+    rows += [row("thc", r, v, a, setting=f"pivot_quality={q},interp=2") for r, v, a, q in zip([8, 16], [35, 45], [2.5, 2.0], [30, 80])]
+    rows += [row("thc", r, v, a, setting=f"pivot_quality={q},interp=2,motion=landmarks,xy_step=4,jac_step=8")
+             for r, v, a, q in zip([8, 16], [35, 45], [1.5, 1.0], [30, 80])]  # fmt: skip
+    md = markdown(rows, {"thc": "ours", "x264": "H.264"}, "t", [])
+    lines = {s: next(x for x in md.splitlines() if x.startswith(f"| H.264 | {s} |")) for s in ("landmarks", "detector")}
+    assert lines["landmarks"] != lines["detector"]
+    akd = {s: float(line.split("|")[5].strip().rstrip("%")) for s, line in lines.items()}
+    assert akd["landmarks"] < akd["detector"]  # lower AKD at the same rates: fewer bits for it
+    assert "| q30 i2 L s4x8 | 8.00 |" in md
 
 
 @pytest.mark.skipif(not HAVE_FFMPEG, reason="needs imageio-ffmpeg (the eval extra)")

@@ -43,13 +43,16 @@ def default_setting() -> Setting:
 class Thc:
     name = "thc"
     label = "thcodec (ours)"
-    # (pivot JPEG quality, interp, refine steps, key-point steps); the default is 50/2/0/(4, 8).
-    # Refined points are the slow sender (analysis by synthesis, thcodec/refine.py): the same
-    # receiver, other key points. Full-precision points (1, 1) show what the steps save.
+    # (pivot JPEG quality, interp, refine steps, key-point steps, motion); the default is
+    # 50/2/0/(4, 8)/landmarks. Landmark points (L) are the default sender; the detector's points
+    # (its motion, the default before landmark motion) and refined points (the slow sender,
+    # analysis by synthesis, thcodec/refine.py) show the other senders: the same receiver, other
+    # key points. Full-precision points (1, 1) show what the steps save.
+    landmark_points = (*((q, 2, 0, COARSE, "landmarks") for q in (30, 50, 80)), (80, 1, 0, FULL, "landmarks"))
     sweep = (*((q, k, 0, FULL) for q in (30, 55, 80) for k in (1, 2)), (30, 2, REFINE, FULL), (80, 2, REFINE, FULL),
-             *((q, 2, 0, COARSE) for q in (30, 50, 80)), (50, 2, REFINE, COARSE))
+             *((q, 2, 0, COARSE) for q in (30, 50, 80)), (50, 2, REFINE, COARSE), *landmark_points)
     quick_sweep = ((30, 1, 0, FULL), (80, 1, 0, FULL), (30, 2, 0, FULL), (80, 2, 0, FULL), (30, 2, REFINE, FULL), (80, 2, REFINE, FULL),
-                   *((q, 2, 0, COARSE) for q in (30, 50, 80)), (50, 2, REFINE, COARSE))
+                   *((q, 2, 0, COARSE) for q in (30, 50, 80)), (50, 2, REFINE, COARSE), *landmark_points)
 
     def __init__(self, weights: Path | None = None) -> None:
         self._weights = weights  # None: the shipped weights/

@@ -180,18 +180,24 @@ def _pct(v: float | None) -> str:
 
 def _short(setting: str) -> str:
     return (setting.replace("pivot_quality=", "q").replace(",interp=", " i").replace(",refine=", " r").replace("jpeg_quality=", "q")
-            .replace(",xy_step=", " s").replace(",jac_step=", "x"))
+            .replace(",motion=landmarks", " L").replace(",xy_step=", " s").replace(",jac_step=", "x"))
 
 
-def _refined(r: Row) -> bool:
-    """A point of the slow sender (encode --refine): another rate curve than the detector's."""
-    return "refine=" in r.setting.split(",")[-1]
+# Our senders, each its own rate curve: the default (motion from dlib's landmarks, encode
+# --motion landmarks), the key-point detector's motion (--motion detector, and every point
+# measured before landmark motion existed), and the slow sender (--refine), listed beside them.
+SENDERS = {"landmarks": "landmark motion (L, the default)", "detector": "the detector's motion"}
 
 
-def _detector_points(rows: list[Row]) -> list[Row]:
-    """Our points with the detector's key points: one rate curve (refined points are another
-    sender, reported beside it, not mixed into its BD-rate)."""
-    return [r for r in rows if not _refined(r)]
+def _sender(r: Row) -> str:
+    parts = r.setting.split(",")
+    if any(p.startswith("refine=") for p in parts):
+        return "refined"
+    return "landmarks" if "motion=landmarks" in parts else "detector"
+
+
+def _curve(rows: list[Row], sender: str) -> list[Row]:
+    return [r for r in rows if _sender(r) == sender]
 
 
 def _group(rows: list[Row]) -> dict[str, dict[str, list[Row]]]:
@@ -288,16 +294,17 @@ def markdown(rows: list[Row], labels: dict[str, str], title: str, notes: list[st
     out = [f"# {title}", ""]
     out += [f"- {n}" for n in notes]
     out += ["", "## BD-rate of thcodec against each anchor (rate change at equal quality, mean over clips)", ""]
-    out += ["thcodec's curve: its points with the detector's key points (refined points, r, are listed beside them).", ""]
+    out += ["One curve per sender: " + "; ".join(f"{v}" for v in SENDERS.values()) + " (refined points, r, are listed beside them).", ""]
     out += ["n/o: the quality ranges do not overlap (or too few points). Negative: thcodec needs fewer bits.", ""]
-    out += ["| anchor | BD-rate on VMAF | clips | BD-rate on AKD | clips |", "|---|---|---|---|---|"]
-    for a in anchors:
+    out += ["| anchor | thcodec | BD-rate on VMAF | clips | BD-rate on AKD | clips |", "|---|---|---|---|---|---|"]
+    for a, sender in product(anchors, SENDERS):
         cells = []
         for m in ("vmaf", "akd"):
-            vals = [bd_rate_rows(g[c][a], _detector_points(g[c][OURS]), m) for c in g if g[c][a] and g[c][OURS]]
+            vals = [bd_rate_rows(g[c][a], _curve(g[c][OURS], sender), m) for c in g if g[c][a] and _curve(g[c][OURS], sender)]
             ok = [v for v in vals if v is not None]
             cells += [_pct(float(np.mean(ok)) if ok else None), f"{len(ok)}/{len(vals)}"]
-        out.append(f"| {labels[a]} | {' | '.join(cells)} |")
+        if any(c != "0/0" for c in cells[1::2]):
+            out.append(f"| {labels[a]} | {sender} | {' | '.join(cells)} |")
     if default:
         out += _criteria(g, labels, anchors, default)
     out += _summary(g, labels, anchors)
@@ -313,13 +320,13 @@ def markdown(rows: list[Row], labels: dict[str, str], title: str, notes: list[st
                 cells = [_short(r.setting), _f(r.kbps, 2), _f(r.vmaf), _f(r.akd, 2), _f(r.aed, 3), _f(r.psnr, 2)]
                 cells += [_anchor_cell(by_codec[a], r.kbps) for a in anchors if by_codec.get(a)]
                 out.append("| " + " | ".join(cells) + " |")
-            out += ["", "| anchor | BD-rate VMAF | BD-rate AKD | BD-rate AED | lowest rate kbps (VMAF, AKD) |", "|---|---|---|---|---|"]
-            for a in anchors:
-                if not by_codec.get(a):
+            out += ["", "| anchor | thcodec | BD-rate VMAF | BD-rate AKD | BD-rate AED | lowest rate kbps (VMAF, AKD) |", "|---|---|---|---|---|---|"]
+            for a, sender in product(anchors, SENDERS):
+                if not (by_codec.get(a) and _curve(ours, sender)):
                     continue
                 low = min(by_codec[a], key=lambda r: r.kbps)
-                bds = [_pct(bd_rate_rows(by_codec[a], _detector_points(ours), m)) for m in ("vmaf", "akd", "aed")]
-                out.append(f"| {labels[a]} | {' | '.join(bds)} | {low.kbps:.1f} ({_f(low.vmaf)}, {_f(low.akd, 2)}) |")
+                bds = [_pct(bd_rate_rows(by_codec[a], _curve(ours, sender), m)) for m in ("vmaf", "akd", "aed")]
+                out.append(f"| {labels[a]} | {sender} | {' | '.join(bds)} | {low.kbps:.1f} ({_f(low.vmaf)}, {_f(low.akd, 2)}) |")
         out += ["", "All points:", "",
                 "| codec | setting | bytes | kbps | bpp | PSNR | PSNR of MSE | SSIM | VMAF | AKD | AED | face miss | enc fps | dec fps |",
                 "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -333,6 +340,7 @@ def markdown(rows: list[Row], labels: dict[str, str], title: str, notes: list[st
 
 # --------------------------------------------------------------------------- plots
 
+SENDER_COLORS = {"landmarks": "tab:blue", "detector": "black", "refined": "tab:red"}
 PLOT_METRICS = (("vmaf", "VMAF"), ("akd", "AKD (px, lower is better)"), ("aed", "AED (lower is better)"), ("psnr", "PSNR RGB (dB)"))
 
 
@@ -355,12 +363,11 @@ def plot_clip(rows: list[Row], labels: dict[str, str], path: Path, title: str) -
                 continue
             x, y = [r.kbps for r in rs], [getattr(r, metric) for r in rs]
             if codec == OURS:
-                for (interp, marker), refined in product(((1, "o"), (2, "s"), (3, "^"), (4, "v")), (False, True)):
-                    sel = [i for i, r in enumerate(rs) if f"interp={interp}" in r.setting.split(",") and _refined(r) == refined]
+                for (interp, marker), (sender, color) in product(((1, "o"), (2, "s"), (3, "^"), (4, "v")), SENDER_COLORS.items()):
+                    sel = [i for i, r in enumerate(rs) if f"interp={interp}" in r.setting.split(",") and _sender(r) == sender]
                     if sel:
-                        ax.scatter([x[i] for i in sel], [y[i] for i in sel], marker=marker, s=40, zorder=3,
-                                   color="tab:red" if refined else "black",
-                                   label=f"{labels.get(codec, codec)}, interp {interp}{', refined' if refined else ''}")
+                        ax.scatter([x[i] for i in sel], [y[i] for i in sel], marker=marker, s=40, zorder=3, color=color,
+                                   label=f"{labels.get(codec, codec)}, interp {interp}, {sender}")
                 for xi, yi, r in zip(x, y, rs):
                     ax.annotate(_short(r.setting), (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
             else:

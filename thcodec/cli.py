@@ -282,7 +282,7 @@ def bench(
     out: Annotated[Path, typer.Option(help="Folder for points.csv, report.md, plots/, refs/ and streams/.")] = Path("out/bench"),
     frames: Annotated[int, typer.Option(min=1, help="Frames of each clip (at 25 fps) in the reference.")] = 250,
     codecs: Annotated[Optional[str], typer.Option(help="Comma-separated subset of thc,x264,x265,vvenc,svtav1,frozen.")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Fewer settings per codec (32 points a clip instead of 48) and AED on every 10th frame: about half the time.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Fewer settings per codec (33 points a clip instead of 49) and AED on every 10th frame: about half the time.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Keep the points already in OUT/points.csv; measure only the missing ones (also to add codecs to a run).")] = False,
     weights: Annotated[Optional[Path], typer.Option(help="thcodec's weights folder (manifest.json + networks, as written by python -m thcodec.train.export --out DIR): measure a candidate before shipping it. Default: the shipped weights/.")] = None,
     quiet: Quiet = False,

@@ -88,6 +88,13 @@ def relative_keypoints(pivot_kp: Keypoints, pivot_t: Keypoints, frame_t: Keypoin
     return Keypoints(xy, jac)
 
 
+def smoothed_motion(pivot_kp: Keypoints, pivot_t: Keypoints, frame_t: Keypoints, indices: list[int],
+                    jacobians: Smoother) -> Keypoints:
+    """relative_keypoints with the teacher's Jacobians smoothed over the frame indices (N)."""
+    jac = torch.stack([jacobians(i, j) for i, j in zip(indices, frame_t.jacobian)])
+    return relative_keypoints(pivot_kp, pivot_t, Keypoints(frame_t.xy, jac))
+
+
 class LandmarkMotion:
     """One segment at a time: start() on its pivot, then apply() to its frames, in order (the
     last few may come again)."""
@@ -117,9 +124,7 @@ class LandmarkMotion:
         uint8; detected: the detector's key points on them."""
         if self._pivot is None or not crops:
             return detected
-        t = self._keypoints(crops)
-        jac = torch.stack([self._jacobians(i, j) for i, j in zip(indices, t.jacobian)])
-        return relative_keypoints(*self._pivot, Keypoints(t.xy, jac))
+        return smoothed_motion(*self._pivot, self._keypoints(crops), indices, self._jacobians)
 
     def _keypoints(self, crops: list[np.ndarray]) -> Keypoints | None:
         """Teacher key points; a frame where HOG finds no face keeps the last face box."""

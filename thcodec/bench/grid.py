@@ -3,7 +3,7 @@
     python -m thcodec.bench.grid --bench out/bench --clips mt_duda,lp_driving_d3,vx_vasa_1_10 --out docs
 
 Uses the streams a `thc bench` run left under BENCH/streams: ours at the default point
-(pivot quality 80, --interp 2) and, per anchor, its stream whose rate is nearest ours
+(what `thc encode` does without options) and, per anchor, its stream whose rate is nearest ours
 (the rates are printed on the picture). Rows are the frames at 2, 5 and 8 seconds.
 """
 

@@ -8,7 +8,10 @@ pivot), AKD of:
             generator loses even with nothing to move);
   teacher   the first frame animated with key points made from dlib's landmarks on each
             frame (the detector's own teacher; what perfect key points would give);
-  detector  the first frame animated with the detector's key points (what the codec sends).
+  detector  the first frame animated with the detector's key points (what encode --motion
+            detector sends);
+  landmark motion  the first frame animated with the teacher's motion carried over to the
+            detector's key points on it (what the default sender sends, thcodec/landmark_motion.py).
 Also the detector's distance to the teacher's key points, px at 256. Needs the eval extra.
 """
 
@@ -25,21 +28,23 @@ from thcodec.bench.quality import FaceMetrics
 from thcodec.bench.reference import read_lossless
 from thcodec.frames import to_tensor, to_uint8
 from thcodec.keypoints import Keypoints
+from thcodec.landmark_motion import JACOBIAN_SMOOTHING, TEMPLATE, Smoother, smoothed_motion
 from thcodec.teacher import keypoints_from_landmarks, make_template
 from thcodec.weights import load_model
 
 BATCH = 25
 
 
-def teacher_keypoints(landmarks_px: np.ndarray, size: int) -> tuple[Keypoints, np.ndarray]:
+def teacher_keypoints(landmarks_px: np.ndarray, size: int, template: np.ndarray | None = None) -> tuple[Keypoints, np.ndarray]:
     """(N,68,2) pixel landmarks, NaN where no face -> key points (frames without a face take
-    the first face's; Jacobians against the clip's mean shape), and the mask of frames with a face."""
+    the first face's; Jacobians against template, by default the clip's mean shape), and the
+    mask of frames with a face."""
     lm = (landmarks_px * 2 + 1) / size - 1  # pixel centres -> [-1, 1]
     ok = ~np.isnan(lm).any(axis=(1, 2))
     if not ok.any():
         raise SystemExit("no face in the reference")
     lm = np.where(ok[:, None, None], lm, lm[np.argmax(ok)])
-    return Keypoints.from_numpy(*keypoints_from_landmarks(lm, make_template(lm[ok]))), ok
+    return Keypoints.from_numpy(*keypoints_from_landmarks(lm, make_template(lm[ok]) if template is None else template)), ok
 
 
 def detect_all(model, frames: torch.Tensor) -> Keypoints:
@@ -68,12 +73,19 @@ def measure(ref: Path, model, faces: FaceMetrics) -> dict:
     x = to_tensor(frames)
     det = detect_all(model, x)
     first = Keypoints(teacher.xy[:1], teacher.jacobian[:1])
+    det0 = Keypoints(det.xy[:1], det.jacobian[:1])
+    sent_t = teacher_keypoints(ref_faces.landmarks, size, TEMPLATE)[0]  # as the sender makes them
+    smoother = Smoother(JACOBIAN_SMOOTHING)
+    smoother.reset(0, sent_t.jacobian[0])
+    motion = smoothed_motion(det0, Keypoints(sent_t.xy[:1], sent_t.jacobian[:1]), sent_t, list(range(len(frames))), smoother)
     rows = {
         "floor": animate_all(model, x, det, det),
         "teacher": animate_all(model, x[:1], first, teacher),
-        "detector": animate_all(model, x[:1], Keypoints(det.xy[:1], det.jacobian[:1]), det),
+        "detector": animate_all(model, x[:1], det0, det),
+        "landmark motion": animate_all(model, x[:1], det0, motion),
     }
-    out = {"clip": ref.stem, **{k: faces.score(ref_faces, v).akd for k, v in rows.items()}}
+    scores = {k: faces.score(ref_faces, v) for k, v in rows.items()}
+    out = {"clip": ref.stem, **{k: s.akd for k, s in scores.items()}, **{f"{k} AED": s.aed for k, s in scores.items()}}
     out["detector_vs_teacher_px"] = float((det.xy[ok] - teacher.xy[ok]).norm(dim=-1).mean()) * size / 2
     return out
 

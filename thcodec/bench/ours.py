@@ -48,7 +48,8 @@ class Thc:
     # (its motion, the default before landmark motion) and refined points (the slow sender,
     # analysis by synthesis, thcodec/refine.py) show the other senders: the same receiver, other
     # key points. Full-precision points (1, 1) show what the steps save.
-    landmark_points = (*((q, 2, 0, COARSE, "landmarks") for q in (30, 50, 80)), (80, 1, 0, FULL, "landmarks"))
+    landmark_points = (*((q, 2, 0, COARSE, "landmarks") for q in (30, 50, 80)), (80, 1, 0, FULL, "landmarks"),
+                       (50, 2, REFINE, COARSE, "landmarks"))
     sweep = (*((q, k, 0, FULL) for q in (30, 55, 80) for k in (1, 2)), (30, 2, REFINE, FULL), (80, 2, REFINE, FULL),
              *((q, 2, 0, COARSE) for q in (30, 50, 80)), (50, 2, REFINE, COARSE), *landmark_points)
     quick_sweep = ((30, 1, 0, FULL), (80, 1, 0, FULL), (30, 2, 0, FULL), (80, 2, 0, FULL), (30, 2, REFINE, FULL), (80, 2, REFINE, FULL),

@@ -267,7 +267,8 @@ class _Sender:
         index, frame = self._pending[0]
         region = choose_region(*self._size, self._finder.largest_face(frame))
         kept = [(i, f) for i, f in self._pending if (i - index) % self._opts.interp == 0]
-        fields = self._detect([i for i, _ in kept], [region.crop(f, MODEL_SIZE) for _, f in kept], refine=False)[0]  # no pivot to refine against yet; the rate is alike
+        # No pivot yet to measure motion from or refine against: the detector's own points, whose rate is alike.
+        fields = self._detect([i for i, _ in kept], [region.crop(f, MODEL_SIZE) for _, f in kept], detector_only=True)[0]
         if len(fields) < 2:
             return self._prior_rate
         # The first frame is coded from zero; the steady state predicts each frame from the last.
@@ -399,11 +400,11 @@ class _Sender:
             self._pending = items[at:]
             self._start(items[at][0], items[at][1], C.SwitchReason.QUALITY, jpeg)
 
-    def _detect(self, indices: list[int], crops: list[np.ndarray], refine: bool = True) -> tuple[np.ndarray, torch.Tensor]:
+    def _detect(self, indices: list[int], crops: list[np.ndarray], detector_only: bool = False) -> tuple[np.ndarray, torch.Tensor]:
         """-> (the quantized key points to send, (N,K,2) positions the detector sees in the frames).
         Within a segment the sent ones follow --motion (dlib's landmarks relative to the
         pivot's key points, thcodec/landmark_motion.py) and --refine (chosen for the
-        receiver's picture of the pivot); refine=False sends the detector's own."""
+        receiver's picture of the pivot); detector_only: the detector's own, as seen."""
         k = self._loaded.model.num_kp
         if not crops:
             return np.zeros((0, k, kpq.NUM_FIELDS), np.int32), torch.zeros(0, k, 2)
@@ -411,7 +412,7 @@ class _Sender:
         seen = self._loaded.model.detect_keypoints(frames)
         detected = self._quantize(seen)
         seen_xy = Keypoints.from_numpy(*kpq.dequantize(detected)).xy  # as the receiver would get them
-        if not refine:
+        if detector_only:
             return detected, seen_xy
         sent = self._motion.apply(indices, crops, seen) if self._motion is not None else seen
         if self._opts.refine_steps:

@@ -16,8 +16,8 @@ The teacher's Jacobians come from least-squares fits to 5-12 landmarks and jitte
 smoothed over time (exponentially, causal), which costs no landmark accuracy, keeps identity
 closer and spends fewer bytes than the raw ones (docs/landmark_motion.md). Positions are sent
 as measured: smoothing them lags the mouth. Nothing changes for the receiver: it still detects
-the pivot's key points itself and gets ordinary 8-byte key points. Segments whose pivot shows no face the HOG detector finds are
-sent with the detector's key points, as before.
+the pivot's key points itself and gets ordinary 8-byte key points. Segments whose pivot shows
+no face the HOG detector finds are sent with the detector's key points, as before.
 """
 
 from __future__ import annotations

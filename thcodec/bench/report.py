@@ -340,7 +340,7 @@ def markdown(rows: list[Row], labels: dict[str, str], title: str, notes: list[st
 
 # --------------------------------------------------------------------------- plots
 
-SENDER_COLORS = {"landmarks": "tab:blue", "detector": "black", "refined": "tab:red"}
+SENDER_COLORS = {"landmarks": "tab:cyan", "detector": "black", "refined": "tab:brown"}  # apart from the anchors
 PLOT_METRICS = (("vmaf", "VMAF"), ("akd", "AKD (px, lower is better)"), ("aed", "AED (lower is better)"), ("psnr", "PSNR RGB (dB)"))
 
 

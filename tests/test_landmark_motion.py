@@ -10,7 +10,7 @@ from thcodec import container as C
 from thcodec import teacher as T
 from thcodec.errors import ThcError
 from thcodec.keypoints import Keypoints
-from thcodec.landmark_motion import TEMPLATE, LandmarkMotion, Smoother, relative_keypoints
+from thcodec.landmark_motion import BOX_EVERY, TEMPLATE, LandmarkMotion, Smoother, relative_keypoints
 from thcodec.options import EncodeOptions
 
 
@@ -96,12 +96,23 @@ def test_no_face_at_the_pivot_sends_the_detector_key_points(motion):
     assert out is detected
 
 
-def test_a_frame_without_a_face_keeps_the_last_box(motion, loaded):
+def test_a_frame_without_a_face_keeps_the_last_box(motion):
     face = demo_face()
     assert motion.start(0, face, kp())
-    grey = np.full_like(face, 90)
-    out = motion.apply([1, 2], [face, grey], kp(2, seed=7))
+    grey = np.full_like(face, 90)  # the box is looked for again on some of these, and not found
+    out = motion.apply(list(range(1, 2 * BOX_EVERY + 1)), [face] + [grey] * (2 * BOX_EVERY - 1), kp(2 * BOX_EVERY, seed=7))
     assert torch.isfinite(out.xy).all() and torch.isfinite(out.jacobian).all()
+
+
+def test_the_face_box_is_found_every_few_frames(motion, monkeypatch):
+    calls = []
+    box = motion._teacher.box
+    monkeypatch.setattr(motion._teacher, "box", lambda img: calls.append(1) or box(img))
+    face = demo_face()
+    assert motion.start(0, face, kp()) and len(calls) == 1  # the pivot always gets its own box
+    n = 3 * BOX_EVERY
+    motion.apply(list(range(1, n + 1)), [face] * n, kp(n))
+    assert len(calls) == 1 + n // BOX_EVERY
 
 
 def test_unknown_motion_source_is_refused():

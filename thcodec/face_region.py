@@ -7,6 +7,7 @@ where no face is found, use the whole frame (resized non-uniformly to the model 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +37,9 @@ class Region:
         return Region(0, 0, width, height)
 
 
-def _detector():
+@functools.cache
+def hog_detector():
+    """dlib's HOG face detector, one per process (building it takes most of a second)."""
     import dlib  # imported lazily: only the sender needs it
 
     return dlib.get_frontal_face_detector()
@@ -46,7 +49,7 @@ class FaceFinder:
     """dlib's HOG face detector (its model ships inside the dlib-bin wheel)."""
 
     def __init__(self) -> None:
-        self._det = _detector()
+        self._det = hog_detector()
 
     def largest_face(self, frame: np.ndarray) -> tuple[float, float, float] | None:
         """frame: (H,W,3) uint8 -> (cx, cy, side) of the largest face in pixels, or None."""

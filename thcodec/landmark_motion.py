@@ -56,6 +56,7 @@ TEMPLATE = np.array((
 
 JACOBIAN_SMOOTHING = 0.25  # per frame: the weight of a frame's own Jacobians against the smoothed ones before it
 HISTORY = 32  # frames of smoothed values kept: the sender may come back to a frame up to LOOKAHEAD old
+BOX_EVERY = 4  # the HOG face box (10 ms of the 15 a frame costs) is found again every this many frames measured
 
 
 class Smoother:
@@ -105,6 +106,7 @@ class LandmarkMotion:
         except ImportError as e:
             raise ThcError(f"--motion landmarks needs dlib's landmark model: {e}; or use --motion detector") from None
         self._box = None
+        self._box_age = 0  # frames measured since the box was found
         self._pivot: tuple[Keypoints, Keypoints] | None = None  # (receiver's pivot key points, teacher's)
         self._jacobians = Smoother(JACOBIAN_SMOOTHING)
 
@@ -127,13 +129,17 @@ class LandmarkMotion:
         return smoothed_motion(*self._pivot, self._keypoints(crops), indices, self._jacobians)
 
     def _keypoints(self, crops: list[np.ndarray]) -> Keypoints | None:
-        """Teacher key points; a frame where HOG finds no face keeps the last face box."""
+        """Teacher key points. The face box is found every BOX_EVERY frames (the shape
+        predictor follows a face that moved a little in its box); a frame where HOG finds no
+        face keeps the last box."""
         marks = []
         for crop in crops:
-            box = self._teacher.box(crop)
-            if box is not None:
-                self._box = box
-            elif self._box is None:
-                return None
+            if self._box is None or self._box_age >= BOX_EVERY:
+                box = self._teacher.box(crop)
+                if box is not None:
+                    self._box, self._box_age = box, 0
+                elif self._box is None:
+                    return None
+            self._box_age += 1
             marks.append(self._teacher.landmarks(crop, self._box))
         return Keypoints.from_numpy(*keypoints_from_landmarks(np.stack(marks), TEMPLATE))

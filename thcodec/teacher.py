@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from thcodec.face_region import hog_detector
+
 # Fixed landmark groups (iBUG 68 indexing), one key point each.
 GROUPS: tuple[tuple[int, ...], ...] = (
     (17, 18, 19, 20, 21),  # right brow (image left)
@@ -43,7 +45,7 @@ class LandmarkTeacher:
         import dlib
 
         self._dlib = dlib
-        self._det = dlib.get_frontal_face_detector()
+        self._det = hog_detector()
         self._sp = dlib.shape_predictor(str(model_file("shape_predictor_68_face_landmarks.dat")))
 
     def box(self, img: np.ndarray):

@@ -3,7 +3,7 @@
 The key-point detector was distilled from key points made of dlib's landmarks (thcodec.teacher)
 and sits 2.4 px from them on faces it never saw (1.4 px on its training faces): that error is
 about 29% of the landmark distance a call ends with (docs/results.md). The sender can afford
-dlib itself (HOG box + shape predictor, about 10 ms a frame); the receiver cannot send its
+dlib itself (HOG box + shape predictor, about 7 ms a frame); the receiver cannot send its
 detector's mistakes back. So the sender measures each frame's motion with the teacher, as the
 change of the teacher's key points from the pivot frame, and applies that change to the key
 points the receiver's detector finds on the decoded pivot (first-order motion model's

@@ -22,7 +22,7 @@ from rich.text import Text
 
 from thcodec import __version__
 from thcodec.errors import ThcError
-from thcodec.options import EncodeOptions
+from thcodec.options import MOTION_SOURCES, EncodeOptions
 
 app = typer.Typer(
     add_completion=False,
@@ -44,11 +44,7 @@ class SrMethod(str, Enum):
     bicubic = "bicubic"
 
 
-class MotionSource(str, Enum):
-    landmarks = "landmarks"
-    detector = "detector"
-
-
+MotionSource = Enum("MotionSource", {m: m for m in MOTION_SOURCES}, type=str)
 DEFAULT_MOTION = MotionSource(EncodeOptions.motion)
 
 # Output frames larger than this per side would take minutes per frame and gigabytes to write.
@@ -162,7 +158,7 @@ def encode(
     min_pivot_interval: Annotated[float, typer.Option(min=0, help="Seconds after a pivot before the quality or face-position test may send another (scene cuts do not wait).")] = EncodeOptions.min_pivot_interval_s,
     max_pivot_interval: Annotated[float, typer.Option(min=0, help="Send a pivot at least this often, seconds (0: only when needed).")] = EncodeOptions.max_pivot_interval_s,
     motion: Annotated[MotionSource, typer.Option(help="How the sender measures each frame's motion: dlib's 68 face landmarks (landmarks: about 7 ms a sent frame and 1.6 s more start-up), sent relative to the key points the receiver finds on the pivot; or the key-point detector on each frame (detector: 23% higher landmark error at the same rate on unseen faces, 4% lower identity error; docs/landmark_motion.md). Same stream format and receiver either way.")] = DEFAULT_MOTION,
-    refine: Annotated[int, typer.Option(min=0, max=100, help="Analysis by synthesis: adjust each sent frame's key points with this many gradient steps so the receiver's picture matches the frame (same stream format and receiver; about 0.1 s per step and sent frame on one core: 5 steps encode a 256x256 call at 3 fps instead of 23, see docs/refine.md). 0: send the key points --motion gives.")] = EncodeOptions.refine_steps,
+    refine: Annotated[int, typer.Option(min=0, max=100, help="Analysis by synthesis: adjust each sent frame's key points with this many gradient steps so the receiver's picture matches the frame (same stream format and receiver; about 0.1 s per step and sent frame on one core: 5 steps encode a 256x256 call at 2 fps instead of 22, see docs/refine.md). 0: send the key points --motion gives.")] = EncodeOptions.refine_steps,
     xy_step: Annotated[int, typer.Option(min=1, max=64, help="Send key-point positions as multiples of this many codes (a code is 1/16 pixel of the 256x256 face): coarser steps cost fewer bytes; 1: full precision. See docs/keypoint_steps.md.")] = EncodeOptions.xy_step,
     jac_step: Annotated[int, typer.Option(min=1, max=64, help="Send key-point Jacobians as multiples of this many codes (a code is 1/256): coarser steps cost fewer bytes; 1: full precision.")] = EncodeOptions.jac_step,
     single_pivot: Annotated[bool, typer.Option("--single-pivot", help="Send one pivot, at the start, and never another (no analysis: fastest encode).")] = False,

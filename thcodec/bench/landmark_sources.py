@@ -12,7 +12,7 @@ pivot), AKD of:
             detector sends);
   landmark motion  the first frame animated with the teacher's motion carried over to the
             detector's key points on it (what the default sender sends, thcodec/landmark_motion.py).
-Also the detector's distance to the teacher's key points, px at 256. Needs the eval extra.
+Also AED of each, and the detector's distance to the teacher's key points, px at 256.
 """
 
 from __future__ import annotations

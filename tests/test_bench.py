@@ -349,7 +349,7 @@ def test_bench_end_to_end_on_a_tiny_clip(make_clip, tmp_path: Path, monkeypatch)
         def run(self, ref, setting, out_dir):
             return self.codec.run(ref, setting, out_dir)
 
-    monkeypatch.setattr(R, "make_codecs", lambda names: {n: OneSetting(c) for n, c in real(names).items()})
+    monkeypatch.setattr(R, "make_codecs", lambda names, weights=None: {n: OneSetting(c) for n, c in real(names, weights).items()})
     clip = make_clip(width=96, height=96, frames=24, fps=25, audio=True)
     out = tmp_path / "bench"
     r = CliRunner().invoke(app, ["bench", str(clip), "--frames", "20", "--quick", "--quiet", "--out", str(out)])

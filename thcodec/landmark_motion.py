@@ -27,6 +27,7 @@ import torch
 
 from thcodec.errors import ThcError
 from thcodec.keypoints import Keypoints
+from thcodec.models.dense_motion import safe_inverse
 from thcodec.teacher import LandmarkTeacher, keypoints_from_landmarks
 
 # The mean of dlib's 68 landmarks over the training split's face crops ([-1, 1] over the
@@ -85,7 +86,7 @@ def relative_keypoints(pivot_kp: Keypoints, pivot_t: Keypoints, frame_t: Keypoin
     """The teacher's motion from the pivot (pivot_t, (1,K)) to frames (frame_t, (N,K)) carried
     over to the receiver's pivot key points pivot_kp (1,K) -> (N,K)."""
     xy = pivot_kp.xy + (frame_t.xy - pivot_t.xy)
-    jac = frame_t.jacobian @ torch.linalg.inv(pivot_t.jacobian) @ pivot_kp.jacobian
+    jac = frame_t.jacobian @ safe_inverse(pivot_t.jacobian) @ pivot_kp.jacobian  # the receiver's inverse
     return Keypoints(xy, jac)
 
 

@@ -163,3 +163,19 @@ def loaded():
     from thcodec.weights import load_model
 
     return load_model()
+
+
+def write_frame_cache(root: Path, n: int, seed: int) -> None:
+    """A tiny training frame cache (thcodec.train.cache's layout): n noise pictures in two clips,
+    landmarks scattered around a fixed 68-point shape."""
+    import json
+
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True)
+    frames = rng.integers(0, 256, (n, 256, 256, 3), dtype=np.uint8)
+    frames.tofile(root / "frames.u8")
+    shape = np.random.default_rng(0).uniform(-0.5, 0.5, (68, 2))
+    np.save(root / "landmarks.npy", (shape + rng.normal(0, 0.02, (n, 68, 2))).astype(np.float32))
+    half = n // 2
+    clips = [{"file": "a.mp4", "start": 0, "stop": half}, {"file": "b.mp4", "start": half, "stop": n}]
+    (root / "index.json").write_text(json.dumps({"size": 256, "count": n, "clips": clips}))

@@ -12,24 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from thcodec.train.cache import SIZE
-
-
-def _cache(root: Path, n: int, seed: int) -> None:
-    """A tiny frame cache: n noise pictures, landmarks scattered around a fixed 68-point shape."""
-    rng = np.random.default_rng(seed)
-    root.mkdir(parents=True)
-    frames = rng.integers(0, 256, (n, SIZE, SIZE, 3), dtype=np.uint8)
-    frames.tofile(root / "frames.u8")
-    shape = np.random.default_rng(0).uniform(-0.5, 0.5, (68, 2))
-    np.save(root / "landmarks.npy", (shape + rng.normal(0, 0.02, (n, 68, 2))).astype(np.float32))
-    half = n // 2
-    clips = [{"file": "a.mp4", "start": 0, "stop": half}, {"file": "b.mp4", "start": half, "stop": n}]
-    (root / "index.json").write_text(json.dumps({"size": SIZE, "count": n, "clips": clips}))
+from conftest import write_frame_cache
 
 
 @pytest.mark.slow
@@ -38,8 +24,8 @@ def test_two_cpu_processes_train_one_model(tmp_path, part):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
     if torchrun is None:
         pytest.skip("torchrun is not installed")
-    _cache(tmp_path / "cache" / "train", 12, 1)
-    _cache(tmp_path / "cache" / "val", 4, 2)
+    write_frame_cache(tmp_path / "cache" / "train", 12, 1)
+    write_frame_cache(tmp_path / "cache" / "val", 4, 2)
     run = tmp_path / "run"
     cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "thcodec.train.train", "--part", *part,
            "--cache", str(tmp_path / "cache"), "--run-dir", str(run), "--steps", "20", "--batch", "1", "--val-every", "20"]

@@ -35,9 +35,10 @@ def geometric(images: list[torch.Tensor], landmarks: list[np.ndarray], rng: np.r
     rot = rotations(angle)
     # output coordinate p' = M p + shift with M = R diag(sx, s)  ->  sample the input at M^-1 (p' - shift)
     mat = rot * np.stack([np.where(flip, -scale, scale), scale], -1)[:, None, :]
-    inv = torch.from_numpy(np.linalg.inv(mat)).float()[:, None, None]
-    grid = make_coordinate_grid(s, s)[None].expand(b, -1, -1, -1)
-    src_grid = (inv @ (grid - torch.from_numpy(shift).float()[:, None, None])[..., None]).squeeze(-1)
+    dev = images[0].device
+    inv = torch.from_numpy(np.linalg.inv(mat)).float().to(dev)[:, None, None]
+    grid = make_coordinate_grid(s, s, dev)[None].expand(b, -1, -1, -1)
+    src_grid = (inv @ (grid - torch.from_numpy(shift).float().to(dev)[:, None, None])[..., None]).squeeze(-1)
     out_images = [F.grid_sample(im, src_grid, mode="bilinear", padding_mode="reflection", align_corners=False) for im in images]
     out_lms = []
     for lm in landmarks:
@@ -49,10 +50,10 @@ def geometric(images: list[torch.Tensor], landmarks: list[np.ndarray], rng: np.r
 
 def photometric(images: list[torch.Tensor], rng: np.random.Generator, amount=0.12) -> list[torch.Tensor]:
     """Same brightness / contrast / saturation change for every image of a pair."""
-    b = images[0].shape[0]
-    bright = torch.from_numpy(rng.uniform(-amount, amount, (b, 1, 1, 1))).float()
-    contrast = torch.from_numpy(1 + rng.uniform(-amount, amount, (b, 1, 1, 1))).float()
-    sat = torch.from_numpy(1 + rng.uniform(-amount, amount, (b, 1, 1, 1))).float()
+    b, dev = images[0].shape[0], images[0].device
+    bright = torch.from_numpy(rng.uniform(-amount, amount, (b, 1, 1, 1))).float().to(dev)
+    contrast = torch.from_numpy(1 + rng.uniform(-amount, amount, (b, 1, 1, 1))).float().to(dev)
+    sat = torch.from_numpy(1 + rng.uniform(-amount, amount, (b, 1, 1, 1))).float().to(dev)
     out = []
     for im in images:
         grey = im.mean(1, keepdim=True)

@@ -4,14 +4,18 @@ Four parts; the first two can run side by side, one core each (2-core machines):
   --part keypoints  distils the detector from dlib landmark-group key points; --equivariance W
                     adds the key-point equivariance term (thcodec/train/equivariance.py);
   --part motion     trains dense motion + generator on the teacher's key points (they mean
-                    something from step one), jittered like a detector's; with --detector
-                    it fine-tunes on the detector's own key points instead; --gan W adds a
+                    something from step one), jittered like a detector's; --driving detector
+                    fine-tunes on the detector's own key points instead, --driving landmarks on
+                    what the sender sends (the detector's pivot points moved by the teacher's
+                    change, thcodec/landmark_motion.py); --gan W adds a
                     patch discriminator (thcodec/train/discriminator.py) for sharper frames;
   --part interp     the frame interpolator, on key-point trajectories (thcodec/train/interp.py;
                     make them first with python -m thcodec.train.trajectories);
   --part sr         the super-resolution network (thcodec/train/sr.py; make its cache first
                     with python -m thcodec.train.sr_cache), --no-pivot for the ablation.
 Resumable (RUN/last.pt), CPU by default, CUDA when present; best EMA weights in RUN/best.pt.
+--minutes M ends the run after M minutes of training (the learning-rate schedule follows
+whichever of steps and minutes runs out first): a lent GPU's time is counted.
 Usage: python -m thcodec.train.train --part motion --run runs/motion --steps 4000
 
 Several processes (GPUs or machines): the same command under torchrun, e.g.
@@ -37,6 +41,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from thcodec.frames import to_tensor
 from thcodec.keypoints import Keypoints
+from thcodec.landmark_motion import relative_keypoints
 from thcodec.metrics import ssim
 from thcodec.models.talking_head import TalkingHead
 from thcodec.teacher import keypoints_from_landmarks, make_template
@@ -58,18 +63,19 @@ def valid_indices(cache: FrameCache) -> list[np.ndarray]:
 
 
 def sample_batch(cache: FrameCache, clips: list[np.ndarray], batch: int, rng: np.random.Generator, template, device, rotate: float = 0.0):
-    """A batch of (pivot, driving) pairs from the same clip, any distance apart, augmented (rotate: up to +-degrees)."""
+    """A batch of (pivot, driving) pairs from the same clip, any distance apart, augmented on the
+    device (rotate: up to +-degrees)."""
     src_i, drv_i = [], []
     for c in rng.integers(0, len(clips), batch):
         a, b = rng.choice(clips[c], 2, replace=False)
         src_i.append(a)
         drv_i.append(b)
-    imgs = [to_tensor(cache.frames[np.array(i)]) for i in (src_i, drv_i)]
+    imgs = [to_tensor(cache.frames[np.array(i)]).to(device) for i in (src_i, drv_i)]
     lms = [cache.landmarks[np.array(i)] for i in (src_i, drv_i)]
     imgs, lms = geometric(imgs, lms, rng, max_rotate_deg=rotate)
     imgs = photometric(imgs, rng)
     kps = [Keypoints.from_numpy(*keypoints_from_landmarks(lm, template)).to(device) for lm in lms]
-    return [im.to(device) for im in imgs], kps
+    return imgs, kps
 
 
 def val_pairs(cache: FrameCache, per_clip: int = 8) -> list[tuple[int, int]]:
@@ -80,9 +86,26 @@ def val_pairs(cache: FrameCache, per_clip: int = 8) -> list[tuple[int, int]]:
     return pairs
 
 
+DRIVING = ("teacher", "detector", "landmarks")  # key points the motion networks are driven with
+
+
+def driving_keypoints(model: TalkingHead, driving: str, src, drv, teach_s: Keypoints, teach_d: Keypoints):
+    """(pivot, driving) key points as the receiver gets them: the teacher's own; the detector's
+    on both frames; or the sender's landmark motion (the detector's pivot points moved by the
+    teacher's change, thcodec/landmark_motion.py)."""
+    if driving == "teacher":
+        return teach_s, teach_d
+    with torch.no_grad():
+        det_s = model.detect_keypoints(src)
+        if driving == "detector":
+            return det_s, model.detect_keypoints(drv)
+        return det_s, relative_keypoints(det_s, teach_s, teach_d)
+
+
 @torch.no_grad()
-def validate(model: TalkingHead, cache: FrameCache, pairs, template, use_detector: bool, device) -> dict:
-    """PSNR of animated val frames (detector or teacher key points) and detector error in px."""
+def validate(model: TalkingHead, cache: FrameCache, pairs, template, driving: str, device) -> dict:
+    """PSNR of animated val frames (key points as `driving` says; the keypoints part: the
+    detector's) and detector error in px."""
     model.eval()
     mse_sum, frozen_sum, kp_err = 0.0, 0.0, 0.0
     for k in range(0, len(pairs), 8):
@@ -91,8 +114,7 @@ def validate(model: TalkingHead, cache: FrameCache, pairs, template, use_detecto
         teach_s, teach_d = (Keypoints.from_numpy(*keypoints_from_landmarks(cache.landmarks[i], template)).to(device) for i in (a_idx, b_idx))
         det_d = model.detect_keypoints(drv)
         kp_err += (teach_d.xy - det_d.xy).norm(dim=-1).mean(-1).sum().item() * 128  # [-1,1] -> px at 256
-        kp_s, kp_d = (model.detect_keypoints(src), det_d) if use_detector else (teach_s, teach_d)
-        out = model.animate(src, kp_s, kp_d)
+        out = model.animate(src, *driving_keypoints(model, driving, src, drv, teach_s, teach_d))
         mse_sum += ((out - drv) ** 2).mean((1, 2, 3)).sum().item()
         frozen_sum += ((src - drv) ** 2).mean((1, 2, 3)).sum().item()
     n = len(pairs)
@@ -106,11 +128,13 @@ def load_checkpoint(path: Path, device="cpu") -> dict:
         return torch.load(path, map_location=device, weights_only=True)
 
 
-def lr_at(step: int, total: int, base: float) -> float:
+def lr_at(step: int, total: int, base: float, elapsed: float = 0.0) -> float:
+    """Warm-up over 200 steps, then cosine to 0.1x; elapsed (0-1): the time budget's spent
+    share, when the run has one and it runs out before the steps do."""
     warm = 200
     if step < warm:
         return base * (step + 1) / warm
-    t = min(1.0, (step - warm) / max(1, total - warm))
+    t = min(1.0, max((step - warm) / max(1, total - warm), elapsed))
     return base * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * t)))
 
 
@@ -121,7 +145,7 @@ def jitter(kp: Keypoints, rng: np.random.Generator, xy_std: float, jac_std: floa
     return Keypoints(kp.xy + nx, kp.jacobian + nj)
 
 
-def training_loss(model: TalkingHead, part: str, batch, rng, use_detector: bool, equivariance: float = 0.0) -> tuple[torch.Tensor, dict, torch.Tensor | None]:
+def training_loss(model: TalkingHead, part: str, batch, rng, driving: str = "teacher", equivariance: float = 0.0) -> tuple[torch.Tensor, dict, torch.Tensor | None]:
     """-> (loss, logged values, the generated frames (motion part; for the discriminator) or None).
     equivariance: keypoints part, weight of the equivariance term (thcodec/train/equivariance.py)."""
     (src, drv), (kp_s, kp_d) = batch
@@ -137,11 +161,10 @@ def training_loss(model: TalkingHead, part: str, batch, rng, use_detector: bool,
             loss = loss + equivariance * eq
             rec.update(eq_rec)
         return loss, {"loss": loss.item(), **rec}, None
-    if use_detector:
-        with torch.no_grad():
-            kp_s, kp_d = model.detect_keypoints(src), model.detect_keypoints(drv)
-    else:
+    if driving == "teacher":
         kp_s, kp_d = jitter(kp_s, rng, 0.006, 0.03), jitter(kp_d, rng, 0.006, 0.03)
+    else:
+        kp_s, kp_d = driving_keypoints(model, driving, src, drv, kp_s, kp_d)
     out = model.animate_unclamped(src, kp_s, kp_d)
     l1, s = pyramid_l1(out, drv), ssim(out, drv)
     loss = l1 + 0.2 * (1 - s)
@@ -151,12 +174,12 @@ def training_loss(model: TalkingHead, part: str, batch, rng, use_detector: bool,
 class _LossStep(nn.Module):
     """One training loss as a module's forward, so DistributedDataParallel can wrap it."""
 
-    def __init__(self, model: TalkingHead, part: str, use_detector: bool, equivariance: float) -> None:
+    def __init__(self, model: TalkingHead, part: str, driving: str, equivariance: float) -> None:
         super().__init__()
-        self.model, self.part, self.use_detector, self.equivariance = model, part, use_detector, equivariance
+        self.model, self.part, self.driving, self.equivariance = model, part, driving, equivariance
 
     def forward(self, batch, rng):
-        return training_loss(self.model, self.part, batch, rng, self.use_detector, self.equivariance)
+        return training_loss(self.model, self.part, batch, rng, self.driving, self.equivariance)
 
 
 FEATURE_MATCHING = 10.0  # feature matching against the adversarial term (the first-order motion model's ratio)
@@ -217,9 +240,11 @@ def main() -> None:
     p.add_argument("--sr-cache", type=Path, default=Path(".cache/sr"), help="sr part: the cache of python -m thcodec.train.sr_cache")
     p.add_argument("--no-pivot", action="store_true", help="sr part: the ablation without the pivot inputs")
     p.add_argument("--run", "--run-dir", dest="run", type=Path, required=True, help="folder for last.pt, best.pt and log.jsonl (--run-dir under torchrun, whose own --run-path would swallow --run)")
-    p.add_argument("--detector", type=Path, help="motion part: a keypoints run's best.pt; use its key points")
+    p.add_argument("--detector", type=Path, help="a keypoints run's best.pt: its detector replaces the model's (motion part: drives with its key points unless --driving says otherwise)")
+    p.add_argument("--driving", choices=DRIVING, help="motion part: the key points the networks are driven with (default: detector with --detector, else teacher)")
     p.add_argument("--init", type=Path, help="start from this run's best.pt weights (fine-tuning)")
     p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--minutes", type=float, help="end after this many minutes of training (a lent GPU's time), validating and saving first")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--val-every", type=int, default=250)
@@ -275,17 +300,20 @@ def main() -> None:
         step, best = int(ck["step"]), ck["best"]
         print(f"resumed at step {step}", flush=True)
     rng = np.random.default_rng(a.seed + step + 100_003 * rank)  # each process its own samples
-    use_detector = a.detector is not None
-    loss_step = _LossStep(model, a.part, use_detector, a.equivariance)
+    driving = a.driving or ("detector" if a.detector else "teacher")
+    loss_step = _LossStep(model, a.part, driving, a.equivariance)
     if world > 1:
         loss_step = DistributedDataParallel(loss_step, device_ids=[device.index] if device.type == "cuda" else None)
     # keypoints part: lower kp error is better; motion part: higher PSNR is better
     score = (lambda v: -v["kp_err_px"]) if a.part == "keypoints" else (lambda v: v["psnr"])
     with open(a.run / "log.jsonl", "a") as log:
         t0, seen = time.time(), 0
+        budget = a.minutes * 60 if a.minutes else float("inf")
         while step < a.steps:
+            spent = (time.time() - t0) / budget
+            last_one = spent >= 1  # out of time: this step validates and saves
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, a.steps, a.lr)
+                g["lr"] = lr_at(step, a.steps, a.lr, spent)
             batch = sample_batch(train, clips, a.batch, rng, template, device, a.rotate)
             loss, rec, fake = loss_step(batch, rng)
             if gan is not None:
@@ -302,15 +330,21 @@ def main() -> None:
                     pe.lerp_(pm, 1 - decay)
             step += 1
             seen += 1
+            if world > 1:  # every process stops at the step rank 0's clock says
+                flag = torch.tensor([float(last_one)], device=device)
+                dist.broadcast(flag, 0)
+                last_one = bool(flag.item())
             if rank:
+                if last_one:
+                    break
                 continue  # rank 0 logs, validates and saves
             if step % 20 == 0:
                 rec.update(step=step, it_s=round(seen / (time.time() - t0), 3), lr=opt.param_groups[0]["lr"], world=world)
                 print(json.dumps(rec), flush=True)
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
-            if step % a.val_every == 0 or step == a.steps:
-                v = validate(ema, val, pairs, template, use_detector or a.part == "keypoints", device)
+            if step % a.val_every == 0 or step == a.steps or last_one:
+                v = validate(ema, val, pairs, template, "detector" if a.part == "keypoints" else driving, device)
                 v["step"] = step
                 print("val", json.dumps(v), flush=True)
                 log.write(json.dumps({"val": v}) + "\n")
@@ -324,6 +358,9 @@ def main() -> None:
                     state.update(gan.state_dict())
                 torch.save(state, a.run / "last.tmp")
                 (a.run / "last.tmp").replace(last)
+            if last_one:
+                print(f"time budget of {a.minutes} minutes spent at step {step}", flush=True)
+                break
     if world > 1:
         dist.barrier()  # the others wait for rank 0's last checkpoint
         dist.destroy_process_group()

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# One lent GPU (the device tool's `run`): fine-tune the motion networks (dense motion +
+# generator) in several settings side by side on the one GPU, within a fixed time, and leave
+# each setting's best checkpoint and log under $OUT/<setting>/ (8 files: the tool's limit).
+#
+# Prepare here:  python -m thcodec.train.portable_cache pack     (.cache/portable, ~30 MiB)
+#                a zstandard wheel for the machine's Python in .whl/ (it lacks that package)
+# Run there:     MINUTES=7 bash thcodec/train/gpu_job.sh
+#                carry: .cache/portable .whl runs/motion_gan/best.pt
+# Back here:     python -m thcodec.bench ... on each best.pt (exported with thcodec.train.export)
+set -u
+export PYTHONUNBUFFERED=1
+MINUTES=${MINUTES:-7}
+OUT=${OUT:-out/gpu_job}
+INIT=${INIT:-runs/motion_gan/best.pt}
+BATCH=${BATCH:-32}
+WORK=${WORK:-/tmp/thc_gpu}
+
+if ! python3 -c "import zstandard" 2>/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$WORK/site" .whl/zstandard-*.whl || exit 1
+    export PYTHONPATH="$WORK/site"
+fi
+python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available() and torch.cuda.get_device_name(0))"
+python3 -m thcodec.train.portable_cache unpack --src .cache/portable --cache "$WORK/frames" || exit 1
+
+# Every setting drives the networks with what the sender sends (--driving landmarks).
+common=(--part motion --cache "$WORK/frames" --init "$INIT" --driving landmarks --batch "$BATCH"
+        --minutes "$MINUTES" --steps 1000000 --val-every 250 --threads 3)
+pids=()
+start() {
+    local name=$1; shift
+    mkdir -p "$WORK/runs/$name" "$OUT/$name"
+    python3 -m thcodec.train.train "${common[@]}" --run "$WORK/runs/$name" "$@" > "$OUT/$name/train.log" 2>&1 &
+    pids+=($!)
+}
+start gan --gan 0.02 --lr 2e-4
+start pixel --lr 2e-4
+start gan_slow --gan 0.02 --lr 1e-4
+start gan_strong --gan 0.05 --lr 2e-4
+
+copy_back() {  # best.pt is replaced atomically by the trainer: a copy is never half a file
+    for d in "$WORK"/runs/*/; do
+        [ -f "$d/best.pt" ] && cp "$d/best.pt" "$OUT/$(basename "$d")/best.pt"
+    done
+}
+while kill -0 "${pids[@]}" 2>/dev/null; do sleep 15; copy_back; done
+status=0
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+copy_back
+for d in "$OUT"/*/; do echo "== $(basename "$d")"; grep '^val' "$d/train.log" | tail -3; tail -1 "$d/train.log"; done
+exit $status

@@ -48,7 +48,7 @@ def test_teacher_and_detector_driving(model):
     frames = torch.rand(2, 3, 256, 256, generator=torch.Generator().manual_seed(3))
     teach_s, teach_d = _kp(4), _kp(5)
     assert train.driving_keypoints(model, "teacher", frames, frames, teach_s, teach_d) == (teach_s, teach_d)
-    kp_s, kp_d = train.driving_keypoints(model, "detector", frames, frames, teach_s, teach_d)
+    _, kp_d = train.driving_keypoints(model, "detector", frames, frames, teach_s, teach_d)
     torch.testing.assert_close(kp_d.xy, model.detect_keypoints(frames).xy)
 
 

@@ -13,7 +13,6 @@ import csv
 import json
 from pathlib import Path
 
-import av
 import numpy as np
 
 from thcodec.face_region import FaceFinder, Region, choose_region
@@ -28,6 +27,8 @@ def read_manifest(data_dir: Path) -> list[dict]:
 
 
 def iter_rgb(path: Path):
+    import av  # building the cache only: a lent GPU trains from it without PyAV
+
     with av.open(str(path)) as c:
         stream = c.streams.video[0]
         stream.thread_type = "AUTO"

@@ -21,6 +21,7 @@ from thcodec.plot import BLACK, BLUE, GREEN, GREY, RED, Series, line_chart
 SCORE = {"keypoints": ("kp_err_px", "key-point error vs the dlib teacher (px at 256, lower is better)"),
          "motion": ("psnr", "PSNR of animated val frames (dB, higher is better)"),
          "motion_gan": ("psnr", "PSNR of animated val frames from the detector's key points (dB, higher is better)"),
+         "motion_gpu": ("psnr", "PSNR of animated val frames from the landmark motion's key points (dB, higher is better)"),
          "interp": ("net_px", "interpolated key-point error (px at 256, lower is better)"),
          "sr": ("psnr", "super-resolution PSNR at 512, mean of x2 and x4 (dB, higher is better)"),
          "sr_nopivot": ("psnr", "the same network without the pivot input (ablation; dB, higher is better)")}

@@ -280,6 +280,19 @@ def test_bench_measures_the_weights_it_is_given(tmp_path: Path):
         make_codecs(("thc",), tmp_path)["thc"].loaded
 
 
+def test_only_picks_named_settings_from_either_sweep():
+    from thcodec.bench.run import _only, make_codecs
+
+    codecs = make_codecs(("thc", "x265"))
+    default = "pivot_quality=50,interp=2,motion=landmarks,xy_step=4,jac_step=8"
+    full_only = "pivot_quality=55,interp=1"  # in the full sweep, not the quick one
+    plan = _only(codecs, (default, full_only))
+    assert [s.label for s in plan["thc"]] == [default, full_only] and plan["x265"] == []
+    assert [s.label for s in _only(codecs, ("crf=51",))["x265"]] == ["crf=51"]
+    with pytest.raises(ThcError, match="--only pivot_quality=51"):
+        _only(codecs, ("pivot_quality=51",))
+
+
 def test_refined_points_are_listed_but_kept_out_of_the_bd_rate():
     rows = [row("x264", r, v, a) for r, v, a in zip([10, 20, 40], [30, 50, 70], [3, 2, 1])]
     rows += [row("thc", r, v, a, setting=f"pivot_quality={q},interp=1")

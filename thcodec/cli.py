@@ -281,6 +281,7 @@ def bench(
     quick: Annotated[bool, typer.Option("--quick", help="Fewer settings per codec (33 points a clip instead of 49) and AED on every 10th frame: about half the time.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Keep the points already in OUT/points.csv; measure only the missing ones (also to add codecs to a run).")] = False,
     weights: Annotated[Optional[Path], typer.Option(help="thcodec's weights folder (manifest.json + networks, as written by python -m thcodec.train.export --out DIR): measure a candidate before shipping it. Default: the shipped weights/.")] = None,
+    only: Annotated[Optional[list[str]], typer.Option(help="Measure only this setting, as points.csv's setting column names it, e.g. 'pivot_quality=50,interp=2,motion=landmarks,xy_step=4,jac_step=8' (repeat for more).")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Measure thcodec against x264, x265, vvenc, SVT-AV1 and a frozen frame (condition th256)."""
@@ -293,7 +294,7 @@ def bench(
         if not paths:
             raise ThcError("no clips: name some, or give --data with a MANIFEST.tsv")
         opts = BenchOptions(frames=frames, codecs=parse_codecs(codecs), quick=quick, aed_every=10 if quick else 5, resume=resume,
-                            weights=weights)
+                            weights=weights, only=tuple(only or ()))
         with _bench_progress(quiet) as progress:
             result = run_bench(paths, out, opts, progress)
         err.print(f"wrote {result.csv}, {result.report} and {len(result.plots)} plot(s) under {out}", highlight=False)

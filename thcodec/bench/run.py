@@ -35,6 +35,7 @@ class BenchOptions:
     aed_every: int = Q.EMBED_EVERY
     resume: bool = False  # keep the points already in OUT/points.csv and measure only the missing ones
     weights: Path | None = None  # thcodec's weights folder (None: the shipped weights/)
+    only: tuple[str, ...] = ()  # measure only the settings with these labels (points.csv's setting column)
 
 
 @dataclass
@@ -118,6 +119,19 @@ def measure(ref: Reference, faces: Q.ReferenceFaces, fm: Q.FaceMetrics, codec: C
     )  # fmt: skip
 
 
+def _only(codecs: dict, labels: tuple[str, ...]) -> dict:
+    """Each codec's settings (quick or full sweep) whose label is one of labels."""
+    plan, found = {}, set()
+    for name, codec in codecs.items():
+        every = {s.label: s for s in (*codec.settings(False), *codec.settings(True))}
+        plan[name] = [every[label] for label in labels if label in every]
+        found |= set(every) & set(labels)
+    missing = [label for label in labels if label not in found]
+    if missing:
+        raise ThcError(f"--only {missing[0]}: no codec measured has that setting (see points.csv's setting column)")
+    return plan
+
+
 def run_bench(clips: list[Path], out: Path, opts: BenchOptions, progress: Progress | None = None) -> BenchResult:
     progress = progress or Progress()
     if not clips:
@@ -129,7 +143,7 @@ def run_bench(clips: list[Path], out: Path, opts: BenchOptions, progress: Progre
         ffmpeg_exe()  # fail early when the eval extra is missing
     cond = Condition(frames=opts.frames)
     codecs = make_codecs(opts.codecs, opts.weights)
-    plan = {n: c.settings(opts.quick) for n, c in codecs.items()}
+    plan = {n: c.settings(opts.quick) for n, c in codecs.items()} if not opts.only else _only(codecs, opts.only)
     progress.start(len(clips) * (1 + sum(len(s) for s in plan.values())))
     fm = Q.FaceMetrics()
     result = BenchResult()

@@ -5,7 +5,7 @@
 #
 # Prepare here:  python -m thcodec.train.portable_cache pack     (.cache/portable, ~30 MiB)
 #                a zstandard wheel for the machine's Python in .whl/ (it lacks that package)
-# Run there:     MINUTES=7 bash thcodec/train/gpu_job.sh
+# Run there:     MINUTES=8 bash thcodec/train/gpu_job.sh   (RUNS, INIT, BATCH: see below)
 #                carry: .cache/portable .whl runs/motion_gan/best.pt
 # Back here:     python -m thcodec.bench ... on each best.pt (exported with thcodec.train.export)
 set -u
@@ -33,10 +33,13 @@ start() {
     python3 -m thcodec.train.train "${common[@]}" --run "$WORK/runs/$name" "$@" > "$OUT/$name/train.log" 2>&1 &
     pids+=($!)
 }
-start gan --gan 0.02 --lr 2e-4
-start pixel --lr 2e-4
-start gan_slow --gan 0.02 --lr 1e-4
-start gan_strong --gan 0.05 --lr 2e-4
+# RUNS: "name:options;name:options" (the v3 run's four settings by default)
+RUNS=${RUNS:-"gan:--gan 0.02 --lr 2e-4;pixel:--lr 2e-4;gan_slow:--gan 0.02 --lr 1e-4;gan_strong:--gan 0.05 --lr 2e-4"}
+IFS=';' read -ra settings <<< "$RUNS"
+for s in "${settings[@]}"; do
+    read -ra opts <<< "${s#*:}"
+    start "${s%%:*}" "${opts[@]}"
+done
 
 copy_back() {  # best.pt is replaced atomically by the trainer: a copy is never half a file
     for d in "$WORK"/runs/*/; do

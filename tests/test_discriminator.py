@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import torch
+from conftest import write_frame_cache
 
-from test_train_ddp import _cache
 from thcodec.train.discriminator import PatchDiscriminator, discriminator_loss, generator_terms
 
 
@@ -44,8 +44,8 @@ def test_feature_matching_sends_no_gradient_to_the_real_side():
 
 
 def test_motion_training_with_gan_checkpoints_and_resumes(tmp_path):
-    _cache(tmp_path / "cache" / "train", 8, 1)
-    _cache(tmp_path / "cache" / "val", 4, 2)
+    write_frame_cache(tmp_path / "cache" / "train", 8, 1)
+    write_frame_cache(tmp_path / "cache" / "val", 4, 2)
     run = tmp_path / "run"
 
     def train(steps: int) -> subprocess.CompletedProcess:

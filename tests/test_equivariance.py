@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import torch
+from conftest import write_frame_cache
 
-from test_train_ddp import _cache
 from thcodec.keypoints import Keypoints
 from thcodec.models.blocks import make_coordinate_grid
 from thcodec.train.equivariance import equivariance_loss, mapped_back, random_affine, warp_affine
@@ -67,8 +67,8 @@ def test_loss_is_small_for_an_equivariant_detector_and_large_for_a_fixed_one():
 
 
 def test_keypoint_training_logs_the_equivariance_terms(tmp_path):
-    _cache(tmp_path / "cache" / "train", 8, 1)
-    _cache(tmp_path / "cache" / "val", 4, 2)
+    write_frame_cache(tmp_path / "cache" / "train", 8, 1)
+    write_frame_cache(tmp_path / "cache" / "val", 4, 2)
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "thcodec.train.train", "--part", "keypoints", "--cache", str(tmp_path / "cache"),
            "--run", str(run), "--steps", "20", "--batch", "1", "--val-every", "10", "--equivariance", "1"]

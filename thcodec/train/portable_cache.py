@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from thcodec.train.cache import FrameCache
+
 SPLITS = ("train", "val")
 CRF = 16
 
@@ -27,9 +29,8 @@ def pack(cache: Path, out: Path) -> None:
     for split in SPLITS:
         src, dst = cache / split, out / split
         dst.mkdir(parents=True, exist_ok=True)
-        index = json.loads((src / "index.json").read_text())
-        n, s = index["count"], index["size"]
-        frames = np.memmap(src / "frames.u8", np.uint8, "r", shape=(n, s, s, 3))
+        frames = FrameCache(src).frames
+        n, s = frames.shape[:2]
         with av.open(str(dst / "frames.mp4.tmp"), "w", format="mp4") as c:
             stream = c.add_stream("libx264", rate=25)
             stream.width = stream.height = s

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import av
 import numpy as np
@@ -14,6 +15,7 @@ from conftest import write_frame_cache
 from thcodec.keypoints import Keypoints
 from thcodec.models.talking_head import TalkingHead
 from thcodec.train import train
+from thcodec.train.augment import jpeg_pivots
 from thcodec.train.portable_cache import pack
 
 
@@ -71,6 +73,60 @@ def test_a_spent_time_budget_validates_saves_and_stops(tmp_path, monkeypatch):
     best = train.load_checkpoint(run / "best.pt")
     assert best["val"]["step"] == 1
     assert any("val" in json.loads(line) for line in (run / "log.jsonl").read_text().splitlines())
+
+
+def test_keep_all_snapshots_the_trained_networks_at_every_validation_and_exports(tmp_path, monkeypatch):
+    write_frame_cache(tmp_path / "cache" / "train", 6, 1)
+    write_frame_cache(tmp_path / "cache" / "val", 4, 2)
+    run = tmp_path / "run"
+    monkeypatch.setattr(sys, "argv", ["train", "--part", "motion", "--driving", "landmarks", "--cache", str(tmp_path / "cache"), "--run", str(run),
+                                      "--steps", "2", "--val-every", "1", "--batch", "2", "--keep-all", "--pivot-jpeg", "20-60"])
+    train.main()
+    snaps = sorted(run.glob("snap_*.pt"))
+    assert [p.name for p in snaps] == ["snap_000001.pt", "snap_000002.pt"]
+    snap = train.load_checkpoint(snaps[-1])
+    assert snap["step"] == 2 and "psnr" in snap["val"]
+    assert {k.split(".", 1)[0] for k in snap["ema"]} == {"dense_motion", "generator"}  # not the detector it did not train
+    last = torch.load(run / "last.pt", weights_only=True)["ema"]
+    for k, v in snap["ema"].items():
+        torch.testing.assert_close(v, last[k])
+    from thcodec.weights import export, read_manifest
+
+    shipped = read_manifest(Path("weights"))
+    out = tmp_path / "weights"
+    out.mkdir()
+    for f in shipped["files"]:
+        (out / f["file"]).write_bytes((Path("weights") / f["file"]).read_bytes())
+    (out / "manifest.json").write_text(json.dumps(shipped))
+    m = export({"dense_motion": snaps[-1], "generator": snaps[-1]}, out, {})
+    assert {f["network"]: f["steps"] for f in m["files"]}["generator"] == 2
+
+
+def test_pivot_jpeg_codes_most_pivots_within_the_quality_range():
+    rng = np.random.default_rng(0)
+    y, x = torch.meshgrid(torch.linspace(0, 1, 256), torch.linspace(0, 1, 256), indexing="ij")
+    images = torch.stack([x, y, (x * 7).sin().abs()])[None].repeat(40, 1, 1, 1)
+    images = images + 0.05 * torch.rand(images.shape, generator=torch.Generator().manual_seed(0))
+    images = images.clamp(0, 1)
+    coded = jpeg_pivots(images, rng, (10, 10))
+    changed = (coded - images).abs().amax((1, 2, 3)) > 0
+    assert 30 <= changed.sum() < 40  # nine in ten, the rest clean
+    fine = jpeg_pivots(images, np.random.default_rng(0), (90, 90))
+    err = lambda out: (out - images).abs().mean((1, 2, 3))[changed].mean()  # noqa: E731
+    assert err(fine) < err(coded) / 2  # the quality is the one asked for
+    assert jpeg_pivots(images, rng, (50, 50), share=0.0) is images
+
+
+@pytest.mark.parametrize("text", ["50", "25-85"])
+def test_pivot_jpeg_option_reads_a_quality_or_a_range(text):
+    lo, _, hi = text.partition("-")
+    assert train._quality_range(text) == (int(lo), int(hi or lo))
+
+
+@pytest.mark.parametrize("text", ["x", "85-25", "0-50", "50-100"])
+def test_pivot_jpeg_option_refuses_what_is_not_a_range(text):
+    with pytest.raises(Exception, match="LO"):
+        train._quality_range(text)
 
 
 def _smooth_frames(n: int) -> np.ndarray:

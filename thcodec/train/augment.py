@@ -61,3 +61,21 @@ def photometric(images: list[torch.Tensor], rng: np.random.Generator, amount=0.1
         im = (im - 0.5) * contrast + 0.5 + bright
         out.append(im.clamp(0, 1))
     return out
+
+
+def jpeg_pivots(images: torch.Tensor, rng: np.random.Generator, quality: tuple[int, int], share: float = 0.9) -> torch.Tensor:
+    """The pivot frames as the receiver decodes them: a share of the batch through the codec's own
+    JPEG coder at a random quality in [lo, hi] (the sender's --pivot-quality, lowered by a rate cap),
+    the rest clean, so the networks learn to animate blocky pivots without copying the blocks."""
+    from thcodec.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
+
+    b, _, h, w = images.shape
+    coded = rng.random(b) < share
+    if not coded.any():
+        return images
+    qualities = rng.integers(quality[0], quality[1] + 1, b)
+    frames = to_uint8(images[torch.from_numpy(coded).to(images.device)])
+    decoded = np.stack([jpeg_decode(jpeg_encode(f, int(q), optimize=False), w, h) for f, q in zip(frames, qualities[coded])])
+    out = images.clone()
+    out[torch.from_numpy(coded).to(images.device)] = to_tensor(decoded).to(images.device)
+    return out

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # One lent GPU (the device tool's `run`): fine-tune the motion networks (dense motion +
 # generator) in several settings side by side on the one GPU, within a fixed time, and leave
-# each setting's best checkpoint and log under $OUT/<setting>/ (8 files: the tool's limit).
+# each setting's log and the networks' weights at every validation (snaps.tar of snap_<step>.pt:
+# the bench picks, not the validation PSNR, which a discriminator works against) under
+# $OUT/<setting>/ (8 files: the tool's limit, so at most four settings).
 #
 # Prepare here:  python -m thcodec.train.portable_cache pack     (.cache/portable, ~30 MiB)
 #                a zstandard wheel for the machine's Python in .whl/ (it lacks that package)
 # Run there:     MINUTES=8 bash thcodec/train/gpu_job.sh   (RUNS, INIT, BATCH: see below)
 #                carry: .cache/portable .whl runs/motion_gan/best.pt
-# Back here:     python -m thcodec.bench ... on each best.pt (exported with thcodec.train.export)
+# Back here:     tar -xf snaps.tar; python -m thcodec.train.export --motion snap_<step>.pt --out <a copy
+#                of weights/>; thc bench --weights <it> (docs/gpu_training.md)
 set -u
 export PYTHONUNBUFFERED=1
 MINUTES=${MINUTES:-7}
 OUT=${OUT:-out/gpu_job}
 INIT=${INIT:-runs/motion_gan/best.pt}
 BATCH=${BATCH:-32}
+VAL_EVERY=${VAL_EVERY:-400}  # ~8 snapshots of 1.2 MB in 8 minutes: each tar stays under 16 MiB
 WORK=${WORK:-/tmp/thc_gpu}
 
 if ! python3 -c "import zstandard" 2>/dev/null; then
@@ -25,7 +29,7 @@ python3 -m thcodec.train.portable_cache unpack --src .cache/portable --cache "$W
 
 # Every setting drives the networks with what the sender sends (--driving landmarks).
 common=(--part motion --cache "$WORK/frames" --init "$INIT" --driving landmarks --batch "$BATCH"
-        --minutes "$MINUTES" --steps 1000000 --val-every 250 --threads 3)
+        --minutes "$MINUTES" --steps 1000000 --val-every "$VAL_EVERY" --keep-all --threads 3)
 pids=()
 start() {
     local name=$1; shift
@@ -41,9 +45,12 @@ for s in "${settings[@]}"; do
     start "${s%%:*}" "${opts[@]}"
 done
 
-copy_back() {  # best.pt is replaced atomically by the trainer: a copy is never half a file
+copy_back() {  # the trainer writes snapshots atomically; the tar is renamed into place whole
     for d in "$WORK"/runs/*/; do
-        [ -f "$d/best.pt" ] && cp "$d/best.pt" "$OUT/$(basename "$d")/best.pt"
+        local name
+        name=$(basename "$d")
+        compgen -G "$d/snap_*.pt" > /dev/null || continue
+        (cd "$d" && tar -cf "$OUT/$name/snaps.tmp" snap_*.pt) && mv "$OUT/$name/snaps.tmp" "$OUT/$name/snaps.tar"
     done
 }
 while kill -0 "${pids[@]}" 2>/dev/null; do sleep 15; copy_back; done

@@ -45,7 +45,7 @@ from thcodec.landmark_motion import relative_keypoints
 from thcodec.metrics import ssim
 from thcodec.models.talking_head import TalkingHead
 from thcodec.teacher import keypoints_from_landmarks, make_template
-from thcodec.train.augment import geometric, photometric
+from thcodec.train.augment import geometric, jpeg_pivots, photometric
 from thcodec.train.cache import FrameCache
 from thcodec.train.discriminator import PatchDiscriminator, discriminator_loss, generator_terms
 from thcodec.train.equivariance import equivariance_loss
@@ -62,9 +62,10 @@ def valid_indices(cache: FrameCache) -> list[np.ndarray]:
     return out
 
 
-def sample_batch(cache: FrameCache, clips: list[np.ndarray], batch: int, rng: np.random.Generator, template, device, rotate: float = 0.0):
+def sample_batch(cache: FrameCache, clips: list[np.ndarray], batch: int, rng: np.random.Generator, template, device, rotate: float = 0.0,
+                 pivot_jpeg: tuple[int, int] | None = None):
     """A batch of (pivot, driving) pairs from the same clip, any distance apart, augmented on the
-    device (rotate: up to +-degrees)."""
+    device (rotate: up to +-degrees; pivot_jpeg: most pivots JPEG-coded at a quality in that range)."""
     src_i, drv_i = [], []
     for c in rng.integers(0, len(clips), batch):
         a, b = rng.choice(clips[c], 2, replace=False)
@@ -74,6 +75,8 @@ def sample_batch(cache: FrameCache, clips: list[np.ndarray], batch: int, rng: np
     lms = [cache.landmarks[np.array(i)] for i in (src_i, drv_i)]
     imgs, lms = geometric(imgs, lms, rng, max_rotate_deg=rotate)
     imgs = photometric(imgs, rng)
+    if pivot_jpeg:
+        imgs[0] = jpeg_pivots(imgs[0], rng, pivot_jpeg)
     kps = [Keypoints.from_numpy(*keypoints_from_landmarks(lm, template)).to(device) for lm in lms]
     return imgs, kps
 
@@ -182,6 +185,7 @@ class _LossStep(nn.Module):
         return training_loss(self.model, self.part, batch, rng, self.driving, self.equivariance)
 
 
+TRAINED = {"keypoints": ("keypoint_detector",), "motion": ("dense_motion", "generator")}  # networks each part trains
 FEATURE_MATCHING = 10.0  # feature matching against the adversarial term (the first-order motion model's ratio)
 
 
@@ -223,6 +227,17 @@ class _Adversary:
         self.opt.load_state_dict(ck["opt_disc"])
 
 
+def _quality_range(text: str) -> tuple[int, int]:
+    lo, _, hi = text.partition("-")
+    try:
+        q = (int(lo), int(hi or lo))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO-HI, e.g. 25-85, not {text!r}") from None
+    if not 1 <= q[0] <= q[1] <= 95:
+        raise argparse.ArgumentTypeError(f"JPEG qualities lie in 1-95 with LO <= HI, not {text!r}")
+    return q
+
+
 def _distributed() -> tuple[int, int]:
     """(rank, world size); joins the process group when started by torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -252,6 +267,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--gan", type=float, default=0.0, help="motion part: weight of the patch discriminator's adversarial + feature-matching terms (0: pixel losses only)")
     p.add_argument("--equivariance", type=float, default=0.0, help="keypoints part: weight of the key-point equivariance term under random affine warps (0: the teacher's points only)")
+    p.add_argument("--pivot-jpeg", type=_quality_range, metavar="LO-HI", help="motion part: JPEG-code 9 of 10 training pivots at a random quality in LO-HI, as the codec sends them (e.g. 25-85; default: clean pivots)")
+    p.add_argument("--keep-all", action="store_true", help="also keep the trained networks' EMA weights at every validation as snap_<step>.pt (a discriminator works against validation PSNR: let the bench pick)")
     p.add_argument("--rotate", type=float, default=0.0, help="augmentation: rotate training pairs by up to +-this many degrees (0: flips, zooms and shifts only)")
     a = p.parse_args()
 
@@ -279,7 +296,7 @@ def main() -> None:
     if a.detector:
         det = load_checkpoint(a.detector, device)["ema"]
         model.keypoint_detector.load_state_dict({k.split(".", 1)[1]: v for k, v in det.items() if k.startswith("keypoint_detector.")})
-    trained = model.keypoint_detector if a.part == "keypoints" else nn.ModuleList([model.dense_motion, model.generator])
+    trained = nn.ModuleList([getattr(model, name) for name in TRAINED[a.part]])
     for prm in model.parameters():  # only the trained part takes gradients (and is synchronised)
         prm.requires_grad_(False)
     for prm in trained.parameters():
@@ -314,7 +331,7 @@ def main() -> None:
             last_one = spent >= 1  # out of time: this step validates and saves
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, a.steps, a.lr, spent)
-            batch = sample_batch(train, clips, a.batch, rng, template, device, a.rotate)
+            batch = sample_batch(train, clips, a.batch, rng, template, device, a.rotate, a.pivot_jpeg)
             loss, rec, fake = loss_step(batch, rng)
             if gan is not None:
                 loss = loss + gan.generator_loss(fake, batch[0][1], rec)
@@ -349,6 +366,10 @@ def main() -> None:
                 print("val", json.dumps(v), flush=True)
                 log.write(json.dumps({"val": v}) + "\n")
                 log.flush()
+                if a.keep_all:
+                    snapshot = {k: t for k, t in ema.state_dict().items() if k.split(".", 1)[0] in TRAINED[a.part]}
+                    torch.save({"ema": snapshot, "step": step, "val": v}, a.run / "snap.tmp")
+                    (a.run / "snap.tmp").replace(a.run / f"snap_{step:06d}.pt")
                 if best is None or score(v) > best:
                     best = score(v)
                     torch.save({"ema": ema.state_dict(), "step": step, "val": v, "template": torch.from_numpy(template)}, a.run / "best.tmp")

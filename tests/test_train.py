@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from thcodec.keypoints import Keypoints
 from thcodec.models.talking_head import TalkingHead
 from thcodec.train import train
 from thcodec.train.augment import jpeg_pivots
+from thcodec.weights import export, load_model, read_manifest
 from thcodec.train.portable_cache import pack
 
 
@@ -90,8 +92,6 @@ def test_keep_all_snapshots_the_trained_networks_at_every_validation_and_exports
     last = torch.load(run / "last.pt", weights_only=True)["ema"]
     for k, v in snap["ema"].items():
         torch.testing.assert_close(v, last[k])
-    from thcodec.weights import export, read_manifest
-
     shipped = read_manifest(Path("weights"))
     out = tmp_path / "weights"
     out.mkdir()
@@ -100,6 +100,33 @@ def test_keep_all_snapshots_the_trained_networks_at_every_validation_and_exports
     (out / "manifest.json").write_text(json.dumps(shipped))
     m = export({"dense_motion": snaps[-1], "generator": snaps[-1]}, out, {})
     assert {f["network"]: f["steps"] for f in m["files"]}["generator"] == 2
+    assert "disc" not in snap
+
+
+def test_a_fine_tune_goes_on_from_a_snapshot_and_its_discriminator(tmp_path, monkeypatch):
+    write_frame_cache(tmp_path / "cache" / "train", 6, 1)
+    write_frame_cache(tmp_path / "cache" / "val", 4, 2)
+    common = ["train", "--part", "motion", "--driving", "landmarks", "--cache", str(tmp_path / "cache"), "--batch", "2", "--gan", "0.1", "--keep-all"]
+    monkeypatch.setattr(sys, "argv", [*common, "--run", str(tmp_path / "a"), "--steps", "2", "--val-every", "5"])
+    train.main()
+    first = train.load_checkpoint(tmp_path / "a" / "snap_000002.pt")
+    assert "disc" in first  # the last snapshot of a GAN run carries its discriminator
+    seen = []
+
+    def record(self, fake, real, rec):  # the discriminator each step starts from
+        seen.append(copy.deepcopy(self.disc.state_dict()))
+        rec["d_loss"] = 0.0
+
+    monkeypatch.setattr(train._Adversary, "step", record)
+    monkeypatch.setattr(sys, "argv", [*common, "--run", str(tmp_path / "b"), "--steps", "1", "--init", str(tmp_path / "a" / "snap_000002.pt"), "--gan-warmup", "2"])
+    train.main()
+    assert len(seen) == 3  # two warm-up steps of the discriminator alone, then one beside the networks
+    for k, v in first["disc"].items():  # and the first of them started from the carried discriminator
+        torch.testing.assert_close(seen[0][k], v)
+    assert train.load_checkpoint(tmp_path / "b" / "snap_000001.pt")["step"] == 1
+    ema = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["ema"]
+    for k, v in load_model().model.keypoint_detector.state_dict().items():  # not in the snapshot: the shipped detector
+        torch.testing.assert_close(ema["keypoint_detector." + k], v)
 
 
 def test_pivot_jpeg_codes_most_pivots_within_the_quality_range():

@@ -227,6 +227,32 @@ class _Adversary:
         self.opt.load_state_dict(ck["opt_disc"])
 
 
+def _whole_model(state: dict, model: TalkingHead) -> dict:
+    """A checkpoint's weights for every network: a snapshot (--keep-all) holds only those its run
+    trained, the others are the shipped ones."""
+    have = {k.split(".", 1)[0] for k in state}
+    if have >= {k.split(".", 1)[0] for k in model.state_dict()}:
+        return state
+    from thcodec.weights import load_model
+
+    shipped = load_model().model.state_dict()
+    return {**{k: v for k, v in shipped.items() if k.split(".", 1)[0] not in have}, **state}
+
+
+def _warm_up(gan: _Adversary, loss_step, next_batch, steps: int, rng, log) -> None:
+    """Train only the discriminator, on the current networks' frames, for `steps` steps."""
+    rec: dict = {}
+    for _ in range(steps):
+        batch = next_batch()
+        with torch.no_grad():
+            _, _, fake = loss_step(batch, rng)
+        gan.step(fake, batch[0][1], rec)
+    if log is not None:
+        line = json.dumps({"gan_warmup": steps, "d_loss": rec["d_loss"]})
+        print(line, flush=True)
+        log.write(line + "\n")
+
+
 def _quality_range(text: str) -> tuple[int, int]:
     lo, _, hi = text.partition("-")
     try:
@@ -257,7 +283,7 @@ def main() -> None:
     p.add_argument("--run", "--run-dir", dest="run", type=Path, required=True, help="folder for last.pt, best.pt and log.jsonl (--run-dir under torchrun, whose own --run-path would swallow --run)")
     p.add_argument("--detector", type=Path, help="a keypoints run's best.pt: its detector replaces the model's (motion part: drives with its key points unless --driving says otherwise)")
     p.add_argument("--driving", choices=DRIVING, help="motion part: the key points the networks are driven with (default: detector with --detector, else teacher)")
-    p.add_argument("--init", type=Path, help="start from this run's best.pt weights (fine-tuning)")
+    p.add_argument("--init", type=Path, help="start from this run's best.pt or snap_<step>.pt weights (fine-tuning; a snapshot's other networks: the shipped ones; its discriminator, if it holds one, goes on with --gan)")
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--minutes", type=float, help="end after this many minutes of training (a lent GPU's time), validating and saving first")
     p.add_argument("--batch", type=int, default=4)
@@ -268,6 +294,7 @@ def main() -> None:
     p.add_argument("--gan", type=float, default=0.0, help="motion part: weight of the patch discriminator's adversarial + feature-matching terms (0: pixel losses only)")
     p.add_argument("--equivariance", type=float, default=0.0, help="keypoints part: weight of the key-point equivariance term under random affine warps (0: the teacher's points only)")
     p.add_argument("--pivot-jpeg", type=_quality_range, metavar="LO-HI", help="motion part: JPEG-code 9 of 10 training pivots at a random quality in LO-HI, as the codec sends them (e.g. 25-85; default: clean pivots)")
+    p.add_argument("--gan-warmup", type=int, default=0, metavar="N", help="motion part with --gan: N steps that train only the discriminator before the networks take any (a fresh one at a fine-tune's start would let the pixel losses pull towards blur)")
     p.add_argument("--keep-all", action="store_true", help="also keep the trained networks' EMA weights at every validation as snap_<step>.pt (a discriminator works against validation PSNR: let the bench pick)")
     p.add_argument("--rotate", type=float, default=0.0, help="augmentation: rotate training pairs by up to +-this many degrees (0: flips, zooms and shifts only)")
     a = p.parse_args()
@@ -291,8 +318,9 @@ def main() -> None:
     pairs = val_pairs(val)
 
     model = TalkingHead().to(device)
-    if a.init:
-        model.load_state_dict(load_checkpoint(a.init, device)["ema"])
+    init = load_checkpoint(a.init, device) if a.init else {}
+    if init:
+        model.load_state_dict(_whole_model(init["ema"], model))
     if a.detector:
         det = load_checkpoint(a.detector, device)["ema"]
         model.keypoint_detector.load_state_dict({k.split(".", 1)[1]: v for k, v in det.items() if k.startswith("keypoint_detector.")})
@@ -304,6 +332,8 @@ def main() -> None:
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.Adam(trained.parameters(), lr=a.lr, betas=(0.5, 0.999))
     gan = _Adversary(a.gan, a.lr, device, world) if a.gan and a.part == "motion" else None
+    if gan is not None and "disc" in init:  # the discriminator that trained those weights
+        gan.disc.load_state_dict(init["disc"])
     a.run.mkdir(parents=True, exist_ok=True)
     step, best = 0, None
     last = a.run / "last.pt"
@@ -326,6 +356,8 @@ def main() -> None:
     with open(a.run / "log.jsonl", "a") as log:
         t0, seen = time.time(), 0
         budget = a.minutes * 60 if a.minutes else float("inf")
+        if gan is not None and step == 0 and a.gan_warmup:
+            _warm_up(gan, loss_step, lambda: sample_batch(train, clips, a.batch, rng, template, device, a.rotate, a.pivot_jpeg), a.gan_warmup, rng, log if rank == 0 else None)
         while step < a.steps:
             spent = (time.time() - t0) / budget
             last_one = spent >= 1  # out of time: this step validates and saves
@@ -367,8 +399,10 @@ def main() -> None:
                 log.write(json.dumps({"val": v}) + "\n")
                 log.flush()
                 if a.keep_all:
-                    snapshot = {k: t for k, t in ema.state_dict().items() if k.split(".", 1)[0] in TRAINED[a.part]}
-                    torch.save({"ema": snapshot, "step": step, "val": v}, a.run / "snap.tmp")
+                    snapshot = {"ema": {k: t for k, t in ema.state_dict().items() if k.split(".", 1)[0] in TRAINED[a.part]}, "step": step, "val": v}
+                    if gan is not None and (last_one or step == a.steps):  # a later fine-tune can go on with it (--init)
+                        snapshot["disc"] = gan.disc.state_dict()
+                    torch.save(snapshot, a.run / "snap.tmp")
                     (a.run / "snap.tmp").replace(a.run / f"snap_{step:06d}.pt")
                 if best is None or score(v) > best:
                     best = score(v)

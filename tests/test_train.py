@@ -127,6 +127,10 @@ def test_a_fine_tune_goes_on_from_a_snapshot_and_its_discriminator(tmp_path, mon
     ema = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["ema"]
     for k, v in load_model().model.keypoint_detector.state_dict().items():  # not in the snapshot: the shipped detector
         torch.testing.assert_close(ema["keypoint_detector." + k], v)
+    seen.clear()
+    monkeypatch.setattr(sys, "argv", [*common, "--run", str(tmp_path / "c"), "--steps", "1", "--init", str(tmp_path / "a" / "snap_000002.pt"), "--disc-channels", "8,16"])
+    train.main()  # a discriminator of another shape starts fresh
+    assert seen[0]["scales.0.0.0.weight"].shape[0] == 8
 
 
 def test_pivot_jpeg_codes_most_pivots_within_the_quality_range():
@@ -176,3 +180,10 @@ def test_portable_cache_keeps_every_frame_close_to_the_crops(tmp_path):
         assert 10 * np.log10(255**2 / mse) > 35
         for name in ("index.json", "landmarks.npy"):  # they travel beside the video
             assert (tmp_path / "portable" / split / name).read_bytes() == (tmp_path / "cache" / split / name).read_bytes()
+
+
+def test_disc_channels_option_reads_positive_channels():
+    assert train._channels("64,128,256") == (64, 128, 256)
+    for text in ("64,x", "0,8", ""):
+        with pytest.raises(Exception, match="channels"):
+            train._channels(text)

@@ -14,10 +14,13 @@ import torch.nn.functional as F
 from torch import nn
 
 
+CHANNELS = (32, 64, 128)  # per stride-2 layer: small enough for CPU training
+
+
 class PatchDiscriminator(nn.Module):
     """Per scale (full and half size): 4x4 stride-2 convolutions -> a map of real/fake scores."""
 
-    def __init__(self, channels: tuple[int, ...] = (32, 64, 128), scales: int = 2) -> None:
+    def __init__(self, channels: tuple[int, ...] = CHANNELS, scales: int = 2) -> None:
         super().__init__()
         self.scales = nn.ModuleList(self._branch(channels) for _ in range(scales))
 

@@ -47,7 +47,7 @@ from thcodec.models.talking_head import TalkingHead
 from thcodec.teacher import keypoints_from_landmarks, make_template
 from thcodec.train.augment import geometric, jpeg_pivots, photometric
 from thcodec.train.cache import FrameCache
-from thcodec.train.discriminator import PatchDiscriminator, discriminator_loss, generator_terms
+from thcodec.train.discriminator import CHANNELS, PatchDiscriminator, discriminator_loss, generator_terms
 from thcodec.train.equivariance import equivariance_loss
 from thcodec.train.losses import pyramid_l1
 
@@ -193,9 +193,9 @@ class _Adversary:
     """The patch discriminator beside the motion networks: their loss gains weight * (adversarial +
     FEATURE_MATCHING * feature matching); after each generator step the discriminator takes one step of its own."""
 
-    def __init__(self, weight: float, lr: float, device, world: int) -> None:
+    def __init__(self, weight: float, lr: float, device, world: int, channels: tuple[int, ...] = CHANNELS) -> None:
         self.weight = weight
-        self.disc = PatchDiscriminator().to(device)
+        self.disc = PatchDiscriminator(channels).to(device)
         self.opt = torch.optim.Adam(self.disc.parameters(), lr=lr, betas=(0.5, 0.999))
         self.synced = DistributedDataParallel(self.disc, device_ids=[device.index] if device.type == "cuda" else None) if world > 1 else self.disc
 
@@ -253,6 +253,16 @@ def _warm_up(gan: _Adversary, loss_step, next_batch, steps: int, rng, log) -> No
         log.write(line + "\n")
 
 
+def _channels(text: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(c) for c in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected channels like 32,64,128, not {text!r}") from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive channels, not {text!r}")
+    return out
+
+
 def _quality_range(text: str) -> tuple[int, int]:
     lo, _, hi = text.partition("-")
     try:
@@ -294,6 +304,7 @@ def main() -> None:
     p.add_argument("--gan", type=float, default=0.0, help="motion part: weight of the patch discriminator's adversarial + feature-matching terms (0: pixel losses only)")
     p.add_argument("--equivariance", type=float, default=0.0, help="keypoints part: weight of the key-point equivariance term under random affine warps (0: the teacher's points only)")
     p.add_argument("--pivot-jpeg", type=_quality_range, metavar="LO-HI", help="motion part: JPEG-code 9 of 10 training pivots at a random quality in LO-HI, as the codec sends them (e.g. 25-85; default: clean pivots)")
+    p.add_argument("--disc-channels", type=_channels, default=CHANNELS, metavar="C1,C2,..", help="motion part with --gan: the patch discriminator's channels per stride-2 layer (default 32,64,128)")
     p.add_argument("--gan-warmup", type=int, default=0, metavar="N", help="motion part with --gan: N steps that train only the discriminator before the networks take any (a fresh one at a fine-tune's start would let the pixel losses pull towards blur)")
     p.add_argument("--keep-all", action="store_true", help="also keep the trained networks' EMA weights at every validation as snap_<step>.pt (a discriminator works against validation PSNR: let the bench pick)")
     p.add_argument("--rotate", type=float, default=0.0, help="augmentation: rotate training pairs by up to +-this many degrees (0: flips, zooms and shifts only)")
@@ -331,9 +342,13 @@ def main() -> None:
         prm.requires_grad_(True)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.Adam(trained.parameters(), lr=a.lr, betas=(0.5, 0.999))
-    gan = _Adversary(a.gan, a.lr, device, world) if a.gan and a.part == "motion" else None
-    if gan is not None and "disc" in init:  # the discriminator that trained those weights
-        gan.disc.load_state_dict(init["disc"])
+    gan = _Adversary(a.gan, a.lr, device, world, a.disc_channels) if a.gan and a.part == "motion" else None
+    if gan is not None and "disc" in init:  # the discriminator that trained those weights, if it is this one's shape
+        try:
+            gan.disc.load_state_dict(init["disc"])
+            print("discriminator: the one --init carries", flush=True)
+        except RuntimeError:
+            print("discriminator: a fresh one (--init carries one of another shape)", flush=True)
     a.run.mkdir(parents=True, exist_ok=True)
     step, best = 0, None
     last = a.run / "last.pt"

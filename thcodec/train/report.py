@@ -22,6 +22,7 @@ SCORE = {"keypoints": ("kp_err_px", "key-point error vs the dlib teacher (px at 
          "motion": ("psnr", "PSNR of animated val frames (dB, higher is better)"),
          "motion_gan": ("psnr", "PSNR of animated val frames from the detector's key points (dB, higher is better)"),
          "motion_gpu": ("psnr", "PSNR of animated val frames from the landmark motion's key points (dB, higher is better)"),
+         "motion_v4": ("psnr", "the same, v4 (shipped: picked by thc bench, not by this score; dB, higher is better)"),
          "interp": ("net_px", "interpolated key-point error (px at 256, lower is better)"),
          "sr": ("psnr", "super-resolution PSNR at 512, mean of x2 and x4 (dB, higher is better)"),
          "sr_nopivot": ("psnr", "the same network without the pivot input (ablation; dB, higher is better)")}
@@ -67,7 +68,7 @@ def main() -> None:
             md += ["The loss above is the pixel loss; the discriminator's terms:", "", f"![gan]({part}_gan.png)", ""]
         if val:
             best = (min if "lower" in meaning else max)(val, key=lambda v: v[key])
-            md += [f"![validation]({part}_val.png)", "", f"Best checkpoint: step {best['step']} ({key} {best[key]:.3f}).", "",
+            md += [f"![validation]({part}_val.png)", "", f"Best by this score: step {best['step']} ({key} {best[key]:.3f}).", "",
                    "| step | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
             md += [f"| {v['step']} | " + " | ".join(f"{v[c]:.3f}" if isinstance(v[c], float) else str(v[c]) for c in cols) + " |" for v in val]
         md.append("")

@@ -368,17 +368,18 @@ def main() -> None:
         loss_step = DistributedDataParallel(loss_step, device_ids=[device.index] if device.type == "cuda" else None)
     # keypoints part: lower kp error is better; motion part: higher PSNR is better
     score = (lambda v: -v["kp_err_px"]) if a.part == "keypoints" else (lambda v: v["psnr"])
+    pivot_jpeg = a.pivot_jpeg if a.part == "motion" else None  # the detector trains on clean frames
     with open(a.run / "log.jsonl", "a") as log:
         t0, seen = time.time(), 0
         budget = a.minutes * 60 if a.minutes else float("inf")
         if gan is not None and step == 0 and a.gan_warmup:
-            _warm_up(gan, loss_step, lambda: sample_batch(train, clips, a.batch, rng, template, device, a.rotate, a.pivot_jpeg), a.gan_warmup, rng, log if rank == 0 else None)
+            _warm_up(gan, loss_step, lambda: sample_batch(train, clips, a.batch, rng, template, device, a.rotate, pivot_jpeg), a.gan_warmup, rng, log if rank == 0 else None)
         while step < a.steps:
             spent = (time.time() - t0) / budget
             last_one = spent >= 1  # out of time: this step validates and saves
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, a.steps, a.lr, spent)
-            batch = sample_batch(train, clips, a.batch, rng, template, device, a.rotate, a.pivot_jpeg)
+            batch = sample_batch(train, clips, a.batch, rng, template, device, a.rotate, pivot_jpeg)
             loss, rec, fake = loss_step(batch, rng)
             if gan is not None:
                 loss = loss + gan.generator_loss(fake, batch[0][1], rec)

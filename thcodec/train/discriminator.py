@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
 CHANNELS = (32, 64, 128)  # per stride-2 layer: small enough for CPU training
 
 

@@ -293,6 +293,28 @@ def test_only_picks_named_settings_from_either_sweep():
         _only(codecs, ("pivot_quality=51",))
 
 
+@pytest.mark.parametrize(("every", "min_gap"), [(3, 2.0), (1, 1)])
+def test_pivot_refresh_points_send_a_pivot_at_least_that_often(monkeypatch, tmp_path, every, min_gap):
+    from thcodec.bench import ours
+    from thcodec.bench.run import _only, make_codecs
+
+    label = f"pivot_quality=30,interp=2,motion=landmarks,xy_step=4,jac_step=8,pivot_every={every}"
+    codecs = make_codecs(("thc",))
+    [point] = _only(codecs, (label,))["thc"]  # in the full sweep only
+    assert label not in {s.label for s in codecs["thc"].settings(True)}
+    seen = []
+
+    def fake_encode(path, f, loaded, opts):
+        seen.append(opts)
+        raise ThcError("stop here")
+
+    monkeypatch.setattr(ours, "encode", fake_encode)
+    monkeypatch.setattr(ours.Thc, "loaded", None)
+    with pytest.raises(ThcError, match="stop here"):
+        codecs["thc"].run(type("Ref", (), {"path": tmp_path / "x.mkv"})(), point, tmp_path)
+    assert (seen[0].max_pivot_interval_s, seen[0].min_pivot_interval_s, seen[0].pivot_quality) == (every, min_gap, 30)
+
+
 def test_refined_points_are_listed_but_kept_out_of_the_bd_rate():
     rows = [row("x264", r, v, a) for r, v, a in zip([10, 20, 40], [30, 50, 70], [3, 2, 1])]
     rows += [row("thc", r, v, a, setting=f"pivot_quality={q},interp=1")

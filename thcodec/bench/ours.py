@@ -20,10 +20,12 @@ REFINE = 5  # the slow sender's analysis-by-synthesis steps per sent frame
 FULL, COARSE = (1, 1), (4, 8)  # key-point code steps (positions, Jacobians): full precision, the default's
 
 
-def setting(pivot_quality: int, interp: int, refine: int = 0, steps: tuple[int, int] = FULL, motion: str = "detector") -> Setting:
-    """steps: (positions, Jacobians) key-point code steps; motion: the sender's motion source.
-    Refinement, coarser steps and landmark motion are named only when used, so earlier points
-    (full precision, no refinement, the detector's motion) still match their names."""
+def setting(pivot_quality: int, interp: int, refine: int = 0, steps: tuple[int, int] = FULL, motion: str = "detector",
+            pivot_every: int = 0) -> Setting:
+    """steps: (positions, Jacobians) key-point code steps; motion: the sender's motion source;
+    pivot_every: a pivot at least every so many seconds (--max-pivot-interval).
+    Refinement, coarser steps, landmark motion and pivot refreshes are named only when used, so
+    earlier points (full precision, no refinement, the detector's motion) still match their names."""
     extra = {}
     if motion != "detector":
         extra["motion"] = motion
@@ -31,6 +33,8 @@ def setting(pivot_quality: int, interp: int, refine: int = 0, steps: tuple[int, 
         extra["refine"] = refine
     if steps != FULL:
         extra["xy_step"], extra["jac_step"] = steps
+    if pivot_every:
+        extra["pivot_every"] = pivot_every
     return Setting.of(pivot_quality=pivot_quality, interp=interp, **extra)
 
 
@@ -47,11 +51,13 @@ class Thc:
     # 50/2/0/(4, 8)/landmarks. Landmark points (L) are the default sender; the detector's points
     # (its motion, the default before landmark motion) and refined points (the slow sender,
     # analysis by synthesis, thcodec/refine.py) show the other senders: the same receiver, other
-    # key points. Full-precision points (1, 1) show what the steps save.
+    # key points. Full-precision points (1, 1) show what the steps save; the full sweep also spends
+    # rate on pivots every 3 and 1 seconds instead (what more pictures buy).
     landmark_points = (*((q, 2, 0, COARSE, "landmarks") for q in (30, 50, 80)), (80, 1, 0, FULL, "landmarks"),
                        (50, 2, REFINE, COARSE, "landmarks"))
     sweep = (*((q, k, 0, FULL) for q in (30, 55, 80) for k in (1, 2)), (30, 2, REFINE, FULL), (80, 2, REFINE, FULL),
-             *((q, 2, 0, COARSE) for q in (30, 50, 80)), (50, 2, REFINE, COARSE), *landmark_points)
+             *((q, 2, 0, COARSE) for q in (30, 50, 80)), (50, 2, REFINE, COARSE), *landmark_points,
+             *((30, 2, 0, COARSE, "landmarks", s) for s in (3, 1)))
     quick_sweep = ((30, 1, 0, FULL), (80, 1, 0, FULL), (30, 2, 0, FULL), (80, 2, 0, FULL), (30, 2, REFINE, FULL), (80, 2, REFINE, FULL),
                    *((q, 2, 0, COARSE) for q in (30, 50, 80)), (50, 2, REFINE, COARSE), *landmark_points)
 
@@ -71,9 +77,11 @@ class Thc:
     def run(self, ref: Reference, setting: Setting, out_dir: Path) -> Coded:
         out = out_dir / f"{self.name}_{setting.slug}.thc"
         given = dict(setting.values)
+        every = given.get("pivot_every", 0)  # the other pivot triggers may not wait longer than that
+        refresh = {"max_pivot_interval_s": every, "min_pivot_interval_s": min(every, EncodeOptions.min_pivot_interval_s)} if every else {}
         opts = EncodeOptions(interp=given["interp"], pivot_quality=given["pivot_quality"], audio=False,
                              refine_steps=given.get("refine", 0), xy_step=given.get("xy_step", 1), jac_step=given.get("jac_step", 1),
-                             motion=given.get("motion", "detector"))
+                             motion=given.get("motion", "detector"), **refresh)
         loaded = self.loaded
         t0 = time.perf_counter()
         with open(out, "wb") as f:

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from thcodec.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
 from thcodec.models.blocks import make_coordinate_grid
 
 # iBUG 68-landmark index of each point's mirror image.
@@ -67,8 +68,6 @@ def jpeg_pivots(images: torch.Tensor, rng: np.random.Generator, quality: tuple[i
     """The pivot frames as the receiver decodes them: a share of the batch through the codec's own
     JPEG coder at a random quality in [lo, hi] (the sender's --pivot-quality, lowered by a rate cap),
     the rest clean, so the networks learn to animate blocky pivots without copying the blocks."""
-    from thcodec.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
-
     b, _, h, w = images.shape
     coded = rng.random(b) < share
     if not coded.any():

@@ -160,7 +160,7 @@ def tiny_clip(make_clip: ClipFactory) -> Path:
 @pytest.fixture(scope="session")
 def loaded():
     """The committed weights (weights/), loaded once per session."""
-    from thcodec.weights import load_model
+    from thcodec.models.weights import load_model
 
     return load_model()
 

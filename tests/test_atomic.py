@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import square_frame
-from thcodec.atomic import atomic_output
+from thcodec.media.atomic import atomic_output
 from thcodec.errors import ThcError
-from thcodec.video_io import VideoWriter, probe
+from thcodec.media.video_io import VideoWriter, probe
 
 
 def listing(directory: Path) -> list[str]:

@@ -19,7 +19,7 @@ from thcodec.bench.report import Row, at_rate, bd_rate, bd_rate_rows, markdown, 
 from thcodec.bench.run import clip_names, parse_codecs, val_clips
 from thcodec.cli import app
 from thcodec.errors import ThcError
-from thcodec.face_region import Region
+from thcodec.face.region import Region
 
 HAVE_FFMPEG = importlib.util.find_spec("imageio_ffmpeg") is not None
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.mp4"
@@ -52,7 +52,7 @@ def test_psnr_mean_of_frames_and_psnr_of_mean_mse_differ_as_defined():
 
 
 def test_psnr_agrees_with_thcodec_metrics():
-    from thcodec.metrics import psnr
+    from thcodec.media.metrics import psnr
 
     a, b = frames(5, 24, 3), frames(5, 24, 4)
     assert Q.psnr_mean(a, b) == pytest.approx(np.mean([psnr(x, y) for x, y in zip(a, b)]), abs=1e-9)
@@ -66,7 +66,7 @@ def test_identical_frames_cap_psnr_and_give_ssim_one():
 
 
 def test_ssim_mean_is_the_mean_of_per_frame_ssim():
-    from thcodec.metrics import ssim_u8
+    from thcodec.media.metrics import ssim_u8
 
     a = frames(7, 24, 1)
     b = np.clip(a.astype(int) + np.random.default_rng(2).integers(-30, 30, a.shape), 0, 255).astype(np.uint8)
@@ -101,7 +101,7 @@ def test_akd_skips_frames_without_a_reference_face():
 
 
 def test_face_scores_of_the_reference_itself_are_zero_and_grow_with_a_shift():
-    from thcodec.video_io import VideoReader
+    from thcodec.media.video_io import VideoReader
 
     with VideoReader(DEMO) as r:
         ref = np.stack([f for _, f in zip(range(6), r)])
@@ -272,7 +272,7 @@ def test_csv_round_trip_and_markdown(tmp_path: Path):
 
 def test_bench_measures_the_weights_it_is_given(tmp_path: Path):
     from thcodec.bench.run import make_codecs
-    from thcodec.weights import weights_dir
+    from thcodec.models.weights import weights_dir
 
     shipped = make_codecs(("thc",))["thc"].loaded
     assert make_codecs(("thc",), weights_dir())["thc"].loaded.weights_sha256 == shipped.weights_sha256

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from conftest import clip_factory
 from thcodec import __version__
 from thcodec.cli import app
-from thcodec.video_io import VideoReader, probe
+from thcodec.media.video_io import VideoReader, probe
 
 runner = CliRunner()
 COMMANDS = typer.main.get_command(app).commands

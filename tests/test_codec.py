@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from conftest import clip_factory, face_frame
-from thcodec import container as C
-from thcodec.decoder import Frame, Start, decode_file, decode_stream
-from thcodec.encoder import AUDIO_CHUNK_S, EncodeOptions, _AudioInterleaver, encode
+from thcodec.format import container as C
+from thcodec.receiver.decoder import Frame, Start, decode_file, decode_stream
+from thcodec.sender.encoder import AUDIO_CHUNK_S, EncodeOptions, _AudioInterleaver, encode
 from thcodec.errors import ThcError
-from thcodec.face_region import Region
-from thcodec.frames import jpeg_decode
-from thcodec.video_io import AudioPacketData, VideoReader, probe
+from thcodec.face.region import Region
+from thcodec.media.frames import jpeg_decode
+from thcodec.media.video_io import AudioPacketData, VideoReader, probe
 
 
 def encode_to(src: Path, dst: Path, loaded, **opts):

@@ -4,7 +4,7 @@ import zlib
 
 import pytest
 
-from thcodec import container as c
+from thcodec.format import container as c
 from thcodec.errors import ThcError
 
 SHA = bytes(range(32))

@@ -10,8 +10,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from thcodec import container as c
-from thcodec import keypoints as kp
+from thcodec.format import container as c
+from thcodec.format import keypoint_bits as kp
 from thcodec.errors import ThcError
 
 EXAMPLES = int(os.environ.get("THC_FUZZ_EXAMPLES", "300"))

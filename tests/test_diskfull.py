@@ -28,7 +28,7 @@ import pytest
 from conftest import ROOT, clip_factory
 from typer.testing import CliRunner
 
-import thcodec.atomic
+import thcodec.media.atomic
 from thcodec.cli import app
 
 runner = CliRunner()
@@ -91,14 +91,14 @@ def temp_on_full_disk(monkeypatch):
     """atomic_output's temp file becomes a symlink to /dev/full (writes fail with ENOSPC)."""
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full")
-    real = thcodec.atomic._create_empty
+    real = thcodec.media.atomic._create_empty
 
     def create_on_full_disk(tmp: Path, path: Path) -> None:
         real(tmp, path)  # the product's own O_EXCL create, then the swap
         tmp.unlink()
         tmp.symlink_to("/dev/full")
 
-    monkeypatch.setattr(thcodec.atomic, "_create_empty", create_on_full_disk)
+    monkeypatch.setattr(thcodec.media.atomic, "_create_empty", create_on_full_disk)
 
 
 @pytest.mark.parametrize("existing", [False, True], ids=["new", "force"])

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from conftest import write_frame_cache
 
-from thcodec.keypoints import Keypoints
+from thcodec.models.keypoints import Keypoints
 from thcodec.models.blocks import make_coordinate_grid
 from thcodec.train.equivariance import equivariance_loss, mapped_back, random_affine, warp_affine
 

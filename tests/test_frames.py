@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from thcodec.errors import ThcError
-from thcodec.frames import jpeg_decode, jpeg_encode, resize, to_tensor, to_uint8
+from thcodec.media.frames import jpeg_decode, jpeg_encode, resize, to_tensor, to_uint8
 
 
 def random_frames(shape, seed=0):

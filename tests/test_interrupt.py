@@ -1,7 +1,7 @@
 """Ctrl-C during `thc encode` and `thc decode`, sent as a real SIGINT to a `python -m thcodec.cli`
 subprocess once its hidden temp output has appeared.
 
-The promise (thcodec/cli.py, thcodec/atomic.py): exit code 130, one line on stderr, no
+The promise (thcodec/cli.py, thcodec/media/atomic.py): exit code 130, one line on stderr, no
 traceback, no temp file left, and the target either absent or, when --force was going to
 replace it, byte for byte what it was.
 """
@@ -99,7 +99,7 @@ def long_clip(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def long_stream(tmp_path_factory, loaded) -> Path:
     """A .thc of 120 frames (decoding animates every frame: several seconds even on a fast machine)."""
-    from thcodec.encoder import encode
+    from thcodec.sender.encoder import encode
     from thcodec.options import EncodeOptions
 
     directory = tmp_path_factory.mktemp("interrupt_thc")

@@ -7,8 +7,8 @@ import pytest
 
 from conftest import face_frame
 from test_codec import chunks_of, decoded_frames, encode_to
-from thcodec import container as C
-from thcodec import keypoints as kpq
+from thcodec.format import container as C
+from thcodec.format import keypoint_bits as kpq
 
 
 def _sent_fields(path) -> np.ndarray:

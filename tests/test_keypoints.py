@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from thcodec import keypoints as kp
+from thcodec.format import keypoint_bits as kp
+from thcodec.models.keypoints import Keypoints
 from thcodec.errors import ThcError
 
 
@@ -124,7 +125,7 @@ def test_keypoints_numpy_round_trip():
     rng = np.random.default_rng(5)
     xy = rng.normal(size=(2, 10, 2)).astype(np.float32)
     jac = rng.normal(size=(2, 10, 2, 2)).astype(np.float32)
-    k = kp.Keypoints.from_numpy(xy, jac).to("cpu")
+    k = Keypoints.from_numpy(xy, jac).to("cpu")
     assert isinstance(k.xy, torch.Tensor) and k.jacobian.shape == (2, 10, 2, 2)
     a, b = k.numpy()
     assert (a == xy).all() and (b == jac).all()

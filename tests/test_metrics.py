@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from thcodec.metrics import psnr, ssim, ssim_u8
+from thcodec.media.metrics import psnr, ssim, ssim_u8
 
 
 def image(seed=0, shape=(48, 64, 3)):

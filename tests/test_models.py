@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from thcodec.keypoints import Keypoints
+from thcodec.models.keypoints import Keypoints
 from thcodec.models.blocks import gaussian_heatmaps, make_coordinate_grid, warp
 from thcodec.models.dense_motion import MOTION_SIZE, DenseMotion, safe_inverse
 from thcodec.models.generator import Generator

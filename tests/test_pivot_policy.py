@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from thcodec.face_region import Region
-from thcodec.pivot_policy import (
+from thcodec.face.region import Region
+from thcodec.sender.pivot_policy import (
     FACE_EVERY,
     FACE_MISSES,
     SMOOTH,

@@ -10,13 +10,13 @@ from PIL import Image
 
 from conftest import clip_factory, face_frame
 from test_cli import fails, ok, thc
-from thcodec import container as C
-from thcodec.decoder import Frame, decode_stream
-from thcodec.encoder import encode
-from thcodec.metrics import psnr
+from thcodec.format import container as C
+from thcodec.receiver.decoder import Frame, decode_stream
+from thcodec.sender.encoder import encode
+from thcodec.media.metrics import psnr
 from thcodec.options import EncodeOptions
 from thcodec.stats import stream_stats
-from thcodec.video_io import VideoReader
+from thcodec.media.video_io import VideoReader
 
 CUT = 40
 FRAMES = 75
@@ -119,7 +119,7 @@ def test_stats_lists_pivots_and_plots_quality(cut_clip, tmp_path, loaded):
 
 
 def test_a_refresh_fades_in_and_a_cut_does_not(cut_clip, make_clip, tmp_path, loaded, monkeypatch):
-    import thcodec.decoder as D
+    import thcodec.receiver.decoder as D
 
     clip = make_clip(width=128, height=128, frames=40, audio=False, picture=face_frame)
     out = tmp_path / "refresh.thc"

@@ -6,8 +6,8 @@ from fractions import Fraction
 
 import pytest
 
-from thcodec import container as C
-from thcodec.rate import RateLedger, chunk_time, worst_window
+from thcodec.format import container as C
+from thcodec.format.rate import RateLedger, chunk_time, worst_window
 
 
 def test_chunk_times_follow_the_frames_and_packets():

@@ -1,4 +1,4 @@
-"""Analysis-by-synthesis key-point refinement on the sender (thcodec/refine.py, encode --refine)."""
+"""Analysis-by-synthesis key-point refinement on the sender (thcodec/sender/refine.py, encode --refine)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import torch
 
 from conftest import demo_face, face_frame
 from test_codec import chunks_of, decoded_frames, encode_to
-from thcodec import container as C
-from thcodec.frames import to_tensor
-from thcodec.keypoints import Keypoints
-from thcodec.refine import refine_keypoints
+from thcodec.format import container as C
+from thcodec.media.frames import to_tensor
+from thcodec.models.keypoints import Keypoints
+from thcodec.sender.refine import refine_keypoints
 
 
 def _render(model, pivot, pivot_kp, kp):
@@ -51,7 +51,7 @@ def test_batches_do_not_interact(posed, monkeypatch):
     model, pivot, pivot_kp, frames = posed
     start = model.detect_keypoints(frames)
     together = refine_keypoints(model, pivot, pivot_kp, frames, start, 3)
-    monkeypatch.setattr("thcodec.refine.BATCH", 1)
+    monkeypatch.setattr("thcodec.sender.refine.BATCH", 1)
     apart = refine_keypoints(model, pivot, pivot_kp, frames, start, 3)
     # Batch size changes only the order of float sums: 1e-4 is 0.013 px, far below any cross-talk.
     torch.testing.assert_close(together.xy, apart.xy, atol=1e-4, rtol=0)

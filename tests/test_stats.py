@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from conftest import clip_factory
-from thcodec import container as C
-from thcodec import keypoints as kpq
-from thcodec.encoder import EncodeOptions, encode
+from thcodec.format import container as C
+from thcodec.format import keypoint_bits as kpq
+from thcodec.sender.encoder import EncodeOptions, encode
 from thcodec.errors import ThcError
-from thcodec.frames import jpeg_encode
+from thcodec.media.frames import jpeg_encode
 from thcodec.stats import add_quality, stream_stats
 
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from conftest import face_frame
-from thcodec.decoder import Frame, Start, decode_stream, scaled_region
-from thcodec.encoder import EncodeOptions, encode
-from thcodec.face_region import Region
+from thcodec.receiver.decoder import Frame, Start, decode_stream, scaled_region
+from thcodec.sender.encoder import EncodeOptions, encode
+from thcodec.face.region import Region
 from thcodec.models.blocks import make_coordinate_grid
 from thcodec.models.super_resolution import PivotDetail, SuperResolution
 

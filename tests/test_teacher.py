@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from thcodec import teacher as T
+from thcodec.face import landmarks as T
 
 
 def template(seed=0):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from thcodec import keypoints as kpq
+from thcodec.format import keypoint_bits as kpq
 from thcodec.models.interpolator import Interpolator, catmull_rom
-from thcodec.timeline import KeypointTimeline
+from thcodec.receiver.timeline import KeypointTimeline
 
 
 def _fields(v: float, k: int = 10) -> np.ndarray:

@@ -13,12 +13,12 @@ import pytest
 import torch
 from conftest import write_frame_cache
 
-from thcodec.keypoints import Keypoints
+from thcodec.models.keypoints import Keypoints
 from thcodec.models.talking_head import TalkingHead
 from thcodec.train import train
 from thcodec.train.augment import jpeg_pivots
 from thcodec.train.portable_cache import pack
-from thcodec.weights import export, load_model, weights_dir
+from thcodec.models.weights import export, load_model, weights_dir
 
 
 def _kp(seed: int, batch: int = 2) -> Keypoints:

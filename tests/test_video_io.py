@@ -9,7 +9,7 @@ import pytest
 
 from conftest import square_frame
 from thcodec.errors import ThcError
-from thcodec.video_io import (
+from thcodec.media.video_io import (
     AudioConfig,
     VideoInfo,
     VideoReader,

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from thcodec.errors import ThcError
-from thcodec.weights import MODEL_ID, NETWORKS, load_model, read_manifest, sha256_file, weights_dir
+from thcodec.models.weights import MODEL_ID, NETWORKS, load_model, read_manifest, sha256_file, weights_dir
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_the_shipped_sr_network_loads_and_one_network_exports_alone(copy, loaded
     import torch
 
     from thcodec.models.super_resolution import SuperResolution
-    from thcodec.weights import export
+    from thcodec.models.weights import export
 
     assert loaded.super_resolution is not None and bool(loaded.super_resolution.use_pivot)
     before = {e["network"]: e["sha256"] for e in read_manifest(copy)["files"]}

@@ -128,8 +128,8 @@ def _convert(input: Path, output: Path, force: bool, quiet: bool, label: str, ru
     """Shared by encode and decode: check the input, load the model, and let
     run(loaded, temp path, on_start, on_frames) -> (message, warnings) write a temp file
     that replaces OUTPUT only when complete."""
-    from thcodec.atomic import atomic_output
-    from thcodec.weights import load_model
+    from thcodec.media.atomic import atomic_output
+    from thcodec.models.weights import load_model
 
     def work():
         _check_input(input)
@@ -171,7 +171,7 @@ def encode(
     New pivots are sent on a scene cut, when the face leaves its region, when the background
     changes, and when the sender, running the receiver's model, predicts that the face will
     move wrongly (--quality)."""
-    from thcodec.encoder import encode as encode_video
+    from thcodec.sender.encoder import encode as encode_video
 
     def run(loaded, tmp: Path, start, step) -> tuple[str, list[str]]:
         with open(tmp, "wb") as f:
@@ -203,8 +203,8 @@ def decode(
     quiet: Quiet = False,
 ) -> None:
     """Rebuild a video from a .thc stream."""
-    from thcodec.decoder import decode_file
-    from thcodec.video_io import OUTPUT_SUFFIXES
+    from thcodec.receiver.decoder import decode_file
+    from thcodec.media.video_io import OUTPUT_SUFFIXES
 
     def run(loaded, tmp: Path, start, step) -> tuple[str, list[str]]:
         n = decode_file(input, tmp, loaded, on_start=start, on_frames=step, with_audio=not no_audio,
@@ -236,12 +236,12 @@ def stats(
         s = stream_stats(input)
         if reference is not None:
             _check_input(reference)
-            from thcodec.weights import load_model
+            from thcodec.models.weights import load_model
 
             add_quality(s, reference, load_model())
         if plot is not None:
-            from thcodec.atomic import atomic_output
-            from thcodec.plot import quality_chart
+            from thcodec.media.atomic import atomic_output
+            from thcodec.media.plot import quality_chart
 
             with atomic_output(plot, force) as tmp:
                 quality_chart(s.psnr_per_frame, s.fps, [(p.frame, p.reason) for p in s.pivots], f"{input.name} against {reference.name}", tmp)

@@ -17,7 +17,7 @@ class EncodeOptions:
     audio: bool = True
     audio_bitrate: int = 12000
     block_frames: int = 25  # sent frames per key-point block (1 s at 25 fps)
-    # Pivot policy (see thcodec/pivot_policy.py). adaptive=False: one pivot, at frame 0.
+    # Pivot policy (see thcodec/sender/pivot_policy.py). adaptive=False: one pivot, at frame 0.
     adaptive: bool = True
     max_motion_error_px: float = 5.0  # new pivot when the predicted frames' key points stray this far (px at 256)
     min_pivot_interval_s: float = 2.0  # quality and face triggers wait this long after a pivot
@@ -25,8 +25,8 @@ class EncodeOptions:
     max_kbps: float = 0.0  # cap on any 10-second window of the whole stream (0: no cap)
     xy_step: int = 4  # key-point positions sent as multiples of this many codes (1 code: 1/16 px at 256; keypoints.coarsen):
     jac_step: int = 8  # and Jacobians of this many (1 code: 1/256): 4 and 8 send ~37% fewer key-point bytes for the same AKD (docs/keypoint_steps.md)
-    motion: str = "landmarks"  # how the sender measures motion: "landmarks" (dlib's, relative to the pivot; thcodec/landmark_motion.py) or "detector"
-    refine_steps: int = 0  # analysis-by-synthesis steps on each sent frame's key points (thcodec/refine.py); 0: off
+    motion: str = "landmarks"  # how the sender measures motion: "landmarks" (dlib's, relative to the pivot; thcodec/sender/landmark_motion.py) or "detector"
+    refine_steps: int = 0  # analysis-by-synthesis steps on each sent frame's key points (thcodec/sender/refine.py); 0: off
 
     def __post_init__(self) -> None:
         if self.motion not in MOTION_SOURCES:

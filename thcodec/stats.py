@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from thcodec import container as C
-from thcodec.decoder import Frame, decode_stream
+from thcodec.format import container as C
+from thcodec.receiver.decoder import Frame, decode_stream
 from thcodec.errors import ThcError
-from thcodec.metrics import psnr, ssim_u8
-from thcodec.rate import WINDOW_S, chunk_time, worst_window
-from thcodec.video_io import VideoReader
-from thcodec.weights import LoadedModel
+from thcodec.media.metrics import psnr, ssim_u8
+from thcodec.format.rate import WINDOW_S, chunk_time, worst_window
+from thcodec.media.video_io import VideoReader
+from thcodec.models.weights import LoadedModel
 
 # Payload bytes of these chunk types are charged to each category; everything else
 # (magic, version, HEAD, END, 12 bytes of type/length/CRC per chunk) is container overhead.

@@ -19,8 +19,8 @@ from PIL import Image, ImageDraw, ImageFont
 from thcodec.bench.ffmpeg import decode_rgb
 from thcodec.bench.ours import default_setting
 from thcodec.bench.reference import read_lossless
-from thcodec.decoder import Frame, decode_stream
-from thcodec.weights import load_model
+from thcodec.receiver.decoder import Frame, decode_stream
+from thcodec.models.weights import load_model
 
 TIMES_S = (2, 5, 8)
 ANCHORS = ("x265", "vvenc")

@@ -20,11 +20,11 @@ import numpy as np
 from thcodec.bench.quality import FaceMetrics, vmaf_frames
 from thcodec.bench.reference import TH256, read_lossless
 from thcodec.bench.report import markdown_table
-from thcodec.decoder import Frame, decode_stream
-from thcodec.encoder import encode
+from thcodec.receiver.decoder import Frame, decode_stream
+from thcodec.sender.encoder import encode
 from thcodec.options import EncodeOptions
 from thcodec.stats import stream_stats
-from thcodec.weights import load_model
+from thcodec.models.weights import load_model
 
 
 @dataclass

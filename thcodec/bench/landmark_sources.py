@@ -11,7 +11,7 @@ pivot), AKD of:
   detector  the first frame animated with the detector's key points (what encode --motion
             detector sends);
   landmark motion  the first frame animated with the teacher's motion carried over to the
-            detector's key points on it (what the default sender sends, thcodec/landmark_motion.py).
+            detector's key points on it (what the default sender sends, thcodec/sender/landmark_motion.py).
 Also AED of each, and the detector's distance to the teacher's key points, px at 256.
 """
 
@@ -26,11 +26,11 @@ import torch
 
 from thcodec.bench.quality import FaceMetrics
 from thcodec.bench.reference import read_lossless
-from thcodec.frames import to_tensor, to_uint8
-from thcodec.keypoints import Keypoints
-from thcodec.landmark_motion import JACOBIAN_SMOOTHING, TEMPLATE, Smoother, smoothed_motion
-from thcodec.teacher import keypoints_from_landmarks, make_template
-from thcodec.weights import load_model
+from thcodec.media.frames import to_tensor, to_uint8
+from thcodec.models.keypoints import Keypoints
+from thcodec.sender.landmark_motion import JACOBIAN_SMOOTHING, TEMPLATE, Smoother, smoothed_motion
+from thcodec.face.landmarks import keypoints_from_landmarks, make_template
+from thcodec.models.weights import load_model
 
 BATCH = 25
 

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from thcodec.bench.reference import source_indices
-from thcodec.video_io import VideoReader, VideoWriter
+from thcodec.media.video_io import VideoReader, VideoWriter
 
 SIZE = (1280, 720)
 FPS = 25
@@ -79,7 +79,7 @@ def summary(seconds: float, frames: int, samples: list[tuple[float, int]]) -> di
 
 def plot_rss(out: Path, methods: list[str], path: Path) -> None:
     """Resident memory over the decode, one line per method, from out/rss_METHOD.json."""
-    from thcodec.plot import BLUE, GREY, Series, line_chart
+    from thcodec.media.plot import BLUE, GREY, Series, line_chart
 
     series = []
     for method, color in zip(methods, (BLUE, GREY)):

@@ -9,11 +9,11 @@ import numpy as np
 
 from thcodec.bench.codec import Coded, Setting
 from thcodec.bench.reference import Reference
-from thcodec.decoder import Frame, decode_stream
-from thcodec.encoder import EncodeOptions, encode
+from thcodec.receiver.decoder import Frame, decode_stream
+from thcodec.sender.encoder import EncodeOptions, encode
 from thcodec.errors import ThcError
 from thcodec.stats import stream_stats
-from thcodec.weights import LoadedModel, load_model
+from thcodec.models.weights import LoadedModel, load_model
 
 
 REFINE = 5  # the slow sender's analysis-by-synthesis steps per sent frame
@@ -50,7 +50,7 @@ class Thc:
     # (pivot JPEG quality, interp, refine steps, key-point steps, motion); the default is
     # 50/2/0/(4, 8)/landmarks. Landmark points (L) are the default sender; the detector's points
     # (its motion, the default before landmark motion) and refined points (the slow sender,
-    # analysis by synthesis, thcodec/refine.py) show the other senders: the same receiver, other
+    # analysis by synthesis, thcodec/sender/refine.py) show the other senders: the same receiver, other
     # key points. Full-precision points (1, 1) show what the steps save; the full sweep also spends
     # rate on pivots every 3 and 1 seconds instead (what more pictures buy).
     landmark_points = (*((q, 2, 0, COARSE, "landmarks") for q in (30, 50, 80)), (80, 1, 0, FULL, "landmarks"),

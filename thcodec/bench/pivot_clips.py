@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from thcodec.bench.reference import TH256, find_face_region, source_indices, write_lossless
-from thcodec.video_io import VideoReader
+from thcodec.media.video_io import VideoReader
 
 DRIFT_SHIFT = 0.45
 DRIFT_ZOOM = 1.6

@@ -24,11 +24,11 @@ from thcodec.bench.quality import FaceMetrics
 from thcodec.bench.reference import make_reference, read_lossless
 from thcodec.bench.report import markdown_table
 from thcodec.bench.run import val_clips
-from thcodec.decoder import FADE_FRAMES, Frame, decode_stream
-from thcodec.encoder import encode
+from thcodec.receiver.decoder import FADE_FRAMES, Frame, decode_stream
+from thcodec.sender.encoder import encode
 from thcodec.options import EncodeOptions
 from thcodec.stats import stream_stats
-from thcodec.weights import load_model
+from thcodec.models.weights import load_model
 
 FPS = 25
 

@@ -2,7 +2,7 @@
 
 - PSNR (RGB, peak 255): `psnr` is the mean over frames of each frame's PSNR (capped at 100 dB,
   as `thc stats` does); `psnr_mse` is the PSNR of the mean squared error over the whole clip
-  (what ffmpeg's psnr filter calls "average"). SSIM: mean over frames of thcodec.metrics.ssim
+  (what ffmpeg's psnr filter calls "average"). SSIM: mean over frames of thcodec.media.metrics.ssim
   (the same as ssim_u8 per frame).
 - VMAF: ffmpeg's libvmaf (model vmaf_v0.6.1), pooled mean. Both inputs are brought to
   yuv420p by the same BT.601 limited-range conversion the anchors' encoders were fed.
@@ -29,8 +29,8 @@ import torch
 from thcodec.bench.ffmpeg import TO_YUV, run_ffmpeg
 from thcodec.bench.reference import write_lossless
 from thcodec.errors import ThcError
-from thcodec.frames import to_tensor
-from thcodec.metrics import ssim
+from thcodec.media.frames import to_tensor
+from thcodec.media.metrics import ssim
 
 PSNR_CAP = 100.0
 EMBED_EVERY = 5
@@ -55,7 +55,7 @@ def frame_mse(decoded: np.ndarray, reference: np.ndarray, chunk: int = 50) -> np
 
 def _psnr_db(mse):
     with np.errstate(divide="ignore"):
-        return 10 * np.log10(255.0**2 / np.asarray(mse, np.float64))  # as thcodec.metrics.psnr
+        return 10 * np.log10(255.0**2 / np.asarray(mse, np.float64))  # as thcodec.media.metrics.psnr
 
 
 def psnr_pair(decoded: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
@@ -76,7 +76,7 @@ def psnr_of_mse(decoded: np.ndarray, reference: np.ndarray) -> float:
 
 
 def ssim_mean(decoded: np.ndarray, reference: np.ndarray, batch: int = 25) -> float:
-    """Mean over frames of thcodec.metrics.ssim (RGB channels averaged), computed in batches of frames."""
+    """Mean over frames of thcodec.media.metrics.ssim (RGB channels averaged), computed in batches of frames."""
     _check_pair(decoded, reference)
     total = 0.0
     with torch.inference_mode():
@@ -162,7 +162,7 @@ class FaceMetrics:
         try:
             import dlib
 
-            from thcodec.teacher import LandmarkTeacher, model_file
+            from thcodec.face.landmarks import LandmarkTeacher, model_file
 
             self._dlib = dlib
             self._teacher = LandmarkTeacher()

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thcodec import keypoints as kpq
+from thcodec.format import keypoint_bits as kpq
 from thcodec.bench.quality import FaceMetrics
-from thcodec.frames import to_tensor, to_uint8
-from thcodec.keypoints import Keypoints
-from thcodec.metrics import psnr
+from thcodec.media.frames import to_tensor, to_uint8
+from thcodec.models.keypoints import Keypoints
+from thcodec.media.metrics import psnr
 from thcodec.train.cache import FrameCache
-from thcodec.weights import load_model
+from thcodec.models.weights import load_model
 
 
 def quantized(kp: Keypoints) -> Keypoints:

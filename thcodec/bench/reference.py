@@ -22,8 +22,8 @@ import av
 import numpy as np
 
 from thcodec.errors import ThcError
-from thcodec.face_region import FaceFinder, Region, choose_region
-from thcodec.video_io import VideoReader
+from thcodec.face.region import FaceFinder, Region, choose_region
+from thcodec.media.video_io import VideoReader
 
 
 @dataclass(frozen=True)

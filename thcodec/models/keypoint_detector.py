@@ -1,6 +1,6 @@
 """Key-point detector: K points, each (x,y) and a 2x2 Jacobian, from a 256x256 face region.
 
-Distilled from dlib landmark-group targets (thcodec.teacher). Runs on a 128x128 copy of
+Distilled from dlib landmark-group targets (thcodec.face.landmarks). Runs on a 128x128 copy of
 the input: heatmaps at 64x64, soft-argmax for positions, heatmap-weighted Jacobians.
 """
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from thcodec.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
+from thcodec.media.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
 from thcodec.models.blocks import make_coordinate_grid
 
 # iBUG 68-landmark index of each point's mirror image.

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from thcodec.face_region import FaceFinder, Region, choose_region
-from thcodec.teacher import LandmarkTeacher
+from thcodec.face.region import FaceFinder, Region, choose_region
+from thcodec.face.landmarks import LandmarkTeacher
 
 SIZE = 256
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from thcodec.keypoints import Keypoints
+from thcodec.models.keypoints import Keypoints
 from thcodec.models.blocks import make_coordinate_grid
 from thcodec.train.augment import rotations
 

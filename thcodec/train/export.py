@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from thcodec.weights import export
+from thcodec.models.weights import export
 
 
 def main() -> None:

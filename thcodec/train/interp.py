@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thcodec import keypoints as kpq
+from thcodec.format import keypoint_bits as kpq
 from thcodec.models.interpolator import MAX_STEP, Interpolator, catmull_rom
 from thcodec.train.runs import train_loop
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thcodec.plot import BLACK, BLUE, GREEN, GREY, RED, Series, line_chart
+from thcodec.media.plot import BLACK, BLUE, GREEN, GREY, RED, Series, line_chart
 
 # The validation score each part keeps its best checkpoint by (see train.py / interp.py / sr.py).
 SCORE = {"keypoints": ("kp_err_px", "key-point error vs the dlib teacher (px at 256, lower is better)"),

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from thcodec.frames import to_tensor, to_uint8
-from thcodec.metrics import psnr
+from thcodec.media.frames import to_tensor, to_uint8
+from thcodec.media.metrics import psnr
 from thcodec.models.super_resolution import PivotDetail, SuperResolution, axis_coords
 from thcodec.train.runs import train_loop
 from thcodec.train.sr_cache import SrCache, small

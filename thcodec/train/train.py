@@ -7,7 +7,7 @@ Four parts; the first two can run side by side, one core each (2-core machines):
                     something from step one), jittered like a detector's; --driving detector
                     fine-tunes on the detector's own key points instead, --driving landmarks on
                     what the sender sends (the detector's pivot points moved by the teacher's
-                    change, thcodec/landmark_motion.py); --gan W adds a
+                    change, thcodec/sender/landmark_motion.py); --gan W adds a
                     patch discriminator (thcodec/train/discriminator.py) for sharper frames;
   --part interp     the frame interpolator, on key-point trajectories (thcodec/train/interp.py;
                     make them first with python -m thcodec.train.trajectories);
@@ -39,12 +39,12 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from thcodec.frames import to_tensor
-from thcodec.keypoints import Keypoints
-from thcodec.landmark_motion import relative_keypoints
-from thcodec.metrics import ssim
+from thcodec.media.frames import to_tensor
+from thcodec.models.keypoints import Keypoints
+from thcodec.sender.landmark_motion import relative_keypoints
+from thcodec.media.metrics import ssim
 from thcodec.models.talking_head import TalkingHead
-from thcodec.teacher import keypoints_from_landmarks, make_template
+from thcodec.face.landmarks import keypoints_from_landmarks, make_template
 from thcodec.train.augment import geometric, jpeg_pivots, photometric
 from thcodec.train.cache import FrameCache
 from thcodec.train.discriminator import CHANNELS, PatchDiscriminator, discriminator_loss, generator_terms
@@ -95,7 +95,7 @@ DRIVING = ("teacher", "detector", "landmarks")  # key points the motion networks
 def driving_keypoints(model: TalkingHead, driving: str, src, drv, teach_s: Keypoints, teach_d: Keypoints):
     """(pivot, driving) key points as the receiver gets them: the teacher's own; the detector's
     on both frames; or the sender's landmark motion (the detector's pivot points moved by the
-    teacher's change, thcodec/landmark_motion.py)."""
+    teacher's change, thcodec/sender/landmark_motion.py)."""
     if driving == "teacher":
         return teach_s, teach_d
     with torch.no_grad():
@@ -233,7 +233,7 @@ def _whole_model(state: dict, model: TalkingHead) -> dict:
     have = {k.split(".", 1)[0] for k in state}
     if have >= {k.split(".", 1)[0] for k in model.state_dict()}:
         return state
-    from thcodec.weights import load_model
+    from thcodec.models.weights import load_model
 
     shipped = load_model().model.state_dict()
     return {**{k: v for k, v in shipped.items() if k.split(".", 1)[0] not in have}, **state}

@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thcodec import keypoints as kpq
+from thcodec.format import keypoint_bits as kpq
 from thcodec.bench.reference import source_indices
-from thcodec.face_region import FaceFinder, choose_region
-from thcodec.frames import to_tensor
+from thcodec.face.region import FaceFinder, choose_region
+from thcodec.media.frames import to_tensor
 from thcodec.options import MODEL_SIZE
 from thcodec.train.cache import read_manifest
-from thcodec.video_io import VideoReader
-from thcodec.weights import load_model
+from thcodec.media.video_io import VideoReader
+from thcodec.models.weights import load_model
 
 FPS = Fraction(25)
 BATCH = 32

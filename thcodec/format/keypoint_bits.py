@@ -1,4 +1,4 @@
-"""Key points: the tensor type, the 8-byte quantized point, and the key-point stream coding.
+"""Key points on the wire: the 8-byte quantized point and the key-point stream coding.
 
 Coordinates: x, y lie in [-1, 1) over the model image (256x256); pixel i of a `size`-pixel
 axis has its centre at (2i+1)/size - 1, as in grid_sample(align_corners=False). The Jacobian
@@ -18,10 +18,7 @@ Decode-side damaged data is the user's problem: ThcError.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import torch
 import zstandard
 
 from thcodec.errors import ThcError
@@ -45,33 +42,6 @@ _FIELD_HI = np.array([XY_MAX, XY_MAX, J_MAX, J_MAX, J_MAX, J_MAX], dtype=np.int6
 # (residual - ESCAPE) in a tail that follows the byte plane.
 ESCAPE = 255
 ZSTD_LEVEL = 19
-
-
-@dataclass(frozen=True)
-class Keypoints:
-    xy: torch.Tensor  # (B, K, 2)
-    jacobian: torch.Tensor  # (B, K, 2, 2)
-
-    def expand(self, n: int) -> "Keypoints":
-        """One set of key points (B=1) repeated n times, without copying."""
-        return Keypoints(self.xy.expand(n, -1, -1), self.jacobian.expand(n, -1, -1, -1))
-
-    def to(self, device: torch.device | str) -> "Keypoints":
-        return Keypoints(self.xy.to(device), self.jacobian.to(device))
-
-    def numpy(self) -> tuple[np.ndarray, np.ndarray]:
-        """-> (xy (B,K,2) float32, jacobian (B,K,2,2) float32) on the CPU."""
-        return (
-            self.xy.detach().cpu().float().numpy(),
-            self.jacobian.detach().cpu().float().numpy(),
-        )
-
-    @staticmethod
-    def from_numpy(xy: np.ndarray, jac: np.ndarray) -> "Keypoints":
-        return Keypoints(
-            torch.from_numpy(np.ascontiguousarray(xy, dtype=np.float32)),
-            torch.from_numpy(np.ascontiguousarray(jac, dtype=np.float32)),
-        )
 
 
 # --- Quantization -----------------------------------------------------------------------

@@ -22,8 +22,8 @@ from collections import deque
 import numpy as np
 from PIL import Image
 
-from thcodec.face_region import Region
-from thcodec.metrics import psnr
+from thcodec.face.region import Region
+from thcodec.media.metrics import psnr
 
 THUMB = 32  # side of the grey thumbnail a scene cut is judged on
 CUT_LEVEL = 20.0  # mean absolute thumbnail change (0-255) a cut must exceed...

@@ -3,7 +3,7 @@
 With the adaptive policy (the default) a new pivot is sent on a scene cut, when the face
 leaves its region, when the predicted quality drops (the sender runs the receiver's model on
 the frames it sends), or after --max-pivot-interval; the rate cap may hold a switch back or
-lower the pivot's JPEG quality. See thcodec/pivot_policy.py and thcodec/rate.py."""
+lower the pivot's JPEG quality. See thcodec/sender/pivot_policy.py and thcodec/format/rate.py."""
 
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
-from thcodec import container as C
-from thcodec import keypoints as kpq
+from thcodec.format import container as C
+from thcodec.format import keypoint_bits as kpq
 from thcodec.errors import ThcError
-from thcodec.face_region import FaceFinder, Region, choose_region
-from thcodec.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
-from thcodec.keypoints import Keypoints
-from thcodec.landmark_motion import LandmarkMotion
+from thcodec.face.region import FaceFinder, Region, choose_region
+from thcodec.media.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
+from thcodec.models.keypoints import Keypoints
+from thcodec.sender.landmark_motion import LandmarkMotion
 from thcodec.options import MODEL_SIZE, EncodeOptions
-from thcodec.pivot_policy import (
+from thcodec.sender.pivot_policy import (
     BACKGROUND_GAIN_DB,
     BG_LONG_SIDE,
     CANDIDATE_AGE_S,
@@ -37,10 +37,10 @@ from thcodec.pivot_policy import (
     capped_psnr,
     thumbnail,
 )
-from thcodec.rate import RateLedger, chunk_time
-from thcodec.refine import refine_keypoints
-from thcodec.video_io import AudioPacketData, VideoReader, encode_audio
-from thcodec.weights import LoadedModel
+from thcodec.format.rate import RateLedger, chunk_time
+from thcodec.sender.refine import refine_keypoints
+from thcodec.media.video_io import AudioPacketData, VideoReader, encode_audio
+from thcodec.models.weights import LoadedModel
 
 
 @dataclass
@@ -403,7 +403,7 @@ class _Sender:
     def _detect(self, indices: list[int], crops: list[np.ndarray], detector_only: bool = False) -> tuple[np.ndarray, torch.Tensor]:
         """-> (the quantized key points to send, (N,K,2) positions the detector sees in the frames).
         Within a segment the sent ones follow --motion (dlib's landmarks relative to the
-        pivot's key points, thcodec/landmark_motion.py) and --refine (chosen for the
+        pivot's key points, thcodec/sender/landmark_motion.py) and --refine (chosen for the
         receiver's picture of the pivot); detector_only: the detector's own, as seen."""
         k = self._loaded.model.num_kp
         if not crops:

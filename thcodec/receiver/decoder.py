@@ -16,17 +16,17 @@ import av
 import numpy as np
 import torch
 
-from thcodec import container as C
-from thcodec import keypoints as kpq
+from thcodec.format import container as C
+from thcodec.format import keypoint_bits as kpq
 from thcodec.errors import ThcError
-from thcodec.face_region import Region, feather_mask, paste
-from thcodec.frames import jpeg_decode, resize, to_tensor, to_uint8
-from thcodec.keypoints import Keypoints
+from thcodec.face.region import Region, feather_mask, paste
+from thcodec.media.frames import jpeg_decode, resize, to_tensor, to_uint8
+from thcodec.models.keypoints import Keypoints
 from thcodec.models.super_resolution import PivotDetail
 from thcodec.options import MODEL_SIZE
-from thcodec.timeline import KeypointTimeline, Ready
-from thcodec.video_io import AudioConfig, AudioPacketData, VideoWriter
-from thcodec.weights import LoadedModel
+from thcodec.receiver.timeline import KeypointTimeline, Ready
+from thcodec.media.video_io import AudioConfig, AudioPacketData, VideoWriter
+from thcodec.models.weights import LoadedModel
 
 BATCH = 8  # frames animated together
 FADE_FRAMES = 8  # a pivot refresh (not a cut) blends in over this many frames

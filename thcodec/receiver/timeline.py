@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from thcodec import keypoints as kpq
+from thcodec.format import keypoint_bits as kpq
 from thcodec.models.interpolator import MAX_STEP, Interpolator
 
 Ready = Iterator[tuple[int, np.ndarray]]  # (frame, (K,6) float32: x, y, then the row-major Jacobian)

@@ -3,7 +3,7 @@
 dlib-bin + face-recognition-models (core dependencies: the sender uses it too). A key point is the
 centroid of a fixed landmark group; its Jacobian is the linear part of the least-squares
 affine map from the group's canonical template to the group in this frame. Coordinates
-follow thcodec.keypoints: [-1, 1] over the image, pixel centres at (2i+1)/size - 1.
+follow thcodec.format.keypoint_bits: [-1, 1] over the image, pixel centres at (2i+1)/size - 1.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thcodec.face_region import hog_detector
+from thcodec.face.region import hog_detector
 
 # Fixed landmark groups (iBUG 68 indexing), one key point each.
 GROUPS: tuple[tuple[int, ...], ...] = (

@@ -12,7 +12,7 @@ import bisect
 from dataclasses import dataclass
 from fractions import Fraction
 
-from thcodec import container as C
+from thcodec.format import container as C
 
 WINDOW_S = 10.0  # the rate cap holds over any window this long
 

@@ -32,7 +32,7 @@ VALIDATION_KEYS = {
     "interpolator": ("net_px", "linear_px", "k2_net_px", "k2_linear_px", "k4_net_px", "k4_linear_px"),
     "super_resolution": ("x2_psnr", "x2_bicubic_psnr", "x4_psnr", "x4_bicubic_psnr"),
 }
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "weights"
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "weights"
 
 
 def sha256_file(path: Path) -> str:
@@ -50,7 +50,7 @@ class LoadedModel:
 
 def weights_dir() -> Path:
     """weights/ beside the package (source checkout) or inside it (installed wheel)."""
-    for d in (DEFAULT_DIR, Path(__file__).resolve().parent / "weights"):
+    for d in (DEFAULT_DIR, Path(__file__).resolve().parents[1] / "weights"):
         if (d / "manifest.json").exists():
             return d
     raise ThcError("no trained weights found (weights/manifest.json is missing)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from thcodec.keypoints import Keypoints
+from thcodec.models.keypoints import Keypoints
 from thcodec.models.talking_head import TalkingHead
 
 LEARNING_RATE = 0.006  # per step, in key-point units ([-1,1] positions, Jacobian entries)

@@ -1,6 +1,6 @@
 """The sender's motion from dlib's 68 landmarks, sent relative to the receiver's pivot key points.
 
-The key-point detector was distilled from key points made of dlib's landmarks (thcodec.teacher)
+The key-point detector was distilled from key points made of dlib's landmarks (thcodec.face.landmarks)
 and sits 2.4 px from them on faces it never saw (1.4 px on its training faces): that error is
 about 29% of the landmark distance a call ends with (docs/results.md). The sender can afford
 dlib itself (HOG box + shape predictor, about 7 ms a frame); the receiver cannot send its
@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from thcodec.errors import ThcError
-from thcodec.keypoints import Keypoints
+from thcodec.models.keypoints import Keypoints
 from thcodec.models.dense_motion import safe_inverse
-from thcodec.teacher import LandmarkTeacher, keypoints_from_landmarks
+from thcodec.face.landmarks import LandmarkTeacher, keypoints_from_landmarks
 
 # The mean of dlib's 68 landmarks over the training split's face crops ([-1, 1] over the
 # 256x256 region; the template the detector was trained against). Only the teacher's change

@@ -1,0 +1,1 @@
+"""The receiver: .thc -> frames (segments rendered from pivots and key points)."""

@@ -1,0 +1,1 @@
+"""The sender: video -> .thc (pivot choice, rate, key-point sources, analysis by synthesis)."""

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from thcodec.bench import quality as Q
 from thcodec.bench.codec import Setting
-from thcodec.bench.reference import Condition, make_reference, read_lossless, source_indices, square_region, write_lossless
+from thcodec.data.reference import Condition, make_reference, read_lossless, source_indices, square_region, write_lossless
 from thcodec.bench.report import Row, at_rate, bd_rate, bd_rate_rows, markdown, pareto, pchip, read_csv, write_csv
 from thcodec.bench.run import clip_names, parse_codecs, val_clips
 from thcodec.cli import app

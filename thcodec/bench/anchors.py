@@ -28,7 +28,7 @@ import numpy as np
 
 from thcodec.bench.codec import Coded, Setting
 from thcodec.bench.ffmpeg import COLOR_TAGS, TO_YUV, decode_rgb, run_ffmpeg
-from thcodec.bench.reference import Reference
+from thcodec.data.reference import Reference
 from thcodec.media.frames import jpeg_decode, jpeg_encode
 
 KEYINT = 100000  # frames between forced intra frames: never within a clip

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from thcodec.bench.reference import Reference
+from thcodec.data.reference import Reference
 
 
 @dataclass(frozen=True)

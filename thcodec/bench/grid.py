@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from thcodec.bench.ffmpeg import decode_rgb
 from thcodec.bench.ours import default_setting
-from thcodec.bench.reference import read_lossless
+from thcodec.data.reference import read_lossless
 from thcodec.receiver.decoder import Frame, decode_stream
 from thcodec.models.weights import load_model
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from thcodec.bench.quality import FaceMetrics, vmaf_frames
-from thcodec.bench.reference import TH256, read_lossless
+from thcodec.data.reference import TH256, read_lossless
 from thcodec.bench.report import markdown_table
 from thcodec.receiver.decoder import Frame, decode_stream
 from thcodec.sender.encoder import encode

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from thcodec.bench.quality import FaceMetrics
-from thcodec.bench.reference import read_lossless
+from thcodec.data.reference import read_lossless
 from thcodec.media.frames import to_tensor, to_uint8
 from thcodec.models.keypoints import Keypoints
 from thcodec.sender.landmark_motion import JACOBIAN_SMOOTHING, TEMPLATE, Smoother, smoothed_motion

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from thcodec.bench.reference import source_indices
+from thcodec.data.reference import source_indices
 from thcodec.media.video_io import VideoReader, VideoWriter
 
 SIZE = (1280, 720)

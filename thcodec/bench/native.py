@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from thcodec.bench.quality import FaceMetrics, psnr_mean, vmaf_frames
-from thcodec.bench.reference import Condition, make_reference
+from thcodec.data.reference import Condition, make_reference
 from thcodec.bench.report import markdown_table
 from thcodec.receiver.decoder import Frame, decode_stream
 from thcodec.sender.encoder import EncodeOptions, encode
@@ -37,7 +37,7 @@ from thcodec.media.frames import to_tensor, to_uint8
 from thcodec.models.super_resolution import SuperResolution
 from thcodec.options import MODEL_SIZE
 from thcodec.stats import stream_stats
-from thcodec.train.cache import read_manifest
+from thcodec.data.clips import read_manifest
 from thcodec.models.weights import LoadedModel, load_model
 
 CROP = Condition(name="crop", size=None)

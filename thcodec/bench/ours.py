@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from thcodec.bench.codec import Coded, Setting
-from thcodec.bench.reference import Reference
+from thcodec.data.reference import Reference
 from thcodec.receiver.decoder import Frame, decode_stream
 from thcodec.sender.encoder import EncodeOptions, encode
 from thcodec.errors import ThcError

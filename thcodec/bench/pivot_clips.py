@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from thcodec.bench.reference import TH256, find_face_region, source_indices, write_lossless
+from thcodec.data.reference import TH256, find_face_region, source_indices, write_lossless
 from thcodec.media.video_io import VideoReader
 
 DRIFT_SHIFT = 0.45

@@ -21,7 +21,7 @@ import numpy as np
 
 from thcodec.bench.pivot_clips import cut_clip, drift_clip
 from thcodec.bench.quality import FaceMetrics
-from thcodec.bench.reference import make_reference, read_lossless
+from thcodec.data.reference import make_reference, read_lossless
 from thcodec.bench.report import markdown_table
 from thcodec.bench.run import val_clips
 from thcodec.receiver.decoder import FADE_FRAMES, Frame, decode_stream

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from thcodec.bench.ffmpeg import TO_YUV, run_ffmpeg
-from thcodec.bench.reference import write_lossless
+from thcodec.data.reference import write_lossless
 from thcodec.errors import ThcError
 from thcodec.media.frames import to_tensor
 from thcodec.media.metrics import ssim

@@ -21,7 +21,7 @@ from thcodec.bench.quality import FaceMetrics
 from thcodec.media.frames import to_tensor, to_uint8
 from thcodec.models.keypoints import Keypoints
 from thcodec.media.metrics import psnr
-from thcodec.train.cache import FrameCache
+from thcodec.data.frame_cache import FrameCache
 from thcodec.models.weights import load_model
 
 

@@ -19,10 +19,10 @@ from thcodec.bench.anchors import ANCHORS
 from thcodec.bench.codec import Codec, Setting
 from thcodec.bench.ffmpeg import ffmpeg_exe
 from thcodec.bench.ours import Thc, default_setting
-from thcodec.bench.reference import TH256, Condition, Reference, make_reference
+from thcodec.data.reference import TH256, Condition, Reference, make_reference
 from thcodec.bench.report import OURS, Row, markdown, plot_clip, read_csv, write_csv
 from thcodec.errors import ThcError
-from thcodec.train.cache import read_manifest
+from thcodec.data.clips import split_clips as val_clips  # noqa: F401  (thc bench reads it from here)
 
 CODECS = ("thc", "x264", "x265", "vvenc", "svtav1", "frozen")
 
@@ -57,17 +57,6 @@ class Progress:
     def done(self) -> None: ...
 
     def warn(self, message: str) -> None: ...
-
-
-def val_clips(data: Path, split: str = "val") -> list[Path]:
-    """Clips of `split` in data/MANIFEST.tsv (files under data/clips)."""
-    manifest = data / "MANIFEST.tsv"
-    if not manifest.exists():
-        raise ThcError(f"{manifest}: no such file (a data folder has MANIFEST.tsv and clips/)")
-    clips = [data / "clips" / r["file"] for r in read_manifest(data) if r.get("split") == split]
-    if not clips:
-        raise ThcError(f"{manifest} lists no clip of split {split!r}")
-    return clips
 
 
 def parse_codecs(text: str | None) -> tuple[str, ...]:

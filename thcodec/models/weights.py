@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from thcodec.errors import ThcError
+from thcodec.models.checkpoint import load_checkpoint
 from thcodec.models.interpolator import Interpolator
 from thcodec.models.super_resolution import SuperResolution
 from thcodec.models.talking_head import TalkingHead
@@ -115,8 +116,6 @@ def export(checkpoints: dict[str, Path], out: Path, notes: dict) -> dict:
     checkpoints maps networks to the best.pt of the run that trained them; a network not
     named keeps its current manifest entry (and file), so one network can be re-exported alone.
     """
-    from thcodec.train.train import load_checkpoint
-
     out.mkdir(parents=True, exist_ok=True)
     old = {}
     if (out / "manifest.json").exists():

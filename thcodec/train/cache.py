@@ -1,4 +1,5 @@
-"""Decode the training clips once into a compact cache of 256x256 face crops.
+"""Decode the training clips once into a compact cache of 256x256 face crops (the write side;
+thcodec/data/frame_cache.py reads it).
 
 Per clip: the face region is chosen on the first frame where a face is found (fixed for the
 clip, as the codec fixes it per segment), every `stride`-th frame is cropped to 256x256 and
@@ -9,31 +10,15 @@ Layout of DIR: frames.u8 (N,256,256,3 memmap), landmarks.npy (N,68,2), index.jso
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 
-from thcodec.face.region import FaceFinder, Region, choose_region
+from thcodec.data.clips import iter_rgb, split_rows
+from thcodec.data.frame_cache import SIZE
 from thcodec.face.landmarks import LandmarkTeacher
-
-SIZE = 256
-
-
-def read_manifest(data_dir: Path) -> list[dict]:
-    with open(data_dir / "MANIFEST.tsv", newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
-
-
-def iter_rgb(path: Path):
-    import av  # building the cache only: a lent GPU trains from it without PyAV
-
-    with av.open(str(path)) as c:
-        stream = c.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in c.decode(stream):
-            yield frame.to_ndarray(format="rgb24")
+from thcodec.face.region import FaceFinder, Region, choose_region
 
 
 def clip_crops(path: Path, finder: FaceFinder, stride: int, max_frames: int):
@@ -55,7 +40,7 @@ def clip_crops(path: Path, finder: FaceFinder, stride: int, max_frames: int):
 
 def build(data_dir: Path, out: Path, split: str, stride: int, max_frames: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    rows = [r for r in read_manifest(data_dir) if r["split"] == split]
+    rows = split_rows(data_dir, split)
     finder, teacher = FaceFinder(), LandmarkTeacher()
     frames_path = out / "frames.u8"
     clips, lms = [], []
@@ -72,17 +57,6 @@ def build(data_dir: Path, out: Path, split: str, stride: int, max_frames: int) -
             print(f"[{k + 1}/{len(rows)}] {row['file']}: {n - start} frames", flush=True)
     np.save(out / "landmarks.npy", np.stack(lms).astype(np.float32))
     (out / "index.json").write_text(json.dumps({"size": SIZE, "count": n, "clips": clips}, indent=1))
-
-
-class FrameCache:
-    """Read side of the cache: frames (N,256,256,3) uint8 memmap, landmarks (N,68,2)."""
-
-    def __init__(self, root: Path) -> None:
-        self.index = json.loads((root / "index.json").read_text())
-        n, s = self.index["count"], self.index["size"]
-        self.frames = np.memmap(root / "frames.u8", np.uint8, "r", shape=(n, s, s, 3))
-        self.landmarks = np.load(root / "landmarks.npy")
-        self.clips = [(c["start"], c["stop"]) for c in self.index["clips"] if c["stop"] - c["start"] >= 2]
 
 
 def main() -> None:

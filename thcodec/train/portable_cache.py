@@ -3,7 +3,7 @@
 The GPU machine takes 64 MiB of files and has OpenCV but not PyAV, so `pack` (here, PyAV)
 writes each split's frames.u8 as one H.264 4:4:4 stream (CRF 16: about 41.5 dB PSNR against
 the crops, far below what training can tell apart) beside its index.json and landmarks.npy,
-and `unpack` (there, OpenCV) decodes it back into the cache layout thcodec.train.cache reads.
+and `unpack` (there, OpenCV) decodes it back into the cache layout thcodec.data.frame_cache reads.
 Usage:  python -m thcodec.train.portable_cache pack   --cache .cache/frames --out .cache/portable
         python -m thcodec.train.portable_cache unpack --src .cache/portable --cache .cache/frames
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thcodec.train.cache import FrameCache
+from thcodec.data.frame_cache import FrameCache
 
 SPLITS = ("train", "val")
 CRF = 16

@@ -24,7 +24,7 @@ from thcodec.face.region import FaceFinder, Region, choose_region
 from thcodec.media.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
 from thcodec.models.keypoints import Keypoints
 from thcodec.options import MODEL_SIZE
-from thcodec.train.cache import iter_rgb, read_manifest
+from thcodec.data.clips import iter_rgb, read_manifest
 from thcodec.models.weights import load_model
 
 SIZE = 512

@@ -46,7 +46,7 @@ from thcodec.media.metrics import ssim
 from thcodec.models.talking_head import TalkingHead
 from thcodec.face.landmarks import keypoints_from_landmarks, make_template
 from thcodec.train.augment import geometric, jpeg_pivots, photometric
-from thcodec.train.cache import FrameCache
+from thcodec.data.frame_cache import FrameCache
 from thcodec.train.discriminator import CHANNELS, PatchDiscriminator, discriminator_loss, generator_terms
 from thcodec.train.equivariance import equivariance_loss
 from thcodec.train.losses import pyramid_l1

@@ -18,11 +18,11 @@ import numpy as np
 import torch
 
 from thcodec.format import keypoint_bits as kpq
-from thcodec.bench.reference import source_indices
+from thcodec.data.reference import source_indices
 from thcodec.face.region import FaceFinder, choose_region
 from thcodec.media.frames import to_tensor
 from thcodec.options import MODEL_SIZE
-from thcodec.train.cache import read_manifest
+from thcodec.data.clips import read_manifest
 from thcodec.media.video_io import VideoReader
 from thcodec.models.weights import load_model
 

@@ -15,7 +15,10 @@ from conftest import write_frame_cache
 
 from thcodec.models.keypoints import Keypoints
 from thcodec.models.talking_head import TalkingHead
-from thcodec.train import train
+from thcodec.models.checkpoint import load_checkpoint
+from thcodec.train import motion, train
+from thcodec.train.face_pairs import driving_keypoints
+from thcodec.train.run import Schedule
 from thcodec.train.augment import jpeg_pivots
 from thcodec.train.portable_cache import pack
 from thcodec.models.weights import export, load_model, weights_dir
@@ -38,29 +41,29 @@ def test_landmark_driving_moves_the_detectors_pivot_points_by_the_teachers_chang
     frames = torch.rand(2, 3, 256, 256, generator=torch.Generator().manual_seed(1))
     teach_s = _kp(2)
     det_s = model.detect_keypoints(frames)
-    kp_s, kp_d = train.driving_keypoints(model, "landmarks", frames, frames, teach_s, teach_s)
+    kp_s, kp_d = driving_keypoints(model, "landmarks", frames, frames, teach_s, teach_s)
     torch.testing.assert_close(kp_s.xy, det_s.xy)
     torch.testing.assert_close(kp_d.xy, det_s.xy)  # the teacher saw no motion: the pivot's own points
     torch.testing.assert_close(kp_d.jacobian, det_s.jacobian, atol=1e-5, rtol=1e-5)
     shift = torch.tensor([0.1, -0.05])
     moved = Keypoints(teach_s.xy + shift, teach_s.jacobian)
-    _, kp_d = train.driving_keypoints(model, "landmarks", frames, frames, teach_s, moved)
+    _, kp_d = driving_keypoints(model, "landmarks", frames, frames, teach_s, moved)
     torch.testing.assert_close(kp_d.xy, det_s.xy + shift)
 
 
 def test_teacher_and_detector_driving(model):
     frames = torch.rand(2, 3, 256, 256, generator=torch.Generator().manual_seed(3))
     teach_s, teach_d = _kp(4), _kp(5)
-    assert train.driving_keypoints(model, "teacher", frames, frames, teach_s, teach_d) == (teach_s, teach_d)
-    _, kp_d = train.driving_keypoints(model, "detector", frames, frames, teach_s, teach_d)
+    assert driving_keypoints(model, "teacher", frames, frames, teach_s, teach_d) == (teach_s, teach_d)
+    _, kp_d = driving_keypoints(model, "detector", frames, frames, teach_s, teach_d)
     torch.testing.assert_close(kp_d.xy, model.detect_keypoints(frames).xy)
 
 
 def test_learning_rate_follows_the_time_budget_when_it_runs_out_first():
-    assert train.lr_at(1000, 100_000, 1.0, elapsed=0.0) == pytest.approx(1.0, abs=1e-3)
-    assert train.lr_at(1000, 100_000, 1.0, elapsed=0.5) == pytest.approx(0.55)
-    assert train.lr_at(1000, 100_000, 1.0, elapsed=1.0) == pytest.approx(0.1)
-    assert train.lr_at(100_000, 100_000, 1.0) == pytest.approx(0.1)
+    assert Schedule().lr(1000, 100_000, 1.0, elapsed=0.0) == pytest.approx(1.0, abs=1e-3)
+    assert Schedule().lr(1000, 100_000, 1.0, elapsed=0.5) == pytest.approx(0.55)
+    assert Schedule().lr(1000, 100_000, 1.0, elapsed=1.0) == pytest.approx(0.1)
+    assert Schedule().lr(100_000, 100_000, 1.0) == pytest.approx(0.1)
 
 
 def test_a_spent_time_budget_validates_saves_and_stops(tmp_path, monkeypatch):
@@ -72,7 +75,7 @@ def test_a_spent_time_budget_validates_saves_and_stops(tmp_path, monkeypatch):
     train.main()
     ck = torch.load(run / "last.pt", weights_only=True)
     assert ck["step"] == 1  # the first step found the budget spent
-    best = train.load_checkpoint(run / "best.pt")
+    best = load_checkpoint(run / "best.pt")
     assert best["val"]["step"] == 1
     assert any("val" in json.loads(line) for line in (run / "log.jsonl").read_text().splitlines())
 
@@ -86,7 +89,7 @@ def test_keep_all_snapshots_the_trained_networks_at_every_validation_and_exports
     train.main()
     snaps = sorted(run.glob("snap_*.pt"))
     assert [p.name for p in snaps] == ["snap_000001.pt", "snap_000002.pt"]
-    snap = train.load_checkpoint(snaps[-1])
+    snap = load_checkpoint(snaps[-1])
     assert snap["step"] == 2 and "psnr" in snap["val"]
     assert {k.split(".", 1)[0] for k in snap["ema"]} == {"dense_motion", "generator"}  # not the detector it did not train
     last = torch.load(run / "last.pt", weights_only=True)["ema"]
@@ -105,7 +108,7 @@ def test_a_fine_tune_goes_on_from_a_snapshot_and_its_discriminator(tmp_path, mon
     common = ["train", "--part", "motion", "--driving", "landmarks", "--cache", str(tmp_path / "cache"), "--batch", "2", "--gan", "0.1", "--keep-all"]
     monkeypatch.setattr(sys, "argv", [*common, "--run", str(tmp_path / "a"), "--steps", "2", "--val-every", "5"])
     train.main()
-    first = train.load_checkpoint(tmp_path / "a" / "snap_000002.pt")
+    first = load_checkpoint(tmp_path / "a" / "snap_000002.pt")
     assert "disc" in first  # the last snapshot of a GAN run carries its discriminator
     seen = []
 
@@ -113,13 +116,13 @@ def test_a_fine_tune_goes_on_from_a_snapshot_and_its_discriminator(tmp_path, mon
         seen.append(copy.deepcopy(self.disc.state_dict()))
         rec["d_loss"] = 0.0
 
-    monkeypatch.setattr(train._Adversary, "step", record)
+    monkeypatch.setattr(motion.Adversary, "step", record)
     monkeypatch.setattr(sys, "argv", [*common, "--run", str(tmp_path / "b"), "--steps", "1", "--init", str(tmp_path / "a" / "snap_000002.pt"), "--gan-warmup", "2"])
     train.main()
     assert len(seen) == 3  # two warm-up steps of the discriminator alone, then one beside the networks
     for k, v in first["disc"].items():  # and the first of them started from the carried discriminator
         torch.testing.assert_close(seen[0][k], v)
-    assert train.load_checkpoint(tmp_path / "b" / "snap_000001.pt")["step"] == 1
+    assert load_checkpoint(tmp_path / "b" / "snap_000001.pt")["step"] == 1
     ema = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["ema"]
     for k, v in load_model().model.keypoint_detector.state_dict().items():  # not in the snapshot: the shipped detector
         torch.testing.assert_close(ema["keypoint_detector." + k], v)
@@ -147,13 +150,13 @@ def test_pivot_jpeg_codes_most_pivots_within_the_quality_range():
 @pytest.mark.parametrize("text", ["50", "25-85"])
 def test_pivot_jpeg_option_reads_a_quality_or_a_range(text):
     lo, _, hi = text.partition("-")
-    assert train._quality_range(text) == (int(lo), int(hi or lo))
+    assert motion.quality_range(text) == (int(lo), int(hi or lo))
 
 
 @pytest.mark.parametrize("text", ["x", "85-25", "0-50", "50-100"])
 def test_pivot_jpeg_option_refuses_what_is_not_a_range(text):
     with pytest.raises(Exception, match="LO"):
-        train._quality_range(text)
+        motion.quality_range(text)
 
 
 def _smooth_frames(n: int) -> np.ndarray:
@@ -179,7 +182,7 @@ def test_portable_cache_keeps_every_frame_close_to_the_crops(tmp_path):
 
 
 def test_disc_channels_option_reads_positive_channels():
-    assert train._channels("64,128,256") == (64, 128, 256)
+    assert motion.channels("64,128,256") == (64, 128, 256)
     for text in ("64,x", "0,8", ""):
         with pytest.raises(Exception, match="channels"):
-            train._channels(text)
+            motion.channels(text)

@@ -10,7 +10,7 @@ spline through the same four sent frames, over every missing frame of the val cl
 
 from __future__ import annotations
 
-import copy
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,8 @@ import torch
 
 from thcodec.format import keypoint_bits as kpq
 from thcodec.models.interpolator import MAX_STEP, Interpolator, catmull_rom
-from thcodec.train.runs import train_loop
+from thcodec.train.options import RunConfig, option
+from thcodec.train.part import Part
 
 PX = 128  # model units ([-1, 1]) -> pixels at 256
 
@@ -93,16 +94,31 @@ def validate(model: Interpolator, sets) -> dict:
     return out
 
 
-def train(a) -> None:
-    """a: the train.py arguments (run, steps, batch, lr, val_every, seed, kps)."""
-    trajs, val = load_trajectories(a.kps / "train.npz"), load_trajectories(a.kps / "val.npz")
-    sets = val_set(val)
-    model = Interpolator()
-    ema = copy.deepcopy(model).eval()
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+@dataclass(frozen=True)
+class InterpConfig:
+    kps: Path = option(Path(".cache/kps"), "the trajectories folder (python -m thcodec.train.trajectories): train.npz, val.npz")
 
-    def loss_fn(rng):
-        p, aa, b, n, tgt, t, k = sample(trajs, a.batch, rng)
-        return loss_of(model(p, aa, b, n, t, k), tgt)
 
-    train_loop(a, model, ema, opt, loss_fn, lambda: validate(ema, sets), lambda v: -v["net_px"], 0.995, 100)
+class InterpPart(Part):
+    ema_most = 0.995
+    log_every = 100
+
+    def __init__(self, run: RunConfig, cfg: InterpConfig, device=None, world: int = 1) -> None:
+        super().__init__(Interpolator())
+        self.batch = run.batch
+        self.trajs = load_trajectories(cfg.kps / "train.npz")
+        self.sets = val_set(load_trajectories(cfg.kps / "val.npz"))
+
+    def sample(self, rng):
+        return sample(self.trajs, self.batch, rng)
+
+    def loss(self, batch, rng):
+        p, a, b, n, tgt, t, k = batch
+        loss = loss_of(self.model(p, a, b, n, t, k), tgt)
+        return loss, {"loss": loss.item()}, None
+
+    def validate(self, ema):
+        return validate(ema, self.sets)
+
+    def score(self, v: dict) -> float:
+        return -v["net_px"]

@@ -13,7 +13,8 @@ PSNR of the network and of plain bicubic up-scaling.
 
 from __future__ import annotations
 
-import copy
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,7 +23,8 @@ import torch.nn.functional as F
 from thcodec.media.frames import to_tensor, to_uint8
 from thcodec.media.metrics import psnr
 from thcodec.models.super_resolution import PivotDetail, SuperResolution, axis_coords
-from thcodec.train.runs import train_loop
+from thcodec.train.options import RunConfig, option
+from thcodec.train.part import Part
 from thcodec.train.sr_cache import SrCache, small
 
 PATCH = 96
@@ -86,18 +88,34 @@ def validate(model: SuperResolution, cache: SrCache) -> dict:
     return out
 
 
-def train(a) -> None:
-    """a: the train.py arguments (run, steps, batch, lr, val_every, seed, sr_cache, no_pivot)."""
-    data, val = SrCache(a.sr_cache / "train"), SrCache(a.sr_cache / "val")
-    model = SuperResolution(use_pivot=not a.no_pivot)
-    ema = copy.deepcopy(model).eval()
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
-    h = model.halo  # the patch's own edge is not a tile edge of the decoder: no loss there
+@dataclass(frozen=True)
+class SrConfig:
+    sr_cache: Path = option(Path(".cache/sr"), "the cache of python -m thcodec.train.sr_cache: train/ and val/")
+    no_pivot: bool = option(False, "the ablation without the pivot inputs")
 
-    def loss_fn(rng):
-        x, up, detail, tgt = sample(model, data, a.batch, rng)
-        pred = model.head(x, up, detail)[..., h:-h, h:-h]
+
+class SrPart(Part):
+    ema_most = 0.998
+    log_every = 50
+
+    def __init__(self, run: RunConfig, cfg: SrConfig, device=None, world: int = 1) -> None:
+        super().__init__(SuperResolution(use_pivot=not cfg.no_pivot))
+        self.batch = run.batch
+        self.data, self.val = SrCache(cfg.sr_cache / "train"), SrCache(cfg.sr_cache / "val")
+
+    def sample(self, rng):
+        return sample(self.model, self.data, self.batch, rng)
+
+    def loss(self, batch, rng):
+        h = self.model.halo  # the patch's own edge is not a tile edge of the decoder: no loss there
+        x, up, detail, tgt = batch
+        pred = self.model.head(x, up, detail)[..., h:-h, h:-h]
         tgt = tgt[..., h:-h, h:-h]
-        return (pred - tgt).abs().mean() + gradient_l1(pred, tgt)
+        loss = (pred - tgt).abs().mean() + gradient_l1(pred, tgt)
+        return loss, {"loss": loss.item()}, None
 
-    train_loop(a, model, ema, opt, loss_fn, lambda: validate(ema, val), lambda v: v["psnr"], 0.998, 50)
+    def validate(self, ema):
+        return validate(ema, self.val)
+
+    def score(self, v: dict) -> float:
+        return v["psnr"]

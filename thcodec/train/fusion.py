@@ -1,0 +1,100 @@
+"""Training part `fusion`: the hybrid mode's fusion network (thcodec/models/fusion.py).
+
+Pairs come from the fusion cache (thcodec/train/fusion_cache.py): the animated pivot, its
+occlusion map and the up-scaled base-layer frame (two codec settings per clip), against the
+cached original frame. A quarter of the samples take the base frame of the clip's previous
+cached frame (80 ms older): a base layer at a lower frame rate than the call leaves the
+network frames whose base lags the key points. Loss: L1 of the picture + L1 of its gradients
+(sharpness where the base is blurred)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from thcodec.data.frame_cache import FrameCache
+from thcodec.media.frames import to_tensor
+from thcodec.media.metrics import psnr
+from thcodec.models.fusion import Fusion
+from thcodec.train.fusion_cache import BASES, FusionCache
+from thcodec.train.part import Part
+
+STALE_SHARE = 0.25
+VAL_FRAMES = 256
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    cache: Path = Path(".cache/fusion")
+    frames: Path = Path(".cache/frames")
+    gradient_weight: float = 0.5
+
+
+def gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
+
+
+def fusion_loss(out: torch.Tensor, target: torch.Tensor, gradient_weight: float) -> torch.Tensor:
+    (ox, oy), (tx, ty) = gradients(out), gradients(target)
+    return (out - target).abs().mean() + gradient_weight * ((ox - tx).abs().mean() + (oy - ty).abs().mean())
+
+
+def batch_of(cache: FusionCache, picks: np.ndarray, bases: np.ndarray, base_rows: np.ndarray | None = None):
+    """-> (base, animated, occlusion, target) tensors for cache rows `picks` with base settings
+    `bases`, the base frames taken from `base_rows` (default: picks)."""
+    rows = picks if base_rows is None else base_rows
+    base = to_tensor(np.stack([cache.base[i, k] for i, k in zip(rows, bases)]))
+    gen = to_tensor(np.stack([cache.gen[i] for i in picks]))
+    occ = torch.from_numpy(np.stack([cache.occ[i] for i in picks]).astype(np.float32) / 255)[:, None]
+    target = to_tensor(np.stack([cache.frames[cache.targets[i]] for i in picks]))
+    return base, gen, occ, target
+
+
+class FusionPart(Part):
+    log_every = 25
+
+    def __init__(self, cfg: FusionConfig, batch: int) -> None:
+        super().__init__(Fusion())
+        self.cfg, self.batch = cfg, batch
+        self.train = FusionCache(cfg.cache / "train", FrameCache(cfg.frames / "train"))
+        self.val = FusionCache(cfg.cache / "val", FrameCache(cfg.frames / "val"))
+        starts = np.zeros(len(self.train), bool)  # first frame of each clip: no previous base
+        for c in self.train.index["clips"]:
+            starts[c["frames"][0]] = True
+        self._has_previous = ~starts
+
+    def sample(self, rng: np.random.Generator):
+        picks = rng.integers(0, len(self.train), self.batch)
+        bases = rng.integers(0, BASES, self.batch)
+        stale = (rng.random(self.batch) < STALE_SHARE) & self._has_previous[picks]
+        base, gen, occ, target = batch_of(self.train, picks, bases, picks - stale)
+        f = torch.from_numpy(rng.random(self.batch) < 0.5)
+        base[f], gen[f], occ[f], target[f] = (t[f].flip(-1) for t in (base, gen, occ, target))
+        return base, gen, occ, target
+
+    def loss(self, batch, rng):
+        base, gen, occ, target = batch
+        out = self.model(base, gen, occ)
+        loss = fusion_loss(out, target, self.cfg.gradient_weight)
+        return loss, {}, None
+
+    @torch.no_grad()
+    def validate(self, ema) -> dict:
+        n = len(self.val)
+        picks = np.linspace(0, n - 1, min(n, VAL_FRAMES)).round().astype(int)
+        scores = {"psnr": [], "psnr_base": [], "psnr_animated": []}
+        for s in range(0, len(picks), 16):
+            p = picks[s : s + 16]
+            for k in range(BASES):
+                base, gen, occ, target = batch_of(self.val, p, np.full(len(p), k))
+                out = ema(base, gen, occ).clamp(0, 1)
+                t = (target * 255).round().numpy()
+                for key, img in (("psnr", out), ("psnr_base", base), ("psnr_animated", gen)):
+                    scores[key] += [psnr((x * 255).round().numpy(), y) for x, y in zip(img, t)]
+        return {k: float(np.mean(v)) for k, v in scores.items()} | {"pairs": float(len(picks) * BASES)}
+
+    def score(self, v: dict) -> float:
+        return v["psnr"]

@@ -1,0 +1,118 @@
+"""Training pairs for the hybrid mode's fusion network, made once from the frame cache.
+
+Per cached clip (256x256 face crops every 2nd frame, so 12.5 fps: the base layer's rate for a
+25 fps call): the first frame is the pivot (through the codec's JPEG at a random quality);
+every frame is animated from it by the shipped model, driven by the key-point detector's
+points as the stream carries them (8-byte quantized, coarsened like the default sender); and
+the clip is coded by the base layer's own codec (thcodec/media/base_stream.py) at two
+(size, CRF) settings drawn from SETTINGS, decoded and up-scaled, so the network learns that
+codec's artefacts at the sizes and rates the sender uses.
+
+Layout of OUT/SPLIT: gen.u8 (N,256,256,3) animated frames, occ.u8 (N,64,64) occlusion,
+base.u8 (N,2,256,256,3) up-scaled decoded base frames, index.json (clips, settings, and the
+frame-cache index of each target).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from thcodec.format import keypoint_bits as kpq
+from thcodec.media.base_stream import code_sequence, upscale
+from thcodec.media.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
+from thcodec.models.keypoints import Keypoints
+from thcodec.models.weights import load_model
+from thcodec.data.frame_cache import FrameCache
+
+SETTINGS = ((64, 63), (64, 55), (64, 47), (96, 63), (96, 55), (96, 47), (128, 63), (128, 55))
+BASES = 2  # settings per clip
+BASE_RATE = Fraction(25, 2)
+SIZE = 256
+BATCH = 16
+
+
+def _drive_keypoints(model, frames: torch.Tensor) -> Keypoints:
+    kp = model.detect_keypoints(frames)
+    fields = kpq.coarsen(kpq.quantize(*kp.numpy()), 4, 8)  # as the default sender sends them
+    return Keypoints.from_numpy(*kpq.dequantize(fields))
+
+
+def _animate(model, pivot: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p = to_tensor(pivot)
+    pkp = model.detect_keypoints(p)
+    gens, occs = [], []
+    for s in range(0, len(frames), BATCH):
+        f = to_tensor(np.ascontiguousarray(frames[s : s + BATCH]))
+        b = f.shape[0]
+        gen, _, occ = model.animate_with_motion(p.expand(b, -1, -1, -1), pkp.expand(b), _drive_keypoints(model, f))
+        gens.append(to_uint8(gen.clamp(0, 1)))
+        occs.append((occ[:, 0] * 255).round().to(torch.uint8).numpy())
+    return np.concatenate(gens), np.concatenate(occs)
+
+
+def build(frames_dir: Path, out: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    cache = FrameCache(frames_dir)
+    model = load_model().model
+    out.mkdir(parents=True, exist_ok=True)
+    clips, targets = [], []
+    with open(out / "gen.u8", "wb") as fg, open(out / "occ.u8", "wb") as fo, open(out / "base.u8", "wb") as fb, torch.inference_mode():
+        for n, (start, stop) in enumerate(cache.clips):
+            frames = np.asarray(cache.frames[start:stop])
+            q = int(rng.integers(30, 81))
+            pivot = jpeg_decode(jpeg_encode(frames[0], q), SIZE, SIZE)
+            gen, occ = _animate(model, pivot, frames)
+            picks = rng.choice(len(SETTINGS), BASES, replace=False)
+            bases, rates = [], []
+            for k in picks:
+                size, crf = SETTINGS[k]
+                packets, decoded = code_sequence(frames, size, crf, BASE_RATE)
+                up = upscale(to_tensor(np.stack(decoded)), SIZE)
+                bases.append(to_uint8(up))
+                rates.append(sum(map(len, packets)) * 8 / (len(frames) / float(BASE_RATE)) / 1000)
+            fg.write(gen.tobytes())
+            fo.write(occ.tobytes())
+            fb.write(np.stack(bases, 1).tobytes())
+            clips.append({"frames": [len(targets), len(targets) + len(frames)], "pivot_quality": q,
+                          "settings": [list(SETTINGS[k]) for k in picks], "kbps": [round(r, 2) for r in rates]})
+            targets += list(range(start, stop))
+            print(f"[{n + 1}/{len(cache.clips)}] {len(frames)} frames, base {clips[-1]['settings']} at {clips[-1]['kbps']} kbit/s", flush=True)
+    index = {"count": len(targets), "targets": targets, "clips": clips, "frames_dir": str(frames_dir)}
+    (out / "index.json").write_text(json.dumps(index))
+
+
+class FusionCache:
+    """Read side: gen (N,256,256,3), occ (N,64,64), base (N,2,256,256,3) uint8 memmaps and the targets."""
+
+    def __init__(self, root: Path, frames: FrameCache) -> None:
+        self.index = json.loads((root / "index.json").read_text())
+        n = self.index["count"]
+        self.gen = np.memmap(root / "gen.u8", np.uint8, "r", shape=(n, SIZE, SIZE, 3))
+        self.occ = np.memmap(root / "occ.u8", np.uint8, "r", shape=(n, 64, 64))
+        self.base = np.memmap(root / "base.u8", np.uint8, "r", shape=(n, BASES, SIZE, SIZE, 3))
+        self.targets = np.asarray(self.index["targets"])
+        self.frames = frames.frames
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--frames", type=Path, default=Path(".cache/frames"), help="the frame cache (thcodec.train.cache)")
+    p.add_argument("--out", type=Path, default=Path(".cache/fusion"))
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    for n, split in enumerate(("val", "train")):
+        build(a.frames / split, a.out / split, a.seed + n)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from thcodec.models.blocks import make_coordinate_grid
-from thcodec.train.augment import geometric
+from thcodec.train.augment import geometric, jpeg_pivots
 
 
 def _spot(centre: np.ndarray, size: int = 96, sigma: float = 0.05) -> torch.Tensor:
@@ -42,3 +42,18 @@ def test_no_rotation_draws_no_random_numbers_for_it():
     geometric(imgs, lms, r1)
     r2.random(2), r2.uniform(0, 1, 2), r2.uniform(0, 1, (2, 2))
     assert r1.random() == r2.random()
+
+
+def test_pivot_jpeg_codes_most_pivots_within_the_quality_range():
+    rng = np.random.default_rng(0)
+    y, x = torch.meshgrid(torch.linspace(0, 1, 256), torch.linspace(0, 1, 256), indexing="ij")
+    images = torch.stack([x, y, (x * 7).sin().abs()])[None].repeat(40, 1, 1, 1)
+    images = images + 0.05 * torch.rand(images.shape, generator=torch.Generator().manual_seed(0))
+    images = images.clamp(0, 1)
+    coded = jpeg_pivots(images, rng, (10, 10))
+    changed = (coded - images).abs().amax((1, 2, 3)) > 0
+    assert 30 <= changed.sum() < 40  # nine in ten, the rest clean
+    fine = jpeg_pivots(images, np.random.default_rng(0), (90, 90))
+    err = lambda out: (out - images).abs().mean((1, 2, 3))[changed].mean()
+    assert err(fine) < err(coded) / 2  # the quality is the one asked for
+    assert jpeg_pivots(images, rng, (50, 50), share=0.0) is images

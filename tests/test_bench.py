@@ -295,7 +295,7 @@ def test_only_picks_named_settings_from_either_sweep():
 
 @pytest.mark.parametrize(("every", "min_gap"), [(3, 2.0), (1, 1)])
 def test_pivot_refresh_points_send_a_pivot_at_least_that_often(monkeypatch, tmp_path, every, min_gap):
-    from thcodec.bench import ours
+    from thcodec.bench import codec, ours
     from thcodec.bench.run import _only, make_codecs
 
     label = f"pivot_quality=30,interp=2,motion=landmarks,xy_step=4,jac_step=8,pivot_every={every}"
@@ -308,7 +308,7 @@ def test_pivot_refresh_points_send_a_pivot_at_least_that_often(monkeypatch, tmp_
         seen.append(opts)
         raise ThcError("stop here")
 
-    monkeypatch.setattr(ours, "encode", fake_encode)
+    monkeypatch.setattr(codec, "encode", fake_encode)
     monkeypatch.setattr(ours.Thc, "loaded", None)
     with pytest.raises(ThcError, match="stop here"):
         codecs["thc"].run(type("Ref", (), {"path": tmp_path / "x.mkv"})(), point, tmp_path)

@@ -29,7 +29,7 @@ def test_trajectories_read_back_and_neighbours_replicate_at_the_ends(tmp_path):
     _trajectories(tmp_path / "t.npz", 2, 20, 0)
     trajs = load_trajectories(tmp_path / "t.npz")
     assert len(trajs) == 2 and trajs[0].shape == (20, 10, 6)
-    p, a, b, n = neighbours(trajs[0], 0, 2)
+    p, a, _, _ = neighbours(trajs[0], 0, 2)
     np.testing.assert_array_equal(p, a)  # no frame before the first: the first again
     assert set(val_set(trajs)) == {2, 3, 4}
 

@@ -86,5 +86,5 @@ def test_no_pivot_builds_the_ablation(tmp_path):
     _tiny_cache(tmp_path / "sr" / "val", 1, 1)
     part = SrPart(RunConfig(part="sr", run=tmp_path / "run"), SrConfig(sr_cache=tmp_path / "sr", no_pivot=True))
     assert part.model.use_pivot.item() is False
-    x, up, detail, tgt = part.sample(np.random.default_rng(0))
+    x, _, detail, _ = part.sample(np.random.default_rng(0))
     assert detail.abs().max() == 0 and x.shape[0] == 4  # the pivot inputs are zeros; RunConfig's batch

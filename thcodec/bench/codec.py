@@ -1,7 +1,9 @@
-"""What every codec of the benchmark offers: its settings (a rate sweep) and one run at a setting."""
+"""What every codec of the benchmark offers: its settings (a rate sweep) and one run at a setting;
+and thcodec's own encode -> decode-to-frames, which every sweep of ours goes through."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -9,6 +11,11 @@ from typing import Protocol
 import numpy as np
 
 from thcodec.data.reference import Reference
+from thcodec.models.weights import LoadedModel
+from thcodec.options import EncodeOptions
+from thcodec.receiver.decoder import Frame, decode_stream
+from thcodec.sender.encoder import encode
+from thcodec.stats import StreamStats, stream_stats
 
 
 @dataclass(frozen=True)
@@ -18,7 +25,7 @@ class Setting:
     values: tuple[tuple[str, int | str], ...]
 
     @staticmethod
-    def of(**values: int | str) -> "Setting":
+    def of(**values: int | str) -> Setting:
         return Setting(tuple(values.items()))
 
     def __getitem__(self, key: str) -> int | str:
@@ -53,3 +60,33 @@ class Codec(Protocol):
     def settings(self, quick: bool) -> list[Setting]: ...
 
     def run(self, ref: Reference, setting: Setting, out_dir: Path) -> Coded: ...
+
+
+def decode_frames(stream: Path, loaded: LoadedModel, interp_method: str = "net", sr: str = "net") -> np.ndarray:
+    """Every video frame of a .thc file, (N,H,W,3) uint8 RGB (interp_method, sr: as thc decode's)."""
+    with open(stream, "rb") as f:
+        return np.stack([e.rgb for e in decode_stream(f, loaded, interp_method, sr) if isinstance(e, Frame)])
+
+
+@dataclass
+class ThcCoded:
+    """One thcodec encode of a file: the stream, its statistics, the encoder's result and time."""
+
+    stream: Path
+    stats: StreamStats
+    result: object  # the encoder's EncodeResult (frames, pivots, ...)
+    encode_s: float
+
+    def decode(self, loaded: LoadedModel, interp_method: str = "net", sr: str = "net") -> tuple[np.ndarray, float]:
+        """-> (frames (N,H,W,3) uint8, decode seconds)."""
+        t0 = time.perf_counter()
+        frames = decode_frames(self.stream, loaded, interp_method, sr)
+        return frames, time.perf_counter() - t0
+
+
+def encode_thc(src: Path, stream: Path, loaded: LoadedModel, opts: EncodeOptions) -> ThcCoded:
+    """thc encode src -> stream (no audio unless opts say so), timed, with its statistics."""
+    t0 = time.perf_counter()
+    with open(stream, "wb") as f:
+        result = encode(src, f, loaded, opts)
+    return ThcCoded(stream, stream_stats(stream), result, time.perf_counter() - t0)

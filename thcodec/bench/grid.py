@@ -1,6 +1,6 @@
 """Side-by-side stills: original | thcodec | H.265 (and H.266) at the nearest rate, for a person to judge.
 
-    python -m thcodec.bench.grid --bench out/bench --clips mt_duda,lp_driving_d3,vx_vasa_1_10 --out docs
+    python -m thcodec.bench.grid --bench out/bench --clips CLIP,CLIP,... --out docs
 
 Uses the streams a `thc bench` run left under BENCH/streams: ours at the default point
 (what `thc encode` does without options) and, per anchor, its stream whose rate is nearest ours
@@ -13,13 +13,12 @@ import argparse
 import csv
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from thcodec.bench.codec import decode_frames
 from thcodec.bench.ffmpeg import decode_rgb
 from thcodec.bench.ours import default_setting
 from thcodec.data.reference import read_lossless
-from thcodec.receiver.decoder import Frame, decode_stream
 from thcodec.models.weights import load_model
 
 TIMES_S = (2, 5, 8)
@@ -37,9 +36,7 @@ def grid(clip: str, bench: Path, out: Path, loaded) -> Path:
     ours = next(p for p in points if p["codec"] == "thc" and p["setting"] == default_setting().label)
     ref = read_lossless(bench / "refs" / f"{clip}.mkv")
     size = ref.shape[1]
-    with open(ours["stream"], "rb") as f:
-        columns = [("original", ref), (f"thcodec {float(ours['kbps']):.1f} kbit/s",
-                                       np.stack([e.rgb for e in decode_stream(f, loaded) if isinstance(e, Frame)]))]
+    columns = [("original", ref), (f"thcodec {float(ours['kbps']):.1f} kbit/s", decode_frames(Path(ours["stream"]), loaded))]
     for codec in ANCHORS:
         p = nearest(points, codec, float(ours["kbps"]))
         name = {"x265": "H.265", "vvenc": "H.266"}[codec]
@@ -60,11 +57,16 @@ def grid(clip: str, bench: Path, out: Path, loaded) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bench", type=Path, default=Path("out/bench"))
-    ap.add_argument("--clips", default="mt_duda,lp_driving_d3,vx_vasa_1_10")
+    ap.add_argument("--clips", help="comma-separated clip names (default: every clip of BENCH/points.csv)")
     ap.add_argument("--out", type=Path, default=Path("docs"))
     a = ap.parse_args()
     loaded = load_model()
-    for clip in a.clips.split(","):
+    if a.clips:
+        clips = a.clips.split(",")
+    else:
+        with open(a.bench / "points.csv", newline="") as f:
+            clips = list(dict.fromkeys(p["clip"] for p in csv.DictReader(f)))
+    for clip in clips:
         print(grid(clip, a.bench, a.out, loaded))
 
 

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from thcodec.bench.codec import encode_thc
 from thcodec.bench.quality import FaceMetrics, vmaf_frames
-from thcodec.data.reference import TH256, read_lossless
 from thcodec.bench.report import markdown_table
-from thcodec.receiver.decoder import Frame, decode_stream
-from thcodec.sender.encoder import encode
-from thcodec.options import EncodeOptions
-from thcodec.stats import stream_stats
+from thcodec.data.reference import TH256, read_lossless
 from thcodec.models.weights import load_model
+from thcodec.options import EncodeOptions
 
 
 @dataclass
@@ -61,15 +58,11 @@ def main() -> None:
         frames_ref = read_lossless(ref)
         ref_faces = faces.reference(frames_ref, every=10)
         for k in map(int, a.steps.split(",")):
-            stream = a.out / f"{ref.stem}_interp{k}.thc"
-            with open(stream, "wb") as f:
-                encode(ref, f, loaded, EncodeOptions(interp=k, audio=False))
-            s = stream_stats(stream)
+            coded = encode_thc(ref, a.out / f"{ref.stem}_interp{k}.thc", loaded, EncodeOptions(interp=k, audio=False))
+            s = coded.stats
             for method in ("net", "linear") if k > 1 else ("net",):
-                t0 = time.perf_counter()
-                with open(stream, "rb") as f:
-                    dec = np.stack([e.rgb for e in decode_stream(f, loaded, method) if isinstance(e, Frame)])
-                fps = len(dec) / (time.perf_counter() - t0)
+                dec, decode_s = coded.decode(loaded, interp_method=method)
+                fps = len(dec) / decode_s
                 sc = faces.score(ref_faces, dec)
                 row = Row(ref.stem, k, method, s.kbps, s.bytes_by_category["keypoints"], sc.akd, sc.aed,
                           vmaf_frames(dec, ref, TH256.fps), fps)

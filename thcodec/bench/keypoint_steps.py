@@ -17,14 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from thcodec.bench.codec import encode_thc
 from thcodec.bench.quality import FaceMetrics, vmaf_frames
-from thcodec.data.reference import TH256, read_lossless
 from thcodec.bench.report import markdown_table
-from thcodec.receiver.decoder import Frame, decode_stream
-from thcodec.sender.encoder import encode
-from thcodec.options import EncodeOptions
-from thcodec.stats import stream_stats
+from thcodec.data.reference import TH256, read_lossless
 from thcodec.models.weights import load_model
+from thcodec.options import EncodeOptions
 
 
 @dataclass
@@ -62,13 +60,10 @@ def main() -> None:
         frames_ref = read_lossless(ref)
         ref_faces = faces.reference(frames_ref, every=10)
         for xy, jac in parse_steps(a.steps):
-            stream = a.out / f"{ref.stem}_s{xy}x{jac}.thc"
             opts = EncodeOptions(pivot_quality=a.pivot_quality, interp=a.interp, audio=False, xy_step=xy, jac_step=jac)
-            with open(stream, "wb") as f:
-                encode(ref, f, loaded, opts)
-            s = stream_stats(stream)
-            with open(stream, "rb") as f:
-                dec = np.stack([e.rgb for e in decode_stream(f, loaded) if isinstance(e, Frame)])
+            coded = encode_thc(ref, a.out / f"{ref.stem}_s{xy}x{jac}.thc", loaded, opts)
+            s = coded.stats
+            dec, _ = coded.decode(loaded)
             sc = faces.score(ref_faces, dec)
             row = Row(ref.stem, xy, jac, s.kbps, s.bytes_by_category["keypoints"], sc.akd, sc.aed, vmaf_frames(dec, ref, TH256.fps))
             print(json.dumps(asdict(row)), flush=True)

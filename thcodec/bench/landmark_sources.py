@@ -26,11 +26,11 @@ import torch
 
 from thcodec.bench.quality import FaceMetrics
 from thcodec.data.reference import read_lossless
+from thcodec.face.landmarks import keypoints_from_landmarks, make_template
 from thcodec.media.frames import to_tensor, to_uint8
 from thcodec.models.keypoints import Keypoints
-from thcodec.sender.landmark_motion import JACOBIAN_SMOOTHING, TEMPLATE, Smoother, smoothed_motion
-from thcodec.face.landmarks import keypoints_from_landmarks, make_template
 from thcodec.models.weights import load_model
+from thcodec.sender.landmark_motion import JACOBIAN_SMOOTHING, TEMPLATE, Smoother, smoothed_motion
 
 BATCH = 25
 

@@ -91,7 +91,7 @@ def plot_rss(out: Path, methods: list[str], path: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=Path("../shared/data"))
-    p.add_argument("--clip", default="lp_source_s18.mp4")
+    p.add_argument("--clip", required=True, help="a file under DATA/clips (e.g. a 16:9 val clip)")
     p.add_argument("--seconds", type=int, default=60)
     p.add_argument("--out", type=Path, default=Path("out/long_call"))
     p.add_argument("--methods", default="net,bicubic")

@@ -22,23 +22,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from thcodec.bench.codec import encode_thc
 from thcodec.bench.quality import FaceMetrics, psnr_mean, vmaf_frames
-from thcodec.data.reference import Condition, make_reference
 from thcodec.bench.report import markdown_table
-from thcodec.receiver.decoder import Frame, decode_stream
-from thcodec.sender.encoder import EncodeOptions, encode
+from thcodec.data.clips import split_rows
+from thcodec.data.reference import Condition, make_reference
 from thcodec.media.frames import to_tensor, to_uint8
 from thcodec.models.super_resolution import SuperResolution
-from thcodec.options import MODEL_SIZE
-from thcodec.stats import stream_stats
-from thcodec.data.clips import read_manifest
-from thcodec.models.weights import LoadedModel, load_model
+from thcodec.models.weights import load_model
+from thcodec.options import MODEL_SIZE, EncodeOptions
 
 CROP = Condition(name="crop", size=None)
 WIDE = Condition(name="wide", wide=(1280, 720))
@@ -71,13 +68,6 @@ def ceiling(frames: np.ndarray) -> np.ndarray:
     return out
 
 
-def decode_frames(thc: Path, loaded: LoadedModel, sr: str) -> tuple[np.ndarray, float]:
-    t0 = time.perf_counter()
-    with open(thc, "rb") as f:
-        frames = np.stack([e.rgb for e in decode_stream(f, loaded, sr=sr) if isinstance(e, Frame)])
-    return frames, len(frames) / (time.perf_counter() - t0)
-
-
 def run(data: Path, out: Path, ablations: dict[str, Path], only: set[str] | None) -> list[dict]:
     loaded = load_model()
     variants = {"net": (loaded, "net"), "bicubic": (loaded, "bicubic"),
@@ -87,7 +77,7 @@ def run(data: Path, out: Path, ablations: dict[str, Path], only: set[str] | None
     faces = FaceMetrics()
     rows = []
     out.mkdir(parents=True, exist_ok=True)
-    clips = [r for r in read_manifest(data) if r["split"] == "val" and (only is None or Path(r["file"]).stem in only)]
+    clips = [r for r in split_rows(data, "val") if (only is None or Path(r["file"]).stem in only)]
     for r in clips:
         name, w, h = Path(r["file"]).stem, int(r["width"]), int(r["height"])
         conds = [CROP] + ([WIDE] if abs(w / h - 16 / 9) < 0.02 else [])
@@ -97,13 +87,12 @@ def run(data: Path, out: Path, ablations: dict[str, Path], only: set[str] | None
             if cond is CROP and ref.size <= MODEL_SIZE:
                 print(f"{name}: face region {size}, no larger than the model's frame: skipped", flush=True)
                 continue
-            thc = out / f"{name}_{cond.name}.thc"
-            with open(thc, "wb") as f:
-                encode(ref.path, f, loaded, EncodeOptions(audio=False))
-            kbps = stream_stats(thc).bytes_total * 8 / ref.duration_s / 1000
+            coded = encode_thc(ref.path, out / f"{name}_{cond.name}.thc", loaded, EncodeOptions(audio=False))
+            kbps = coded.stats.bytes_total * 8 / ref.duration_s / 1000
             ref_faces = faces.reference(ref.frames)
             for method, (model, sr) in variants.items():
-                dec, fps = decode_frames(thc, model, sr)
+                dec, decode_s = coded.decode(model, sr=sr)
+                fps = len(dec) / decode_s
                 s = faces.score(ref_faces, dec)
                 row = {"clip": name, "condition": cond.name, "size": size, "method": method, "kbps": round(kbps, 2),
                        "psnr": psnr_mean(dec, ref.frames), "vmaf": vmaf_frames(dec, ref.path, ref.fps),

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import numpy as np
-
-from thcodec.bench.codec import Coded, Setting
+from thcodec.bench.codec import Coded, Setting, encode_thc
 from thcodec.data.reference import Reference
-from thcodec.receiver.decoder import Frame, decode_stream
-from thcodec.sender.encoder import EncodeOptions, encode
 from thcodec.errors import ThcError
-from thcodec.stats import stream_stats
 from thcodec.models.weights import LoadedModel, load_model
-
+from thcodec.options import EncodeOptions
 
 REFINE = 5  # the slow sender's analysis-by-synthesis steps per sent frame
 FULL, COARSE = (1, 1), (4, 8)  # key-point code steps (positions, Jacobians): full precision, the default's
@@ -82,16 +76,10 @@ class Thc:
         opts = EncodeOptions(interp=given["interp"], pivot_quality=given["pivot_quality"], audio=False,
                              refine_steps=given.get("refine", 0), xy_step=given.get("xy_step", 1), jac_step=given.get("jac_step", 1),
                              motion=given.get("motion", "detector"), **refresh)
-        loaded = self.loaded
-        t0 = time.perf_counter()
-        with open(out, "wb") as f:
-            encode(ref.path, f, loaded, opts)
-        t1 = time.perf_counter()
-        with open(out, "rb") as f:
-            frames = [e.rgb for e in decode_stream(f, loaded) if isinstance(e, Frame)]
-        t2 = time.perf_counter()
+        coded = encode_thc(ref.path, out, self.loaded, opts)
+        frames, decode_s = coded.decode(self.loaded)
         if len(frames) != ref.count:
             raise ThcError(f"thc decoded {len(frames)} frames of {ref.count}")
-        s = stream_stats(out)
+        s = coded.stats
         parts = {k: v for k, v in s.bytes_by_category.items() if k in ("pivot", "keypoints", "container")}
-        return Coded(out, s.bytes_total, np.stack(frames), t1 - t0, t2 - t1, bitstream_vmaf=False, parts=parts)
+        return Coded(out, s.bytes_total, frames, coded.encode_s, decode_s, bitstream_vmaf=False, parts=parts)

@@ -1,7 +1,7 @@
 """Issue 6 measurements: the adaptive pivot policy against one pivot, on a hard cut, a drift
 and ordinary clips, and the rate cap's worst 10-second window.
 
-    python -m thcodec.bench.pivots --data ../shared/data --out out/pivots
+    python -m thcodec.bench.pivots --data ../shared/data --out out/pivots --cut mt_justin,mt_duda --drift mt_duda
 
 Builds out/pivots/cut.mkv and drift.mkv (thcodec.bench.pivot_clips) from the val clips'
 th256 references (made by `thc bench` under --refs, or here), encodes every clip with one
@@ -21,14 +21,14 @@ import numpy as np
 
 from thcodec.bench.pivot_clips import cut_clip, drift_clip
 from thcodec.bench.quality import FaceMetrics
-from thcodec.data.reference import make_reference, read_lossless
 from thcodec.bench.report import markdown_table
 from thcodec.bench.run import val_clips
+from thcodec.data.reference import make_reference, read_lossless
+from thcodec.models.weights import load_model
+from thcodec.options import EncodeOptions
 from thcodec.receiver.decoder import FADE_FRAMES, Frame, decode_stream
 from thcodec.sender.encoder import encode
-from thcodec.options import EncodeOptions
 from thcodec.stats import stream_stats
-from thcodec.models.weights import load_model
 
 FPS = 25
 
@@ -99,18 +99,22 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("out/pivots"))
     ap.add_argument("--refs", type=Path, default=Path("out/bench/refs"))
     ap.add_argument("--cap-kbps", default="12,16", help="--max-kbps values for the cut and drift clips (comma-separated)")
+    ap.add_argument("--cut", metavar="A,B", help="the two val clips the cut clip joins (default: the manifest's first two)")
+    ap.add_argument("--drift", metavar="CLIP", help="the wide val clip the drift clip films (default: the cut's second)")
     ap.add_argument("--only", default="", help="comma-separated clip names to measure (default: all)")
     args = ap.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    refs = {}
+    refs, sources = {}, {}
     for src in val_clips(args.data, "val"):
+        sources[src.stem] = src
         path = args.refs / f"{src.stem}.mkv"
         if not path.exists():
             make_reference(src, args.refs, src.stem)
         refs[src.stem] = path
-    cut_at = cut_clip(read_lossless(refs["mt_justin"]), read_lossless(refs["mt_duda"]), out / "cut.mkv")
-    drift_clip(args.data / "clips" / "mt_duda.mp4", out / "drift.mkv")
+    first, second = args.cut.split(",") if args.cut else list(refs)[:2]
+    cut_at = cut_clip(read_lossless(refs[first]), read_lossless(refs[second]), out / "cut.mkv")
+    drift_clip(sources[args.drift or second], out / "drift.mkv")
     clips = {"cut": (out / "cut.mkv", cut_at), "drift": (out / "drift.mkv", None)}
     clips.update({k: (v, None) for k, v in refs.items()})
     if args.only:

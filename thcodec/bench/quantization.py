@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thcodec.format import keypoint_bits as kpq
 from thcodec.bench.quality import FaceMetrics
-from thcodec.media.frames import to_tensor, to_uint8
-from thcodec.models.keypoints import Keypoints
-from thcodec.media.metrics import psnr
 from thcodec.data.frame_cache import FrameCache
+from thcodec.format import keypoint_bits as kpq
+from thcodec.media.frames import to_tensor, to_uint8
+from thcodec.media.metrics import psnr
+from thcodec.models.keypoints import Keypoints
 from thcodec.models.weights import load_model
 
 

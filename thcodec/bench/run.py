@@ -19,10 +19,10 @@ from thcodec.bench.anchors import ANCHORS
 from thcodec.bench.codec import Codec, Setting
 from thcodec.bench.ffmpeg import ffmpeg_exe
 from thcodec.bench.ours import Thc, default_setting
-from thcodec.data.reference import TH256, Condition, Reference, make_reference
 from thcodec.bench.report import OURS, Row, markdown, plot_clip, read_csv, write_csv
-from thcodec.errors import ThcError
 from thcodec.data.clips import split_clips as val_clips  # noqa: F401  (thc bench reads it from here)
+from thcodec.data.reference import TH256, Condition, Reference, make_reference
+from thcodec.errors import ThcError
 
 CODECS = ("thc", "x264", "x265", "vvenc", "svtav1", "frozen")
 

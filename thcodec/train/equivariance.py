@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from thcodec.models.keypoints import Keypoints
 from thcodec.models.blocks import make_coordinate_grid
+from thcodec.models.keypoints import Keypoints
 from thcodec.train.augment import rotations
 
 

@@ -31,6 +31,7 @@ class FusionConfig:
     cache: Path = Path(".cache/fusion")
     frames: Path = Path(".cache/frames")
     gradient_weight: float = 0.5
+    crop: int = 128  # training crops (the network is convolutional; 4x fewer pixels a step)
 
 
 def gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,7 +74,13 @@ class FusionPart(Part):
         base, gen, occ, target = batch_of(self.train, picks, bases, picks - stale)
         f = torch.from_numpy(rng.random(self.batch) < 0.5)
         base[f], gen[f], occ[f], target[f] = (t[f].flip(-1) for t in (base, gen, occ, target))
-        return base, gen, occ, target
+        # One crop for the batch, on the 8-pixel grid the half-size maps and the low band share.
+        c = self.cfg.crop
+        y, x = (int(v) * 8 for v in rng.integers(0, (base.shape[-1] - c) // 8 + 1, 2))
+        crop = lambda t: t[..., y : y + c, x : x + c]  # noqa: E731
+        o = occ.shape[-1] / base.shape[-1]
+        occ = occ[..., int(y * o) : int((y + c) * o), int(x * o) : int((x + c) * o)]
+        return crop(base), crop(gen), occ, crop(target)
 
     def loss(self, batch, rng):
         base, gen, occ, target = batch

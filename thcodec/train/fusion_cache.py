@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from thcodec.data.frame_cache import FrameCache
 from thcodec.format import keypoint_bits as kpq
 from thcodec.media.base_stream import code_sequence, upscale
 from thcodec.media.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
 from thcodec.models.keypoints import Keypoints
 from thcodec.models.weights import load_model
-from thcodec.data.frame_cache import FrameCache
 
 SETTINGS = ((64, 63), (64, 55), (64, 47), (96, 63), (96, 55), (96, 47), (128, 63), (128, 55))
 BASES = 2  # settings per clip

@@ -53,7 +53,7 @@ class Run:
         self.step, self.best = 0, None
         self._log = None
 
-    def __enter__(self) -> "Run":
+    def __enter__(self) -> Run:
         self.folder.mkdir(parents=True, exist_ok=True)
         if self.writer:
             self._log = open(self.folder / "log.jsonl", "a")

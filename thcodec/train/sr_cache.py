@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thcodec.format import keypoint_bits as kpq
+from thcodec.data.clips import iter_rgb, read_manifest
 from thcodec.face.region import FaceFinder, Region, choose_region
+from thcodec.format import keypoint_bits as kpq
 from thcodec.media.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
 from thcodec.models.keypoints import Keypoints
-from thcodec.options import MODEL_SIZE
-from thcodec.data.clips import iter_rgb, read_manifest
 from thcodec.models.weights import load_model
+from thcodec.options import MODEL_SIZE
 
 SIZE = 512
 DRIVING = 12

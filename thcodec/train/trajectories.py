@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thcodec.format import keypoint_bits as kpq
+from thcodec.data.clips import read_manifest
 from thcodec.data.reference import source_indices
 from thcodec.face.region import FaceFinder, choose_region
+from thcodec.format import keypoint_bits as kpq
 from thcodec.media.frames import to_tensor
-from thcodec.options import MODEL_SIZE
-from thcodec.data.clips import read_manifest
 from thcodec.media.video_io import VideoReader
 from thcodec.models.weights import load_model
+from thcodec.options import MODEL_SIZE
 
 FPS = Fraction(25)
 BATCH = 32

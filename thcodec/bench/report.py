@@ -3,7 +3,7 @@
 - Rate-matched comparison: an anchor's metric at our rate is interpolated linearly in
   log(rate) between its two sweep points around that rate; none outside its swept range.
 - BD-rate (Bjøntegaard): each codec's Pareto points (rate up, quality up) give log(rate) as a
-  monotone piecewise cubic (PCHIP, Fritsch-Carlson) of quality; the mean difference of the two
+  monotone piecewise cubic (scipy's PCHIP, Fritsch-Carlson) of quality; the mean difference of the two
   over the overlapping quality interval is the rate change at equal quality, in %
   (negative: ours needs fewer bits). None where the quality ranges do not overlap or a curve
   has fewer than two Pareto points. For AKD and AED (lower is better) the quality is -AKD.
@@ -102,31 +102,10 @@ def pareto(rates, quals) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pchip(x: np.ndarray, y: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Monotone piecewise cubic Hermite interpolation (Fritsch-Carlson) of y(x) at xs; x strictly increasing."""
-    x, y, xs = np.asarray(x, float), np.asarray(y, float), np.asarray(xs, float)
-    h = np.diff(x)
-    delta = np.diff(y) / h
-    n = len(x)
-    d = np.zeros(n)
-    if n == 2:
-        d[:] = delta[0]
-    else:
-        for k in range(1, n - 1):
-            if delta[k - 1] * delta[k] > 0:
-                w1, w2 = 2 * h[k] + h[k - 1], h[k] + 2 * h[k - 1]
-                d[k] = (w1 + w2) / (w1 / delta[k - 1] + w2 / delta[k])
-        for k, (h0, h1, d0, d1) in ((0, (h[0], h[1], delta[0], delta[1])), (n - 1, (h[-1], h[-2], delta[-1], delta[-2]))):
-            e = ((2 * h0 + h1) * d0 - h0 * d1) / (h0 + h1)  # three-point end slope, kept monotone
-            if np.sign(e) != np.sign(d0):
-                e = 0.0
-            elif np.sign(d0) != np.sign(d1) and abs(e) > abs(3 * d0):
-                e = 3 * d0
-            d[k] = e
-    i = np.clip(np.searchsorted(x, xs, side="right") - 1, 0, n - 2)
-    t = (xs - x[i]) / h[i]
-    h00, h10 = 2 * t**3 - 3 * t**2 + 1, t**3 - 2 * t**2 + t
-    h01, h11 = -2 * t**3 + 3 * t**2, t**3 - t**2
-    return h00 * y[i] + h10 * h[i] * d[i] + h01 * y[i + 1] + h11 * h[i] * d[i + 1]
+    """Monotone piecewise cubic Hermite interpolation (scipy's PCHIP) of y(x) at xs; x strictly increasing."""
+    from scipy.interpolate import PchipInterpolator  # the eval extra
+
+    return PchipInterpolator(np.asarray(x, float), np.asarray(y, float))(np.asarray(xs, float))
 
 
 def bd_rate(anchor_rates, anchor_q, test_rates, test_q, samples: int = 1001) -> float | None:

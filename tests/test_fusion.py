@@ -1,0 +1,26 @@
+import torch
+
+from thcodec.models.fusion import Fusion, low_pass
+
+
+def test_an_untrained_fusion_keeps_the_base_structure_and_the_animation_detail():
+    torch.manual_seed(0)
+    base = low_pass(torch.rand(1, 3, 64, 64))  # smooth: what an up-scaled base looks like
+    animated = base + 0.2 * (torch.rand(1, 3, 64, 64) - 0.5)  # same structure, plus detail
+    occ = torch.ones(1, 1, 16, 16)
+    out = Fusion()(base, animated, occ)
+    assert out.shape == base.shape
+    detail = animated - low_pass(animated)
+    # the output's high band follows the animation's detail, its low band the base
+    assert torch.corrcoef(torch.stack([(out - low_pass(out)).flatten(), detail.flatten()]))[0, 1] > 0.8
+    assert (low_pass(out) - base).abs().mean() < 0.05
+
+
+def test_fusion_is_differentiable_and_fully_convolutional():
+    net = Fusion()
+    for size in (64, 128):
+        base = torch.rand(2, 3, size, size, requires_grad=True)
+        out = net(base, torch.rand(2, 3, size, size), torch.rand(2, 1, size // 4, size // 4))
+        out.mean().backward()
+        assert out.shape == (2, 3, size, size)
+        assert base.grad is not None and base.grad.abs().sum() > 0

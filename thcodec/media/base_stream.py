@@ -1,0 +1,108 @@
+"""The hybrid mode's base layer: a small classical video stream of the face region.
+
+The sender down-scales the face region (already cropped to the model's 256x256) to a base size
+(64-128 px) and codes it with SVT-AV1 in its low-delay structure (one packet per frame, no
+look-ahead, no reordering); the receiver decodes the packets with dav1d and up-scales them
+back. Both codecs come with PyAV's wheel. Packets are the encoder's raw AV1 OBUs (the
+low-overhead format), so no container framing is paid per frame; the `.thc` chunk around
+them carries the frame index.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from thcodec.errors import ThcError
+
+CODEC_AV1 = 1  # the only base codec of format 2 (id written in the BASE header chunk)
+MIN_SIZE, MAX_SIZE = 16, 256
+MIN_CRF, MAX_CRF = 1, 63
+PRESET = 10  # SVT-AV1 speed preset: a live sender cannot wait for slower ones
+_SVT_PARAMS = "pred-struct=1"  # low delay: every frame is coded as it comes, in order
+
+
+def downscale(face: np.ndarray, size: int) -> np.ndarray:
+    """(256,256,3) uint8 face region -> (size,size,3) uint8 (bicubic, as the bench's scaled anchors)."""
+    if face.shape[0] == size and face.shape[1] == size:
+        return face
+    return np.asarray(Image.fromarray(face).resize((size, size), Image.BICUBIC))
+
+
+def upscale(small: torch.Tensor, size: int) -> torch.Tensor:
+    """(B,3,s,s) in [0,1] -> (B,3,size,size) bicubic, clamped to [0,1]."""
+    if small.shape[-1] == size:
+        return small
+    return F.interpolate(small, size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+class BaseEncoder:
+    """Frames in, AV1 packets out, one packet per frame (low delay)."""
+
+    def __init__(self, size: int, crf: int, rate: Fraction) -> None:
+        if not MIN_SIZE <= size <= MAX_SIZE or size % 2:
+            raise ThcError(f"base size {size} must be even and within {MIN_SIZE}-{MAX_SIZE}")
+        if not MIN_CRF <= crf <= MAX_CRF:
+            raise ThcError(f"base CRF {crf} must be within {MIN_CRF}-{MAX_CRF}")
+        self.size = size
+        ctx = av.CodecContext.create("libsvtav1", "w")
+        ctx.width = ctx.height = size
+        ctx.pix_fmt = "yuv420p"
+        ctx.time_base = 1 / Fraction(rate)
+        ctx.framerate = Fraction(rate)
+        ctx.gop_size = 1 << 30  # one key frame: the pivots already restart the picture
+        ctx.options = {"crf": str(crf), "preset": str(PRESET), "svtav1-params": _SVT_PARAMS}
+        self._ctx = ctx
+        self._pts = 0
+
+    def encode(self, face: np.ndarray) -> list[bytes]:
+        """face: (256,256,3) uint8 (or already at the base size) -> the packets now ready."""
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(downscale(face, self.size)), format="rgb24")
+        frame = frame.reformat(format="yuv420p")
+        frame.pts = self._pts
+        self._pts += 1
+        return [bytes(p) for p in self._ctx.encode(frame)]
+
+    def flush(self) -> list[bytes]:
+        return [bytes(p) for p in self._ctx.encode(None)]
+
+
+class BaseDecoder:
+    """AV1 packets in, (s,s,3) uint8 frames out."""
+
+    def __init__(self) -> None:
+        self._ctx = av.CodecContext.create("libdav1d", "r")
+
+    def decode(self, packet: bytes) -> list[np.ndarray]:
+        try:
+            frames = self._ctx.decode(av.Packet(packet))
+        except av.error.FFmpegError as e:
+            raise ThcError(f"damaged file: base-layer packet cannot be decoded ({e})") from None
+        return [f.to_ndarray(format="rgb24") for f in frames]
+
+    def flush(self) -> list[np.ndarray]:
+        try:
+            return [f.to_ndarray(format="rgb24") for f in self._ctx.decode(None)]
+        except av.error.FFmpegError:
+            return []
+
+
+def code_sequence(faces: list[np.ndarray] | np.ndarray, size: int, crf: int, rate: Fraction) -> tuple[list[bytes], list[np.ndarray]]:
+    """Code a run of faces as the sender would -> (packets, decoded (s,s,3) frames), one each."""
+    enc, dec = BaseEncoder(size, crf, rate), BaseDecoder()
+    packets: list[bytes] = []
+    for face in faces:
+        packets += enc.encode(face)
+    packets += enc.flush()
+    decoded: list[np.ndarray] = []
+    for p in packets:
+        decoded += dec.decode(p)
+    decoded += dec.flush()
+    if len(decoded) != len(faces):
+        raise ThcError(f"base layer: {len(faces)} frames coded, {len(decoded)} decoded")
+    return packets, decoded

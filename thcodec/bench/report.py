@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from thcodec.media.atomic import atomic_output
+
 OURS = "thc"
 LOWER_IS_BETTER = {"akd", "aed"}
 
@@ -62,13 +64,11 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def write_csv(rows: list[Row], path: Path) -> None:
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_output(path, force=True) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[fl.name for fl in fields(Row)])
         w.writeheader()
         for r in rows:
             w.writerow({k: ("" if v is None else (f"{v:.6g}" if isinstance(v, float) else v)) for k, v in asdict(r).items()})
-    tmp.replace(path)
 
 
 def read_csv(path: Path) -> list[Row]:

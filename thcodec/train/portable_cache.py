@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from thcodec.data.frame_cache import FrameCache
+from thcodec.media.atomic import atomic_output
 
 SPLITS = ("train", "val")
 CRF = 16
@@ -31,7 +32,7 @@ def pack(cache: Path, out: Path) -> None:
         dst.mkdir(parents=True, exist_ok=True)
         frames = FrameCache(src).frames
         n, s = frames.shape[:2]
-        with av.open(str(dst / "frames.mp4.tmp"), "w", format="mp4") as c:
+        with atomic_output(dst / "frames.mp4", force=True) as tmp, av.open(str(tmp), "w", format="mp4") as c:
             stream = c.add_stream("libx264", rate=25)
             stream.width = stream.height = s
             stream.pix_fmt = "yuv444p"
@@ -40,7 +41,6 @@ def pack(cache: Path, out: Path) -> None:
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frames[i]), format="rgb24")
                 c.mux(stream.encode(frame))
             c.mux(stream.encode(None))
-        (dst / "frames.mp4.tmp").replace(dst / "frames.mp4")
         for name in ("index.json", "landmarks.npy"):
             shutil.copy(src / name, dst / name)
         print(f"{split}: {n} frames, {(dst / 'frames.mp4').stat().st_size / 2**20:.1f} MiB", flush=True)
@@ -55,16 +55,15 @@ def unpack(src: Path, cache: Path) -> None:
         index = json.loads((src / split / "index.json").read_text())
         cap = cv2.VideoCapture(str(src / split / "frames.mp4"))
         n = 0
-        with open(dst / "frames.u8.tmp", "wb") as f:
+        with atomic_output(dst / "frames.u8", force=True) as tmp, open(tmp, "wb") as f:
             while True:
                 ok, bgr = cap.read()
                 if not ok:
                     break
                 f.write(np.ascontiguousarray(bgr[..., ::-1]).tobytes())
                 n += 1
-        if n != index["count"]:
-            raise SystemExit(f"{split}: decoded {n} frames, the index says {index['count']}")
-        (dst / "frames.u8.tmp").replace(dst / "frames.u8")
+            if n != index["count"]:  # inside: the incomplete file is not kept
+                raise SystemExit(f"{split}: decoded {n} frames, the index says {index['count']}")
         for name in ("index.json", "landmarks.npy"):
             shutil.copy(src / split / name, dst / name)
         print(f"{split}: {n} frames unpacked", flush=True)

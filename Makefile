@@ -32,6 +32,9 @@ test: install
 test-slow: install
 	$(PY) -m pytest -q -m slow
 
+# The CPU recipe of every shipped network. The shipped dense motion + generator (v4) went on from
+# runs/motion_gan on lent GPUs (thcodec/train/gpu_job.sh, docs/gpu_training.md): weights/manifest.json's
+# "command" per file lists exactly the commands that made it; `make export` ships this recipe's v2.
 train: install
 	test -f .cache/frames/train/index.json || $(PY) -m thcodec.train.cache --data $(DATA) --out .cache/frames
 	mkdir -p runs

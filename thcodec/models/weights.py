@@ -64,8 +64,14 @@ def read_manifest(root: Path) -> dict:
         raise ThcError(f"cannot read {root / 'manifest.json'}: {e}") from e
 
 
-def load_model(root: Path | None = None, device: torch.device | str = "cpu") -> LoadedModel:
+def load_model(root: Path | None = None, device: torch.device | str = "cpu", backend: str | None = None) -> LoadedModel:
+    """The shipped networks, hash-checked. backend: "torch" or "onnx" (onnxruntime on the CPU,
+    thcodec.models.backend); None reads $THC_BACKEND, else onnx where its export and package
+    are present, else torch. An unusable onnx export falls back to torch with a warning."""
+    from thcodec.models.backend import choose_backend, with_onnx
+
     root = root or weights_dir()
+    backend = choose_backend(root, backend)
     manifest = read_manifest(root)
     try:
         entries = {e["network"]: {"file": str(e["file"]), "sha256": str(e["sha256"])} for e in manifest["files"]}
@@ -87,7 +93,10 @@ def load_model(root: Path | None = None, device: torch.device | str = "cpu") -> 
             extras[name] = make()
             _load_verified(root, name, entries[name], extras[name])
             extras[name].eval().to(device)
-    return LoadedModel(model, manifest.get("model_id", MODEL_ID), digest.digest(), **extras)
+    loaded = LoadedModel(model, manifest.get("model_id", MODEL_ID), digest.digest(), **extras)
+    if backend == "onnx" and torch.device(device).type == "cpu":
+        loaded = with_onnx(loaded, root)
+    return loaded
 
 
 def _load_verified(root: Path, name: str, entry: dict, net: torch.nn.Module) -> None:

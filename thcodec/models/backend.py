@@ -1,0 +1,203 @@
+"""The CPU inference backend: the receiver's networks run by ONNX Runtime.
+
+`with_onnx(loaded, root)` swaps the networks of a LoadedModel for subclasses that keep the
+torch modules (state_dict, .to(), training code and autograd all still work) and run the
+exported graphs (weights/onnx/, made by thcodec.models.export_onnx) when no gradient is
+wanted - which is how the encoder and the decoder call them. Same methods, same return
+types (torch tensors, Keypoints), so the codec does not change.
+
+Every graph is checked before use: its sha256 against weights/onnx/manifest.json, and the
+sha256 of each .pt it was exported from against the .pt files just loaded. Anything amiss
+(no onnxruntime, no files, a stale or damaged export) gives a warning and the torch model.
+
+Threads: THC_THREADS when set, else torch's intra-op thread count (OMP_NUM_THREADS, or
+all cores), one session per graph, graph optimisations on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import warnings
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from thcodec.models.fusion import Fusion
+from thcodec.models.keypoints import Keypoints
+from thcodec.models.super_resolution import SuperResolution
+from thcodec.models.talking_head import TalkingHead
+
+ONNX_DIR = "onnx"
+BACKENDS = ("torch", "onnx")
+
+
+class BackendUnavailable(Exception):
+    """The ONNX backend cannot be used here; the message says why."""
+
+
+def onnx_present(root: Path) -> bool:
+    """Whether onnxruntime is installed and root holds an ONNX export (cheap: imports nothing)."""
+    return find_spec("onnxruntime") is not None and (root / ONNX_DIR / "manifest.json").exists()
+
+
+def choose_backend(root: Path, requested: str | None = None) -> str:
+    """requested, else $THC_BACKEND, else onnx where it is present (it measures faster,
+    docs/speed.md), else torch."""
+    name = (requested or os.environ.get("THC_BACKEND") or "").strip().lower()
+    if name in ("", "auto"):
+        return "onnx" if onnx_present(root) else "torch"
+    if name in ("ort", "onnxruntime"):
+        name = "onnx"
+    if name not in BACKENDS:
+        raise ValueError(f"THC_BACKEND={name!r}: choose one of {', '.join(BACKENDS)}")
+    return name
+
+
+def default_threads() -> int:
+    env = os.environ.get("THC_THREADS", "").strip()
+    return max(1, int(env)) if env else torch.get_num_threads()
+
+
+class Sessions:
+    """The verified onnxruntime sessions of one export folder, by graph name."""
+
+    def __init__(self, folder: Path, pt_sha256: dict[str, str], threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise BackendUnavailable("onnxruntime is not installed (pip install 'thcodec[onnx]')") from None
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text())
+            entries = {e["graph"]: e for e in manifest["files"]}
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise BackendUnavailable(f"cannot read {folder / 'manifest.json'}: {e}") from None
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = threads or default_threads()
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self.threads = opts.intra_op_num_threads
+        self._sessions = {}
+        for name, e in entries.items():
+            path = folder / str(e.get("file", ""))
+            try:
+                data = path.read_bytes()
+            except OSError as err:
+                raise BackendUnavailable(f"cannot read {path}: {err}") from None
+            if hashlib.sha256(data).hexdigest() != e.get("sha256"):
+                raise BackendUnavailable(f"{path} does not match the sha256 in its manifest")
+            sources = dict(e.get("sources", {}))
+            if any(net not in pt_sha256 for net in sources):
+                continue  # a graph for a network these weights do not have (its torch form is absent too)
+            for net, sha in sources.items():
+                if pt_sha256[net] != sha:
+                    raise BackendUnavailable(f"{path} was exported from another {net}.pt than the one loaded "
+                                             "(make export-onnx)")
+            self._sessions[name] = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._sessions
+
+    def run(self, name: str, *inputs: torch.Tensor) -> list[torch.Tensor]:
+        sess = self._sessions[name]
+        feeds = {i.name: np.ascontiguousarray(t.detach().numpy(), dtype=np.float32) for i, t in zip(sess.get_inputs(), inputs)}
+        return [torch.from_numpy(a) for a in sess.run(None, feeds)]
+
+
+def _usable(*tensors: torch.Tensor) -> bool:
+    """The graphs serve inference only: no gradient wanted, float32 on the CPU."""
+    return not torch.is_grad_enabled() and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
+
+
+class OrtTalkingHead(TalkingHead):
+    """TalkingHead whose detect_keypoints and animate_with_motion run the exported graphs
+    (outside autograd); the torch sub-networks stay for everything else."""
+
+    def __init__(self, model: TalkingHead, sessions: Sessions) -> None:
+        torch.nn.Module.__init__(self)  # share the loaded sub-networks; no second initialisation
+        self.num_kp = model.num_kp
+        self.keypoint_detector, self.dense_motion, self.generator = model.keypoint_detector, model.dense_motion, model.generator
+        self.training = model.training
+        self.sessions = sessions
+
+    def detect_keypoints(self, frames: torch.Tensor) -> Keypoints:
+        """frames: (B,3,256,256) float in [0,1] -> Keypoints (B,K)."""
+        if not _usable(frames) or "keypoint_detector" not in self.sessions:
+            return super().detect_keypoints(frames)
+        xy, jac = self.sessions.run("keypoint_detector", frames)
+        return Keypoints(xy, jac)
+
+    def animate_with_motion(self, pivot: torch.Tensor, pivot_kp: Keypoints, drive_kp: Keypoints):
+        """-> (frame unclamped (B,3,256,256), flow (B,64,64,2), occlusion (B,1,64,64)), as TalkingHead."""
+        args = (pivot, pivot_kp.xy, pivot_kp.jacobian, drive_kp.xy, drive_kp.jacobian)
+        if not _usable(*args) or "animator" not in self.sessions:
+            return super().animate_with_motion(pivot, pivot_kp, drive_kp)
+        frame, flow, occlusion = self.sessions.run("animator", *args)
+        return frame, flow, occlusion
+
+
+class OrtSuperResolution(SuperResolution):
+    """SuperResolution whose per-tile convolutions (head) run the exported graph; the tiles'
+    sampling, the tiling and the halo are the torch module's own."""
+
+    def __init__(self, sr: SuperResolution, sessions: Sessions) -> None:
+        torch.nn.Module.__init__(self)
+        self.body, self.out, self.halo = sr.body, sr.out, sr.halo
+        self.register_buffer("use_pivot", sr.use_pivot)
+        self.training = sr.training
+        self.sessions = sessions
+
+    def head(self, x: torch.Tensor, up: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
+        if not _usable(x, up, detail) or "sr_head" not in self.sessions:
+            return super().head(x, up, detail)
+        return self.sessions.run("sr_head", x, up, detail)[0]
+
+
+class OrtFusion(Fusion):
+    """Fusion run by its exported graph outside autograd."""
+
+    def __init__(self, fusion: Fusion, sessions: Sessions) -> None:
+        torch.nn.Module.__init__(self)
+        for name, child in fusion.named_children():
+            setattr(self, name, child)
+        self.training = fusion.training
+        self.sessions = sessions
+
+    def forward(self, base: torch.Tensor, animated: torch.Tensor, occlusion: torch.Tensor) -> torch.Tensor:
+        if not _usable(base, animated, occlusion) or "fusion" not in self.sessions:
+            return super().forward(base, animated, occlusion)
+        return self.sessions.run("fusion", base, animated, occlusion)[0]
+
+
+def _pt_hashes(root: Path) -> dict[str, str]:
+    from thcodec.models.weights import read_manifest
+
+    return {str(e["network"]): str(e["sha256"]) for e in read_manifest(root).get("files", [])}
+
+
+def onnx_sessions(root: Path, threads: int | None = None) -> Sessions:
+    """The verified sessions of root/onnx against the .pt files listed in root/manifest.json
+    (which load_model has checked against their own hashes). Raises BackendUnavailable."""
+    return Sessions(root / ONNX_DIR, _pt_hashes(root), threads)
+
+
+def with_onnx(loaded, root: Path, threads: int | None = None):
+    """loaded (a LoadedModel) with its networks run by onnxruntime; loaded itself, with a
+    warning, when the export cannot be used."""
+    try:
+        sessions = onnx_sessions(root, threads)
+    except BackendUnavailable as e:
+        warnings.warn(f"THC_BACKEND=onnx unavailable, using torch: {e}", RuntimeWarning, stacklevel=3)
+        return loaded
+    changes = {"model": OrtTalkingHead(loaded.model, sessions)}
+    if loaded.super_resolution is not None and "sr_head" in sessions:
+        changes["super_resolution"] = OrtSuperResolution(loaded.super_resolution, sessions)
+    fusion = getattr(loaded, "fusion", None)
+    if isinstance(fusion, Fusion) and "fusion" in sessions:
+        changes["fusion"] = OrtFusion(fusion, sessions)
+    return dataclasses.replace(loaded, **changes)

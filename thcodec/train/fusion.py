@@ -20,18 +20,20 @@ from thcodec.media.frames import to_tensor
 from thcodec.media.metrics import psnr
 from thcodec.models.fusion import Fusion
 from thcodec.train.fusion_cache import BASES, FusionCache
+from thcodec.train.options import RunConfig, option
 from thcodec.train.part import Part
+from thcodec.train.run import Schedule
 
 STALE_SHARE = 0.25
-VAL_FRAMES = 256
+VAL_FRAMES = 128
 
 
 @dataclass(frozen=True)
 class FusionConfig:
-    cache: Path = Path(".cache/fusion")
-    frames: Path = Path(".cache/frames")
-    gradient_weight: float = 0.5
-    crop: int = 128  # training crops (the network is convolutional; 4x fewer pixels a step)
+    fusion_cache: Path = option(Path(".cache/fusion"), "the cache of python -m thcodec.train.fusion_cache: train/ and val/")
+    frames: Path = option(Path(".cache/frames"), "the frame cache the fusion cache was made from (its targets)")
+    gradient_weight: float = option(0.5, "weight of the L1 of image gradients against the L1 of pixels")
+    crop: int = option(128, "side of the training crops (the network is convolutional: smaller crops, faster steps)")
 
 
 def gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,12 +58,14 @@ def batch_of(cache: FusionCache, picks: np.ndarray, bases: np.ndarray, base_rows
 
 class FusionPart(Part):
     log_every = 25
+    ema_most = 0.995
+    schedule = Schedule(warmup=100, floor=0.05)
 
-    def __init__(self, cfg: FusionConfig, batch: int) -> None:
+    def __init__(self, run: RunConfig, cfg: FusionConfig, device=None, world: int = 1) -> None:
         super().__init__(Fusion())
-        self.cfg, self.batch = cfg, batch
-        self.train = FusionCache(cfg.cache / "train", FrameCache(cfg.frames / "train"))
-        self.val = FusionCache(cfg.cache / "val", FrameCache(cfg.frames / "val"))
+        self.cfg, self.batch = cfg, run.batch
+        self.train = FusionCache(cfg.fusion_cache / "train", FrameCache(cfg.frames / "train"))
+        self.val = FusionCache(cfg.fusion_cache / "val", FrameCache(cfg.frames / "val"))
         starts = np.zeros(len(self.train), bool)  # first frame of each clip: no previous base
         for c in self.train.index["clips"]:
             starts[c["frames"][0]] = True
@@ -86,7 +90,7 @@ class FusionPart(Part):
         base, gen, occ, target = batch
         out = self.model(base, gen, occ)
         loss = fusion_loss(out, target, self.cfg.gradient_weight)
-        return loss, {}, None
+        return loss, {"loss": round(loss.item(), 5)}, None
 
     @torch.no_grad()
     def validate(self, ema) -> dict:

@@ -5,6 +5,7 @@ A new part is one entry here and one module with its config dataclass and Part s
 
 from __future__ import annotations
 
+from thcodec.train.fusion import FusionConfig, FusionPart
 from thcodec.train.interp import InterpConfig, InterpPart
 from thcodec.train.keypoints import KeypointsConfig, KeypointsPart
 from thcodec.train.motion import MotionConfig, MotionPart
@@ -15,4 +16,5 @@ PARTS: dict[str, tuple[type, type]] = {
     "motion": (MotionConfig, MotionPart),
     "interp": (InterpConfig, InterpPart),
     "sr": (SrConfig, SrPart),
+    "fusion": (FusionConfig, FusionPart),
 }

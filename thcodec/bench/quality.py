@@ -141,6 +141,7 @@ class FaceScores:
     face_miss: float | None  # share of sampled frames where no face is detected in the decoded frame
     per_frame_akd: np.ndarray | None = None  # (N,) px, NaN where the reference has no face
     per_frame_aed: dict[int, float] = field(default_factory=dict)  # frame -> embedding distance
+    landmarks: np.ndarray | None = None  # (N,68,2) px in the decoded frames, NaN where the reference has no face
 
 
 def landmark_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -213,4 +214,4 @@ class FaceMetrics:
         akd, n = akd_of(ref.landmarks, lms)
         aed = float(np.mean(list(dists.values()))) if dists else None
         per_frame = np.linalg.norm(ref.landmarks - lms, axis=-1).mean(axis=-1)
-        return FaceScores(akd, n, aed, len(dists), (misses / len(dists)) if dists else None, per_frame, dists)
+        return FaceScores(akd, n, aed, len(dists), (misses / len(dists)) if dists else None, per_frame, dists, lms)

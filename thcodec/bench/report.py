@@ -23,7 +23,7 @@ import numpy as np
 from thcodec.media.atomic import atomic_output
 
 OURS = "thc"
-LOWER_IS_BETTER = {"akd", "aed"}
+LOWER_IS_BETTER = {"akd", "aed", "ear_error", "mar_error"}
 
 
 @dataclass
@@ -52,9 +52,13 @@ class Row:
     pivot_bytes: int | None
     keypoint_bytes: int | None
     stream: str
+    ear_error: float | None = None  # expression scores (thcodec/bench/expression.py)
+    mar_error: float | None = None
+    blink_recall: float | None = None
+    base_bytes: int | None = None  # the hybrid mode's base layer
 
 
-_INT = {"frames", "bytes", "akd_frames", "aed_frames", "pivot_bytes", "keypoint_bytes"}
+_INT = {"frames", "bytes", "akd_frames", "aed_frames", "pivot_bytes", "keypoint_bytes", "base_bytes"}
 _STR = {"clip", "codec", "label", "setting", "stream"}
 
 

@@ -17,14 +17,16 @@ from pathlib import Path
 from thcodec.bench import quality as Q
 from thcodec.bench.anchors import ANCHORS
 from thcodec.bench.codec import Codec, Setting
+from thcodec.bench.expression import expression_scores
 from thcodec.bench.ffmpeg import ffmpeg_exe
 from thcodec.bench.ours import Thc, default_setting
+from thcodec.bench.scaled import SCALED
 from thcodec.bench.report import OURS, Row, markdown, plot_clip, read_csv, write_csv
 from thcodec.data.clips import split_clips as val_clips  # noqa: F401  (thc bench reads it from here)
 from thcodec.data.reference import TH256, Condition, Reference, make_reference
 from thcodec.errors import ThcError
 
-CODECS = ("thc", "x264", "x265", "vvenc", "svtav1", "frozen")
+CODECS = ("thc", "x264", "x265", "vvenc", "svtav1", "frozen", *SCALED)
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def clip_names(clips: list[Path]) -> list[str]:
 
 
 def make_codecs(names: tuple[str, ...], weights: Path | None = None) -> dict[str, Codec]:
-    return {n: (Thc(weights) if n == "thc" else ANCHORS[n]) for n in names}
+    return {n: (Thc(weights) if n == "thc" else (ANCHORS | SCALED)[n]) for n in names}
 
 
 def measure(ref: Reference, faces: Q.ReferenceFaces, fm: Q.FaceMetrics, codec: Codec, setting: Setting, out_dir: Path) -> Row:
@@ -95,6 +97,7 @@ def measure(ref: Reference, faces: Q.ReferenceFaces, fm: Q.FaceMetrics, codec: C
     else:
         vmaf = Q.vmaf_frames(coded.decoded, ref.path, ref.fps)
     face = fm.score(faces, coded.decoded)
+    expr = expression_scores(faces.landmarks, face.landmarks)
     psnr_mean, psnr_mse = Q.psnr_pair(coded.decoded, ref.frames)
     n = ref.count
     return Row(
@@ -105,6 +108,7 @@ def measure(ref: Reference, faces: Q.ReferenceFaces, fm: Q.FaceMetrics, codec: C
         akd=face.akd, akd_frames=face.akd_frames, aed=face.aed, aed_frames=face.aed_frames, face_miss=face.face_miss,
         encode_fps=n / max(coded.encode_s, 1e-9), decode_fps=n / max(coded.decode_s, 1e-9),
         pivot_bytes=coded.parts.get("pivot"), keypoint_bytes=coded.parts.get("keypoints"), stream=str(coded.stream),
+        ear_error=expr.ear_error, mar_error=expr.mar_error, blink_recall=expr.blink_recall, base_bytes=coded.parts.get("base"),
     )  # fmt: skip
 
 

@@ -93,10 +93,11 @@ def test_payload_round_trip(chunk):
 def test_type_ids_are_explicit():
     assert {k: v.__name__ for k, v in c.CHUNK_TYPES.items()} == {
         b"HEAD": "StreamHeader", b"PIVT": "Pivot", b"SWCH": "PivotSwitch", b"KPTS": "KeypointBlock",
-        b"AUDH": "AudioHeader", b"AUDI": "AudioPackets", b"END ": "End",
+        b"AUDH": "AudioHeader", b"AUDI": "AudioPackets", b"BASH": "BaseHeader", b"BASE": "BasePackets", b"END ": "End",
     }
     assert [int(r) for r in c.SwitchReason] == [0, 1, 2, 3, 4]
     assert int(c.AudioCodec.OPUS) == 1
+    assert int(c.BaseCodec.AV1) == 1
 
 
 def test_head_payload_layout():
@@ -271,9 +272,51 @@ def test_bad_magic():
 
 def test_newer_version():
     data = bytearray(write_file())
-    data[8:10] = b"\x00\x02"
-    with pytest.raises(ThcError, match=r"made by a newer thcodec \(format 2\), this one reads format 1"):
+    data[8:10] = b"\x00\x03"
+    with pytest.raises(ThcError, match=r"made by a newer thcodec \(format 3\), this one reads format 2"):
         read_all(bytes(data))
+
+
+def base_chunks():
+    return [c.BaseHeader(c.BaseCodec.AV1, 96, 2, 55, bytes(range(32))), c.BasePackets(4, 2, (b"\x12\x00", b"", b"\xff" * 300))]
+
+
+def test_base_layer_chunks_round_trip_in_a_format_2_file():
+    buf = io.BytesIO()
+    w = c.ContainerWriter(buf)
+    w.write_header(header(), c.HYBRID_FORMAT)
+    for ch in base_chunks():
+        w.write(ch)
+    w.write(c.End(0))
+    data = buf.getvalue()
+    assert data[8:10] == b"\x00\x02"
+    got = [ch for ch, _ in read_all(data)]
+    assert got[1:3] == base_chunks()
+    assert got[2].frames == [4, 6, 8]
+
+
+def test_base_layer_payload_layouts():
+    bh, bp = base_chunks()
+    assert bh.to_payload() == b"\x01\x00\x60\x02\x37" + bytes(range(32))
+    assert bp.to_payload()[:9] == b"\x00\x00\x00\x04\x02\x00\x03\x00\x02"
+    with pytest.raises(ThcError, match="damaged file: bad BASH chunk"):
+        c.BaseHeader.from_payload(b"\x07\x00\x60\x02\x37" + bytes(32))  # unknown codec
+    with pytest.raises(ThcError, match="too short"):
+        c.BasePackets.from_payload(b"\x00\x00\x00\x04\x02\x00\x01\x00\x09ab")
+
+
+def test_base_layer_chunks_need_format_2():
+    buf = io.BytesIO()
+    w = c.ContainerWriter(buf)
+    w.write_header(header())  # keypoint mode: format 1, as before
+    with pytest.raises(RuntimeError, match="needs format 2"):
+        w.write(base_chunks()[0])
+    data = write_file()
+    end = raw_chunk(b"END ", b"\0\0\0\0")
+    bash = raw_chunk(b"BASH", base_chunks()[0].to_payload())
+    forged = data[: -len(end)] + bash + end
+    with pytest.raises(ThcError, match="in a format-1 file"):
+        read_all(forged)
 
 
 def test_crc_flip_in_every_chunk():

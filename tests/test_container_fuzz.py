@@ -29,15 +29,19 @@ def raw_chunk(ctype: bytes, payload: bytes) -> bytes:
     return ctype + struct.pack(">I", len(payload)) + payload + struct.pack(">I", zlib.crc32(ctype + payload))
 
 
-def valid_file() -> bytes:
+def valid_file(hybrid: bool = False) -> bytes:
     buf = io.BytesIO()
     w = c.ContainerWriter(buf)
-    w.write_header(c.StreamHeader(640, 480, 25, 1, 3, 256, 10, 0, "m", bytes(32)))
+    w.write_header(c.StreamHeader(640, 480, 25, 1, 3, 256, 10, 0, "m", bytes(32)), c.HYBRID_FORMAT if hybrid else c.KEYPOINT_FORMAT)
     w.write(c.AudioHeader(c.AudioCodec.OPUS, 48000, 1, 1, 48000, b"OpusHead"))
+    if hybrid:
+        w.write(c.BaseHeader(c.BaseCodec.AV1, 64, 2, 63, bytes(range(32))))
     w.write(c.PivotSwitch(0, c.SwitchReason.START))
     w.write(c.Pivot(0, 0, 0, 640, 480, b"\xff\xd8\xff\xd9"))
     rng = np.random.default_rng(0)
     fields = kp.quantize(rng.uniform(-1, 1, (3, 10, 2)), rng.uniform(-2, 2, (3, 10, 2, 2)))
+    if hybrid:
+        w.write(c.BasePackets(0, 2, (b"\x12\x00\x0a", b"\x32")))
     w.write(c.KeypointBlock(0, 3, 1, 0, kp.compress_block(fields, None)))
     w.write(c.AudioPackets(-312, ((2880, b"\x01\x02"), (2880, b"\x03"))))
     w.write(c.End(3))
@@ -45,6 +49,7 @@ def valid_file() -> bytes:
 
 
 VALID = valid_file()
+VALID_HYBRID = valid_file(hybrid=True)
 HEAD_RAW = VALID[c.FILE_HEADER_SIZE : c.FILE_HEADER_SIZE + c.CHUNK_OVERHEAD + struct.unpack(">I", VALID[14:18])[0]]
 
 
@@ -76,11 +81,12 @@ def test_random_bytes_after_preamble(data):
 @FUZZ
 @given(st.integers(0, len(VALID)), st.lists(st.integers(0, len(VALID) * 8 - 1), max_size=4))
 def test_truncations_and_bit_flips(cut, flips):
-    data = bytearray(VALID)
-    for bit in flips:
-        data[bit // 8] ^= 1 << (bit % 8)
-    check(bytes(data[:cut]))
-    check(bytes(data))
+    for valid in (VALID, VALID_HYBRID):
+        data = bytearray(valid)
+        for bit in flips:
+            data[bit // 8 % len(data)] ^= 1 << (bit % 8)
+        check(bytes(data[:cut]))
+        check(bytes(data))
 
 
 # Chunks with random payloads but correct CRCs reach every payload parser.

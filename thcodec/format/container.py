@@ -27,7 +27,9 @@ from typing import BinaryIO, ClassVar, Iterator, Union
 from thcodec.errors import ThcError
 
 MAGIC = b"\x89THC\r\n\x1a\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest this reader knows
+KEYPOINT_FORMAT = 1  # keypoint-mode streams: no base layer, readable by format-1 decoders
+HYBRID_FORMAT = 2  # adds the base layer (BASH, BASE)
 FILE_HEADER_SIZE = len(MAGIC) + 2
 CHUNK_OVERHEAD = 12  # type + length + CRC
 MAX_PAYLOAD = 16 * 1024 * 1024
@@ -44,6 +46,10 @@ class SwitchReason(enum.IntEnum):
 
 class AudioCodec(enum.IntEnum):
     OPUS = 1
+
+
+class BaseCodec(enum.IntEnum):
+    AV1 = 1  # low-overhead OBUs, one temporal unit per packet
 
 
 KPTS_FLAG_PREDICTED = 0x01  # block is predicted from the previous KPTS block's last frame
@@ -365,12 +371,91 @@ class End:
         return _build(cls, cls.CHUNK_TYPE, frame_count=fc)
 
 
-Chunk = Union[StreamHeader, Pivot, PivotSwitch, KeypointBlock, AudioHeader, AudioPackets, End]
+@dataclass(frozen=True)
+class BaseHeader:
+    """The hybrid mode's base layer: a small classical stream of the face region (format 2)."""
+
+    CHUNK_TYPE: ClassVar[bytes] = b"BASH"
+    codec: BaseCodec
+    size: int  # side of the square base picture: the face region down-scaled
+    step: int  # a base frame every `step` frames of a segment, from its pivot on (and its last frame)
+    crf: int  # the sender's rate setting (informational)
+    fusion_sha256: bytes  # 32 bytes: the fusion weights the receiver must have (weights/fusion.pt)
+
+    def __post_init__(self):
+        try:
+            object.__setattr__(self, "codec", BaseCodec(self.codec))
+        except ValueError:
+            raise ValueError(f"unknown base codec {self.codec!r}") from None
+        _check_range("size", self.size, 16, 1024)
+        _check_range("step", self.step, 1, _U8)
+        _check_range("crf", self.crf, 0, _U8)
+        if not isinstance(self.fusion_sha256, bytes) or len(self.fusion_sha256) != 32:
+            raise ValueError("fusion_sha256 must be 32 bytes")
+
+    def to_payload(self) -> bytes:
+        return struct.pack(">BHBB", self.codec, self.size, self.step, self.crf) + self.fusion_sha256
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> "BaseHeader":
+        r = _Reader(cls.CHUNK_TYPE, payload)
+        codec, size, step, crf = r.take(">BHBB")
+        digest = r.bytes(32)
+        r.done()
+        return _build(cls, cls.CHUNK_TYPE, codec=codec, size=size, step=step, crf=crf, fusion_sha256=digest)
+
+
+@dataclass(frozen=True)
+class BasePackets:
+    """Base-layer packets of frames first_frame + i*step, one packet a frame, in decoding order.
+    The first BASE chunk of a segment starts with a key frame: a pivot restarts the base decoder."""
+
+    CHUNK_TYPE: ClassVar[bytes] = b"BASE"
+    first_frame: int
+    step: int
+    packets: tuple[bytes, ...]
+
+    def __post_init__(self):
+        _check_range("first_frame", self.first_frame, 0, _U32)
+        _check_range("step", self.step, 1, _U8)
+        packets = tuple(self.packets) if isinstance(self.packets, list) else self.packets
+        if not isinstance(packets, tuple) or not 1 <= len(packets) <= _U16:
+            raise ValueError(f"a BASE chunk holds 1 to {_U16} packets")
+        for i, p in enumerate(packets):
+            if not isinstance(p, bytes) or len(p) > _U16:
+                raise ValueError(f"packet {i} must be bytes of at most {_U16}")
+        _check_range("last frame", self.first_frame + (len(packets) - 1) * self.step, 0, _U32)
+        object.__setattr__(self, "packets", packets)
+
+    @property
+    def frames(self) -> list[int]:
+        return [self.first_frame + i * self.step for i in range(len(self.packets))]
+
+    def to_payload(self) -> bytes:
+        parts = [struct.pack(">IBH", self.first_frame, self.step, len(self.packets))]
+        for data in self.packets:
+            parts += [struct.pack(">H", len(data)), data]
+        return b"".join(parts)
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> "BasePackets":
+        r = _Reader(cls.CHUNK_TYPE, payload)
+        first, step, count = r.take(">IBH")
+        packets = []
+        for _ in range(count):
+            (size,) = r.take(">H")
+            packets.append(r.bytes(size))
+        r.done()
+        return _build(cls, cls.CHUNK_TYPE, first_frame=first, step=step, packets=tuple(packets))
+
+
+Chunk = Union[StreamHeader, Pivot, PivotSwitch, KeypointBlock, AudioHeader, AudioPackets, BaseHeader, BasePackets, End]
 
 # The registry is keyed by each class's explicit CHUNK_TYPE, never by position.
 CHUNK_TYPES: dict[bytes, type] = {
-    c.CHUNK_TYPE: c for c in (StreamHeader, Pivot, PivotSwitch, KeypointBlock, AudioHeader, AudioPackets, End)
+    c.CHUNK_TYPE: c for c in (StreamHeader, Pivot, PivotSwitch, KeypointBlock, AudioHeader, AudioPackets, BaseHeader, BasePackets, End)
 }
+_SINCE_VERSION = {BaseHeader: HYBRID_FORMAT, BasePackets: HYBRID_FORMAT}  # chunks newer than format 1
 
 
 def _type_name(ctype: bytes) -> str:
@@ -409,14 +494,19 @@ class ContainerWriter:
     def __init__(self, f: BinaryIO):
         self._f = f
         self._started = False
+        self.version = KEYPOINT_FORMAT
         self._ended = False
         self.bytes_written = 0
         self.bytes_by_type: dict[str, int] = {}  # chunk type -> bytes on disk
 
-    def write_header(self, header: StreamHeader) -> None:
+    def write_header(self, header: StreamHeader, version: int = KEYPOINT_FORMAT) -> None:
+        """version: KEYPOINT_FORMAT, or HYBRID_FORMAT for a stream with a base layer."""
         if self._started:
             raise RuntimeError("write_header called twice")
-        self._put(MAGIC + struct.pack(">H", FORMAT_VERSION))
+        if version not in (KEYPOINT_FORMAT, HYBRID_FORMAT):
+            raise ValueError(f"cannot write format {version}")
+        self.version = version
+        self._put(MAGIC + struct.pack(">H", version))
         self._started = True
         self._chunk(header)
 
@@ -427,6 +517,8 @@ class ContainerWriter:
             raise RuntimeError("nothing may follow the End chunk")
         if isinstance(chunk, StreamHeader):
             raise RuntimeError("use write_header for the HEAD chunk")
+        if _SINCE_VERSION.get(type(chunk), KEYPOINT_FORMAT) > self.version:
+            raise RuntimeError(f"a {chunk.CHUNK_TYPE.decode()} chunk needs format {_SINCE_VERSION[type(chunk)]}")
         self._chunk(chunk)
         if isinstance(chunk, End):
             self._ended = True
@@ -520,6 +612,8 @@ def read_chunks(f: BinaryIO) -> Iterator[tuple[Chunk, int]]:
             raise ThcError(f"unsupported chunk type {name} in {where}: made by a newer thcodec?")
         if cls is StreamHeader and index != 1:
             raise ThcError(f"damaged file: second HEAD in {where}")
+        if _SINCE_VERSION.get(cls, KEYPOINT_FORMAT) > version:
+            raise ThcError(f"damaged file: {where} in a format-{version} file")
         chunk = cls.from_payload(payload)
         yield chunk, nbytes
         if cls is End:

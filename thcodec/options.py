@@ -8,6 +8,8 @@ from thcodec.errors import ThcError
 
 MODEL_SIZE = 256  # side of the square face region the networks see
 MOTION_SOURCES = ("landmarks", "detector")
+MODES = ("keypoints", "hybrid")
+BASE_SIZES = (48, 64, 80, 96, 112, 128)  # the base layer's sizes the fusion network was trained around (64-128)
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,21 @@ class EncodeOptions:
     jac_step: int = 8  # and Jacobians of this many (1 code: 1/256): 4 and 8 send ~37% fewer key-point bytes for the same AKD (docs/keypoint_steps.md)
     motion: str = "landmarks"  # how the sender measures motion: "landmarks" (dlib's, relative to the pivot; thcodec/sender/landmark_motion.py) or "detector"
     refine_steps: int = 0  # analysis-by-synthesis steps on each sent frame's key points (thcodec/sender/refine.py); 0: off
+    # Hybrid mode (docs/hybrid.md): a small AV1 stream of the face region under the animated pivot.
+    mode: str = "keypoints"  # "keypoints" (format 1) or "hybrid" (format 2: + the base layer)
+    base_size: int = 64  # side of the base layer's square picture (the 256x256 face region down-scaled)
+    base_crf: int = 63  # SVT-AV1's CRF for the base layer (higher: fewer bytes)
+    base_step: int = 2  # a base frame every base_step frames of a segment (2: half the frame rate)
 
     def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ThcError(f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}")
+        if self.base_size not in BASE_SIZES:
+            raise ThcError(f"--base-size {self.base_size}: choose one of {', '.join(map(str, BASE_SIZES))}")
+        if not 1 <= self.base_crf <= 63:
+            raise ThcError(f"--base-crf {self.base_crf}: SVT-AV1 takes 1-63")
+        if not 1 <= self.base_step <= 8:
+            raise ThcError(f"--base-step {self.base_step}: 1-8 frames")
         if self.motion not in MOTION_SOURCES:
             raise ThcError(f"unknown motion source {self.motion!r}: choose one of {', '.join(MOTION_SOURCES)}")
         if self.max_pivot_interval_s and self.max_pivot_interval_s < self.min_pivot_interval_s:

@@ -68,18 +68,40 @@ class Thc:
     def settings(self, quick: bool) -> list[Setting]:
         return [setting(*p) for p in (self.quick_sweep if quick else self.sweep)]
 
-    def run(self, ref: Reference, setting: Setting, out_dir: Path) -> Coded:
-        out = out_dir / f"{self.name}_{setting.slug}.thc"
+    def options(self, setting: Setting) -> EncodeOptions:
         given = dict(setting.values)
         every = given.get("pivot_every", 0)  # the other pivot triggers may not wait longer than that
         refresh = {"max_pivot_interval_s": every, "min_pivot_interval_s": min(every, EncodeOptions.min_pivot_interval_s)} if every else {}
-        opts = EncodeOptions(interp=given["interp"], pivot_quality=given["pivot_quality"], audio=False,
+        return EncodeOptions(interp=given["interp"], pivot_quality=given["pivot_quality"], audio=False,
                              refine_steps=given.get("refine", 0), xy_step=given.get("xy_step", 1), jac_step=given.get("jac_step", 1),
                              motion=given.get("motion", "detector"), **refresh)
-        coded = encode_thc(ref.path, out, self.loaded, opts)
+
+    def run(self, ref: Reference, setting: Setting, out_dir: Path) -> Coded:
+        out = out_dir / f"{self.name}_{setting.slug}.thc"
+        coded = encode_thc(ref.path, out, self.loaded, self.options(setting))
         frames, decode_s = coded.decode(self.loaded)
         if len(frames) != ref.count:
             raise ThcError(f"thc decoded {len(frames)} frames of {ref.count}")
         s = coded.stats
-        parts = {k: v for k, v in s.bytes_by_category.items() if k in ("pivot", "keypoints", "container")}
+        parts = {k: v for k, v in s.bytes_by_category.items() if k in ("pivot", "keypoints", "base", "container")}
         return Coded(out, s.bytes_total, frames, coded.encode_s, decode_s, bitstream_vmaf=False, parts=parts)
+
+
+class ThcHybrid(Thc):
+    """The hybrid mode (thc encode --mode hybrid): the keypoint stream plus a small AV1 base layer
+    of the face. Settings: (pivot JPEG quality, interp, base size, base CRF, base step)."""
+
+    name = "thc_hybrid"
+    label = "thcodec hybrid (ours)"
+    sweep = ((30, 3, 64, 63, 4), (30, 3, 64, 63, 2), (30, 2, 64, 55, 2), (50, 2, 96, 63, 2), (50, 2, 96, 55, 2),
+             (50, 2, 128, 55, 2), (50, 2, 128, 47, 2))
+    quick_sweep = ((30, 3, 64, 63, 4), (30, 2, 64, 55, 2), (50, 2, 96, 55, 2), (50, 2, 128, 47, 2))
+
+    def settings(self, quick: bool) -> list[Setting]:
+        return [Setting.of(pivot_quality=q, interp=k, base_size=s, base_crf=c, base_step=m)
+                for q, k, s, c, m in (self.quick_sweep if quick else self.sweep)]
+
+    def options(self, setting: Setting) -> EncodeOptions:
+        g = dict(setting.values)
+        return EncodeOptions(mode="hybrid", interp=g["interp"], pivot_quality=g["pivot_quality"], audio=False,
+                             base_size=g["base_size"], base_crf=g["base_crf"], base_step=g["base_step"])

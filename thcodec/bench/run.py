@@ -19,14 +19,14 @@ from thcodec.bench.anchors import ANCHORS
 from thcodec.bench.codec import Codec, Setting
 from thcodec.bench.expression import expression_scores
 from thcodec.bench.ffmpeg import ffmpeg_exe
-from thcodec.bench.ours import Thc, default_setting
+from thcodec.bench.ours import Thc, ThcHybrid, default_setting
 from thcodec.bench.scaled import SCALED
 from thcodec.bench.report import OURS, Row, markdown, plot_clip, read_csv, write_csv
 from thcodec.data.clips import split_clips as val_clips  # noqa: F401  (thc bench reads it from here)
 from thcodec.data.reference import TH256, Condition, Reference, make_reference
 from thcodec.errors import ThcError
 
-CODECS = ("thc", "x264", "x265", "vvenc", "svtav1", "frozen", *SCALED)
+CODECS = ("thc", "thc_hybrid", "x264", "x265", "vvenc", "svtav1", "frozen", *SCALED)
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ def clip_names(clips: list[Path]) -> list[str]:
 
 
 def make_codecs(names: tuple[str, ...], weights: Path | None = None) -> dict[str, Codec]:
-    return {n: (Thc(weights) if n == "thc" else (ANCHORS | SCALED)[n]) for n in names}
+    ours = {"thc": Thc, "thc_hybrid": ThcHybrid}
+    return {n: (ours[n](weights) if n in ours else (ANCHORS | SCALED)[n]) for n in names}
 
 
 def measure(ref: Reference, faces: Q.ReferenceFaces, fm: Q.FaceMetrics, codec: Codec, setting: Setting, out_dir: Path) -> Row:

@@ -18,7 +18,7 @@ from thcodec.models.weights import LoadedModel
 
 # Payload bytes of these chunk types are charged to each category; everything else
 # (magic, version, HEAD, END, 12 bytes of type/length/CRC per chunk) is container overhead.
-CATEGORY = {"PIVT": "pivot", "SWCH": "pivot", "KPTS": "keypoints", "AUDH": "audio", "AUDI": "audio"}
+CATEGORY = {"PIVT": "pivot", "SWCH": "pivot", "KPTS": "keypoints", "AUDH": "audio", "AUDI": "audio", "BASH": "base", "BASE": "base"}
 
 
 @dataclass
@@ -57,7 +57,7 @@ class StreamStats:
 
 def stream_stats(path: Path) -> StreamStats:
     """Reads the chunks only (no model): sizes, rate, byte split, pivots."""
-    split = {"pivot": 0, "keypoints": 0, "audio": 0, "container": C.FILE_HEADER_SIZE}
+    split = {"pivot": 0, "keypoints": 0, "base": 0, "audio": 0, "container": C.FILE_HEADER_SIZE}
     header: C.StreamHeader | None = None
     pivots: list[PivotInfo] = []
     reason = "start"

@@ -1,8 +1,8 @@
 """Bytes over time: when each chunk's bytes are due, and the rate over sliding windows.
 
 A chunk is charged at the moment the sender can first write it, in seconds of the stream:
-a pivot (and its switch marker) at its frame, a key-point block at its last frame, an audio
-chunk at the end of its last packet. Header and END are charged at 0 and at the end. The
+a pivot (and its switch marker) at its frame, a key-point block and a base-layer chunk at
+their last frame, an audio chunk at the end of its last packet. Header and END are charged at 0 and at the end. The
 encoder's cap (`--max-kbps`) and `thc stats` use this same clock.
 """
 
@@ -23,6 +23,8 @@ def chunk_time(chunk, fps: Fraction, audio_tb: Fraction | None, end_s: float = 0
         return float(chunk.frame_index / fps)
     if isinstance(chunk, C.KeypointBlock):
         return float((chunk.first_frame + max(0, chunk.count - 1) * chunk.step) / fps)
+    if isinstance(chunk, C.BasePackets):
+        return float(chunk.frames[-1] / fps)
     if isinstance(chunk, C.AudioPackets) and audio_tb is not None:
         return float((chunk.pts + sum(d for d, _ in chunk.packets)) * audio_tb)
     if isinstance(chunk, C.End):

@@ -77,6 +77,7 @@ class BaseDecoder:
 
     def __init__(self) -> None:
         self._ctx = av.CodecContext.create("libdav1d", "r")
+        self._ctx.options = {"max_frame_delay": "1"}  # a picture per packet, at once (frame threading holds two back)
 
     def decode(self, packet: bytes) -> list[np.ndarray]:
         try:

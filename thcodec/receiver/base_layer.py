@@ -1,0 +1,66 @@
+"""The hybrid mode's base layer on the receiver: BASE packets decoded (dav1d) as they arrive,
+and for each frame to render the newest base picture at or before it, up-scaled to the model
+size (what the fusion network was trained on: thcodec/train/fusion_cache.py).
+
+A pivot restarts the base stream (`restart`, after the old segment's last frames are drawn).
+Only the pictures still needed are kept: memory stays flat over a long call.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+import torch
+
+from thcodec.errors import ThcError
+from thcodec.format import container as C
+from thcodec.media.base_stream import BaseDecoder, upscale
+from thcodec.media.frames import to_tensor
+
+
+class BaseLayerReceiver:
+    def __init__(self, header: C.BaseHeader, model_size: int) -> None:
+        self.header, self._model_size = header, model_size
+        self._decoder = BaseDecoder()
+        self._frames: list[int] = []  # decoded pictures of the current segment, in frame order
+        self._pictures: list[np.ndarray] = []
+        self._pending: list[int] = []  # frames of packets given to the decoder whose pictures are not out (none: see BaseDecoder)
+        self._start = 0
+
+    def restart(self, start: int) -> None:
+        """A new segment begins at frame start: a new base stream."""
+        self._decoder = BaseDecoder()
+        self._frames, self._pictures, self._pending = [], [], []
+        self._start = start
+
+    def add(self, chunk: C.BasePackets) -> None:
+        for index, packet in zip(chunk.frames, chunk.packets):
+            if index < self._start or (self._frames and index <= self._frames[-1]):
+                raise ThcError(f"damaged file: base picture for frame {index} out of order")
+            self._pending.append(index)
+            self._keep(self._decoder.decode(packet))
+
+    def _keep(self, pictures: list[np.ndarray]) -> None:
+        size = self.header.size
+        for pic in pictures:
+            if not self._pending:
+                raise ThcError("damaged file: the base layer decodes more pictures than it has packets")
+            if pic.shape[:2] != (size, size):
+                raise ThcError(f"damaged file: base picture of {pic.shape[1]}x{pic.shape[0]}, BASH says {size}")
+            self._frames.append(self._pending.pop(0))
+            self._pictures.append(pic)
+
+    def pictures(self, indices: list[int]) -> torch.Tensor | None:
+        """(B,3,S,S) up-scaled base pictures for frames `indices` (increasing), or None when the
+        first of them has none yet (the receiver then shows the animated pivot alone)."""
+        picks = [bisect.bisect_right(self._frames, i) - 1 for i in indices]
+        if not picks or picks[0] < 0:
+            return None
+        # The pictures before the first one used here will not be needed again.
+        drop = picks[0]
+        if drop > 0:
+            del self._frames[:drop], self._pictures[:drop]
+            picks = [p - drop for p in picks]
+        small = to_tensor(np.stack([self._pictures[p] for p in picks]))
+        return upscale(small, self._model_size)

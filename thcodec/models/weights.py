@@ -17,6 +17,7 @@ import torch
 from thcodec.errors import ThcError
 from thcodec.models.checkpoint import load_checkpoint
 from thcodec.models.interpolator import Interpolator
+from thcodec.models.fusion import Fusion
 from thcodec.models.super_resolution import SuperResolution
 from thcodec.models.talking_head import TalkingHead
 
@@ -24,7 +25,7 @@ MODEL_ID = "thc-fomm-lite-1"
 NETWORKS = ("keypoint_detector", "dense_motion", "generator")
 # Receiver-only networks: verified like the others when the manifest lists them, but not part
 # of the weight set a stream names (any receiver can decode the stream with or without them).
-EXTRAS = ("interpolator", "super_resolution")
+EXTRAS = ("interpolator", "super_resolution", "fusion")
 # What each training run's validation says about the network it trained.
 VALIDATION_KEYS = {
     "keypoint_detector": ("kp_err_px", "pairs"),
@@ -32,6 +33,7 @@ VALIDATION_KEYS = {
     "generator": ("psnr", "psnr_frozen", "pairs"),
     "interpolator": ("net_px", "linear_px", "k2_net_px", "k2_linear_px", "k4_net_px", "k4_linear_px"),
     "super_resolution": ("x2_psnr", "x2_bicubic_psnr", "x4_psnr", "x4_bicubic_psnr"),
+    "fusion": ("psnr", "psnr_base", "psnr_animated", "pairs"),
 }
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "weights"
 
@@ -47,6 +49,8 @@ class LoadedModel:
     weights_sha256: bytes  # sha256 over the per-file hashes, in NETWORKS order: names the weight set
     interpolator: Interpolator | None = None  # None: the manifest has none (decoders interpolate linearly)
     super_resolution: SuperResolution | None = None  # None: the manifest has none (decoders up-scale bicubically)
+    fusion: Fusion | None = None  # None: the manifest has none (no hybrid mode)
+    fusion_sha256: bytes | None = None  # names the fusion weights in a hybrid stream's BASH chunk
 
 
 def weights_dir() -> Path:
@@ -85,7 +89,7 @@ def load_model(root: Path | None = None, device: torch.device | str = "cpu", bac
         _load_verified(root, name, entries[name], getattr(model, name))
         digest.update(bytes.fromhex(entries[name]["sha256"]))
     model.eval().to(device)
-    makers = {"interpolator": lambda: Interpolator(model.num_kp), "super_resolution": SuperResolution}
+    makers = {"interpolator": lambda: Interpolator(model.num_kp), "super_resolution": SuperResolution, "fusion": Fusion}
     extras = {}
     for name, make in makers.items():  # receiver-only networks: None when the manifest has none
         extras[name] = None
@@ -93,7 +97,8 @@ def load_model(root: Path | None = None, device: torch.device | str = "cpu", bac
             extras[name] = make()
             _load_verified(root, name, entries[name], extras[name])
             extras[name].eval().to(device)
-    loaded = LoadedModel(model, manifest.get("model_id", MODEL_ID), digest.digest(), **extras)
+    fusion_sha256 = bytes.fromhex(entries["fusion"]["sha256"]) if "fusion" in entries else None
+    loaded = LoadedModel(model, manifest.get("model_id", MODEL_ID), digest.digest(), **extras, fusion_sha256=fusion_sha256)
     if backend == "onnx" and torch.device(device).type == "cpu":
         loaded = with_onnx(loaded, root)
     return loaded

@@ -1,0 +1,287 @@
+"""Speed of the CPU backends, side by side in one run: eager torch against onnxruntime
+(THC_BACKEND=onnx) on the same inputs, per network stage and for whole `thc` commands.
+
+    python -m thcodec.bench.speed [--clip VIDEO] [--threads 2 1] [--reps 5] [--doc docs/speed.md]
+
+Stages (medians of --reps runs, torch and onnx alternating so that a change in the machine's
+load hits both alike): key-point detection, dense motion + generator, fusion (a seeded
+untrained network: the same arithmetic as a trained one), super-resolution 256->512, each at
+batch 8 and 256x256, at every --threads count. Commands: `thc encode` and `thc decode` of a
+10-second th256 stream (the clip's th256 reference), `thc decode` of a 1-frame stream
+(start-up) and `thc --help`, each in a fresh process with THC_BACKEND, OMP_NUM_THREADS and
+THC_THREADS set. Output equality: the decoded frames of both backends (max |difference|,
+PSNR of one against the other) and whether the two encoders write the same .thc bytes.
+The tables go to --doc between the BEGIN/END markers (the rest of the file is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+BATCH = 8
+DEFAULT_CLIP = Path("../shared/data/clips/lp_driving_d3.mp4")  # a val clip, 11.8 s: 250 frames at 25 fps
+BEGIN, END = "<!-- BEGIN bench-speed -->", "<!-- END bench-speed -->"
+
+
+def _median_pair(fa, fb, reps: int) -> tuple[float, float]:
+    """Median seconds of fa() and fb(), alternating, after one warm-up call each."""
+    fa(), fb()
+    ta, tb = [], []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fa()
+        ta.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        fb()
+        tb.append(time.perf_counter() - t)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def _seeded_fusion():
+    from thcodec.models.fusion import Fusion
+
+    torch.manual_seed(0)
+    f = Fusion().eval()
+    torch.nn.init.normal_(f.out.weight, std=0.02)  # an untrained output layer is all zeros
+    return f
+
+
+def stage_rows(threads: int, reps: int, fusion_dir: Path | None) -> list[tuple[str, float, float, float]]:
+    """(stage, torch s, onnx s, max |diff|) per network stage, at `threads` intra-op threads."""
+    from thcodec.models.backend import OrtFusion, OrtSuperResolution, OrtTalkingHead, Sessions, onnx_sessions
+    from thcodec.models.keypoints import Keypoints
+    from thcodec.models.super_resolution import PivotDetail
+    from thcodec.models.weights import load_model, weights_dir
+
+    torch.set_num_threads(threads)
+    eager = load_model(backend="torch")
+    sessions = onnx_sessions(weights_dir(), threads)
+    ort_th = OrtTalkingHead(eager.model, sessions)
+    g = torch.Generator().manual_seed(0)
+    frames = torch.rand(BATCH, 3, 256, 256, generator=g)
+    with torch.inference_mode():
+        pivot = frames[:1].expand(BATCH, -1, -1, -1)
+        kp = eager.model.detect_keypoints(frames)
+        src = Keypoints(kp.xy[:1], kp.jacobian[:1]).expand(BATCH)
+        rows = []
+
+        def row(name, fa, fb):
+            ta, tb = _median_pair(fa, fb, reps)
+            a, b = fa(), fb()
+            a, b = (a if isinstance(a, tuple) else (a,)), (b if isinstance(b, tuple) else (b,))
+            rows.append((name, ta, tb, max(float((x - y).abs().max()) for x, y in zip(a, b))))
+
+        row("key-point detection (B=8)", lambda: tuple(vars(eager.model.detect_keypoints(frames)).values()),
+            lambda: tuple(vars(ort_th.detect_keypoints(frames)).values()))
+        row("dense motion + generator (B=8)", lambda: eager.model.animate_with_motion(pivot, src, kp),
+            lambda: ort_th.animate_with_motion(pivot, src, kp))
+        gen, flow, occ = eager.model.animate_with_motion(pivot, src, kp)
+        gen = gen.clamp(0, 1)
+        if fusion_dir is not None:
+            fusion = _seeded_fusion()
+            ort_fusion = OrtFusion(fusion, Sessions(fusion_dir, {"fusion": "seeded"}, threads))
+            base = torch.nn.functional.avg_pool2d(frames, 4).repeat_interleave(4, -1).repeat_interleave(4, -2)
+            row("fusion (B=8)", lambda: fusion(base, gen, occ), lambda: ort_fusion(base, gen, occ))
+        if eager.super_resolution is not None:
+            detail = PivotDetail(torch.nn.functional.interpolate(frames[:1], size=(512, 512), mode="bicubic"), frames[:1])
+            ort_sr = OrtSuperResolution(eager.super_resolution, sessions)
+            row("super-resolution 256->512 (B=8)", lambda: eager.super_resolution(gen, flow, occ, detail),
+                lambda: ort_sr(gen, flow, occ, detail))
+    return rows
+
+
+def export_seeded_fusion(out: Path) -> Path | None:
+    """The seeded fusion network exported like the shipped ones, for its stage row; None
+    without the exporter's packages."""
+    try:
+        import json
+
+        from thcodec.models.export_onnx import Graph, export_graph
+
+        f = _seeded_fusion()
+        g = torch.Generator().manual_seed(1)
+        img = torch.rand(2, 3, 256, 256, generator=g)
+        graph = Graph("fusion", f, ("fusion",), (img, img.flip(-1), torch.rand(2, 1, 64, 64, generator=g)),
+                      ("base", "animated", "occlusion"), ("out",))
+        out.mkdir(parents=True, exist_ok=True)
+        export_graph(graph, out / "fusion.onnx")
+        import hashlib
+
+        sha = hashlib.sha256((out / "fusion.onnx").read_bytes()).hexdigest()
+        (out / "manifest.json").write_text(json.dumps({"files": [
+            {"graph": "fusion", "file": "fusion.onnx", "sha256": sha, "sources": {"fusion": "seeded"}}]}))
+        return out
+    except ImportError as e:
+        print(f"fusion row skipped: {e}", file=sys.stderr)
+        return None
+
+
+def _thc() -> list[str]:
+    return [sys.executable, "-c", "from thcodec.cli import run; run()"]
+
+
+def _timed(cmd: list[str], backend: str, threads: int) -> float:
+    env = dict(os.environ, THC_BACKEND=backend, OMP_NUM_THREADS=str(threads), THC_THREADS=str(threads),
+               PYTHONWARNINGS="ignore")
+    t = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.perf_counter() - t
+
+
+def command_rows(stream: Path, one_frame: Path, clip: Path, work: Path, threads: int, reps: int):
+    """(what, torch s, onnx s) for whole commands in fresh processes."""
+    thc = _thc()
+    cases = [
+        ("`thc decode` 10-s 256x256 stream", thc + ["decode", str(stream), str(work / "out.mp4"), "--force", "--quiet"], reps),
+        ("`thc encode` 10-s 256x256 clip", thc + ["encode", str(clip), str(work / "enc.thc"), "--force", "--quiet"],
+         max(1, reps // 2)),
+        ("`thc decode` 1-frame stream (start-up)", thc + ["decode", str(one_frame), str(work / "one.mp4"), "--force",
+                                                          "--quiet"], reps),
+        ("`thc --help`", thc + ["--help"], reps),
+    ]
+    rows = []
+    for name, cmd, n in cases:
+        ta, tb = [], []
+        for _ in range(n):
+            ta.append(_timed(cmd, "torch", threads))
+            tb.append(_timed(cmd, "onnx", threads))
+        rows.append((name, statistics.median(ta), statistics.median(tb)))
+    return rows
+
+
+def equality(stream: Path, clip: Path, work: Path) -> dict:
+    """Decoded frames of both backends against each other; the .thc bytes of both encoders."""
+    from thcodec.bench.codec import decode_frames
+    from thcodec.models.weights import load_model
+
+    a = decode_frames(stream, load_model(backend="torch")).astype(np.float64)
+    b = decode_frames(stream, load_model(backend="onnx")).astype(np.float64)
+    mse = float(((a - b) ** 2).mean())
+    per_frame = ((a - b) ** 2).reshape(len(a), -1).mean(1)
+    worst = float(10 * np.log10(255**2 / per_frame.max())) if per_frame.max() > 0 else float("inf")
+    same = {}
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    for backend in ("torch", "onnx"):
+        out = work / f"eq_{backend}.thc"
+        subprocess.run(_thc() + ["encode", str(clip), str(out), "--force", "--quiet"], check=True,
+                       env=dict(env, THC_BACKEND=backend), stdout=subprocess.DEVNULL)
+        same[backend] = out.read_bytes()
+    return {
+        "frames": len(a),
+        "max_abs": float(np.abs(a - b).max()),
+        "mean_abs": float(np.abs(a - b).mean()),
+        "psnr": float(10 * np.log10(255**2 / mse)) if mse > 0 else float("inf"),
+        "worst_frame_psnr": worst,
+        "same_thc_bytes": same["torch"] == same["onnx"],
+        "thc_bytes": (len(same["torch"]), len(same["onnx"])),
+    }
+
+
+def make_inputs(clip: Path, work: Path) -> tuple[Path, Path, Path]:
+    """-> (th256 reference clip, its .thc stream (torch encoder), a 1-frame .thc)."""
+    from thcodec.data.reference import make_reference
+
+    ref = make_reference(clip, work, "ref")
+    env = dict(os.environ, THC_BACKEND="torch", PYTHONWARNINGS="ignore")
+    stream, one = work / "ref.thc", work / "one.thc"
+    subprocess.run(_thc() + ["encode", str(ref.path), str(stream), "--force", "--quiet"], check=True, env=env)
+    from thcodec.data.reference import write_lossless
+
+    write_lossless(ref.frames[:1], work / "one.mkv", ref.fps)
+    subprocess.run(_thc() + ["encode", str(work / "one.mkv"), str(one), "--force", "--quiet"], check=True, env=env)
+    print(f"reference: {ref.count} frames, {ref.duration_s:.1f} s at {ref.size}x{ref.size}", file=sys.stderr)
+    return ref.path, stream, one
+
+
+def _fmt(s: float) -> str:
+    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def report(clip: Path, stages: dict, commands: dict, eq: dict, loads: list[float], reps: int, frames: int) -> str:
+    import onnxruntime
+
+    lines = [
+        BEGIN,
+        f"Measured by `python -m thcodec.bench.speed` (`make bench-speed`) on {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; clip {clip.name} as its th256 reference "
+        f"({frames} frames). Medians of {reps} runs, torch and onnx alternating; load average during the run "
+        f"{min(loads):.1f}-{max(loads):.1f} (the machine was {'busy' if max(loads) > 1.5 else 'quiet'}: compare "
+        "the two columns of one row, not rows of different runs).",
+        "",
+        "| stage | threads | torch (eager) | onnxruntime | speed-up | max abs diff |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for t, rows in stages.items():
+        for name, ta, tb, d in rows:
+            lines.append(f"| {name} | {t} | {_fmt(ta)} | {_fmt(tb)} | {ta / tb:.2f}x | {d:.1e} |")
+    lines += ["", "| command (fresh process, start-up included) | threads | THC_BACKEND=torch | THC_BACKEND=onnx | speed-up |",
+              "| --- | ---: | ---: | ---: | ---: |"]
+    for t, rows in commands.items():
+        for name, ta, tb in rows:
+            fps = f" ({frames / ta:.0f} / {frames / tb:.0f} fps)" if "10-s" in name else ""
+            lines.append(f"| {name}{fps} | {t} | {_fmt(ta)} | {_fmt(tb)} | {ta / tb:.2f}x |")
+    lines += [
+        "",
+        f"Output: the {eq['frames']} decoded frames of THC_BACKEND=onnx against torch's: max |difference| "
+        f"{eq['max_abs']:.0f} of 255, mean {eq['mean_abs']:.4f}, PSNR {eq['psnr']:.1f} dB (worst frame "
+        f"{eq['worst_frame_psnr']:.1f} dB). The encoders' .thc bytes: "
+        + ("identical." if eq["same_thc_bytes"] else f"differ ({eq['thc_bytes'][0]} vs {eq['thc_bytes'][1]} bytes)."),
+        END,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_doc(doc: Path, table: str) -> None:
+    text = doc.read_text() if doc.exists() else "# Speed\n\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + table + rest.split(END, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + table
+    doc.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--clip", type=Path, default=DEFAULT_CLIP if DEFAULT_CLIP.exists() else Path("examples/demo.mp4"))
+    p.add_argument("--threads", type=int, nargs="+", default=[2, 1])
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--doc", type=Path, default=Path("docs/speed.md"))
+    p.add_argument("--no-commands", action="store_true", help="network stages only")
+    a = p.parse_args(argv)
+    loads = [os.getloadavg()[0]]
+    with tempfile.TemporaryDirectory(prefix="thc-speed-") as tmp:
+        work = Path(tmp)
+        fusion_dir = export_seeded_fusion(work / "fusion")
+        stages, commands = {}, {}
+        for t in a.threads:
+            stages[t] = stage_rows(t, a.reps, fusion_dir)
+            loads.append(os.getloadavg()[0])
+        torch.set_num_threads(max(a.threads))
+        ref, stream, one = make_inputs(a.clip, work)
+        frames = int(subprocess.run([sys.executable, "-c", "import sys; from thcodec.data.reference import read_lossless; "
+                                     f"print(len(read_lossless(__import__('pathlib').Path({str(ref)!r}))))"],
+                                    capture_output=True, text=True, check=True).stdout)
+        if not a.no_commands:
+            for t in a.threads:
+                commands[t] = command_rows(stream, one, ref, work, t, max(1, a.reps // 2 + 1))
+                loads.append(os.getloadavg()[0])
+        eq = equality(stream, ref, work)
+        loads.append(os.getloadavg()[0])
+    table = report(a.clip, stages, commands, eq, loads, a.reps, frames)
+    print(table)
+    write_doc(a.doc, table)
+
+
+if __name__ == "__main__":
+    main()

@@ -19,6 +19,7 @@ from thcodec.bench.anchors import ANCHORS
 from thcodec.bench.codec import Codec, Setting
 from thcodec.bench.expression import expression_scores
 from thcodec.bench.ffmpeg import ffmpeg_exe
+from thcodec.bench.hybrid_report import hybrid_section
 from thcodec.bench.ours import Thc, ThcHybrid, default_setting
 from thcodec.bench.scaled import SCALED
 from thcodec.bench.report import OURS, Row, markdown, plot_clip, read_csv, write_csv
@@ -203,7 +204,8 @@ def write_report(result: BenchResult, out: Path, codecs: dict[str, Codec], opts:
     notes += [f"Warning: {w}" for w in result.warnings]
     result.report = out / "report.md"
     default = default_setting().label if OURS in codecs else None
-    result.report.write_text(markdown(result.rows, labels, "thcodec benchmark (th256)", notes, default))
+    text = markdown(result.rows, labels, "thcodec benchmark (th256)", notes, default)
+    result.report.write_text(text + "\n" + "\n".join(hybrid_section(result.rows)))
     plots = out / "plots"
     plots.mkdir(exist_ok=True)
     for clip in dict.fromkeys(r.clip for r in result.rows):

@@ -11,7 +11,8 @@ sha256 of each .pt it was exported from against the .pt files just loaded. Anyth
 (no onnxruntime, no files, a stale or damaged export) gives a warning and the torch model.
 
 Threads: THC_THREADS when set, else torch's intra-op thread count (OMP_NUM_THREADS, or
-all cores), one session per graph, graph optimisations on.
+all cores), one session per graph, graph optimisations on, no spin-waiting (THC_ORT_SPIN=1
+to allow it).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from thcodec.errors import ThcError
 from thcodec.models.fusion import Fusion
 from thcodec.models.keypoints import Keypoints
 from thcodec.models.super_resolution import SuperResolution
@@ -54,7 +56,7 @@ def choose_backend(root: Path, requested: str | None = None) -> str:
     if name in ("ort", "onnxruntime"):
         name = "onnx"
     if name not in BACKENDS:
-        raise ValueError(f"THC_BACKEND={name!r}: choose one of {', '.join(BACKENDS)}")
+        raise ThcError(f"THC_BACKEND={name!r}: choose one of {', '.join(BACKENDS)}")
     return name
 
 
@@ -81,6 +83,9 @@ class Sessions:
         opts.intra_op_num_threads = threads or default_threads()
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # Idle worker threads sleep instead of spinning: the codec shares a laptop's cores with
+        # the rest of the call, and on a loaded 2-core machine spinning measured slower (docs/speed.md).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", os.environ.get("THC_ORT_SPIN", "0"))
         self.threads = opts.intra_op_num_threads
         self._sessions = {}
         for name, e in entries.items():

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from conftest import face_frame
-from thcodec.receiver.decoder import Frame, Start, decode_stream, scaled_region
+from thcodec.receiver.decoder import Frame, Start, decode_stream
+from thcodec.receiver.segment import scaled_region
 from thcodec.sender.encoder import EncodeOptions, encode
 from thcodec.face.region import Region
 from thcodec.models.blocks import make_coordinate_grid

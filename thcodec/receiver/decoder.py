@@ -10,23 +10,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, ClassVar
 
 import av
 import numpy as np
 import torch
 
+from thcodec.errors import ThcError
 from thcodec.format import container as C
 from thcodec.format import keypoint_bits as kpq
-from thcodec.errors import ThcError
-from thcodec.face.region import Region, feather_mask, paste
-from thcodec.media.frames import jpeg_decode, resize, to_tensor, to_uint8
-from thcodec.models.keypoints import Keypoints
-from thcodec.models.super_resolution import PivotDetail
-from thcodec.options import MODEL_SIZE
-from thcodec.receiver.timeline import KeypointTimeline, Ready
 from thcodec.media.video_io import AudioConfig, AudioPacketData, VideoWriter
+from thcodec.models.keypoints import Keypoints
 from thcodec.models.weights import LoadedModel
+from thcodec.options import MODEL_SIZE
+from thcodec.receiver.segment import PivotSegment, SegmentRenderer
+from thcodec.receiver.timeline import KeypointTimeline, Ready
 
 BATCH = 8  # frames animated together
 FADE_FRAMES = 8  # a pivot refresh (not a cut) blends in over this many frames
@@ -50,45 +48,144 @@ class Frame:
     rgb: np.ndarray  # (H,W,3) uint8 at the output size (Start.size)
 
 
-def scaled_region(r: Region, sx: float, sy: float) -> Region:
-    """r in source pixels -> the same rectangle in an output frame scaled by (sx, sy)."""
-    x, y = round(r.x * sx), round(r.y * sy)
-    return Region(x, y, max(1, round((r.x + r.w) * sx) - x), max(1, round((r.y + r.h) * sy) - y))
+class Receiver:
+    """Turns a stream's chunks, in order, into events: one method per chunk type, each a
+    generator of the events that chunk makes (frames come out as soon as their key points are
+    known; a refreshed pivot fades in over FADE_FRAMES)."""
 
+    def __init__(self, loaded: LoadedModel, interp_method: str = "net", sr: str = "net", size: tuple[int, int] | None = None) -> None:
+        self._loaded, self._sr, self._size = loaded, sr, size
+        self.header: C.StreamHeader | None = None
+        self.audio: AudioConfig | None = None
+        self.started = False
+        self._segment: SegmentRenderer | None = None
+        self._fade_from: SegmentRenderer | np.ndarray | None = None  # what a refresh blends in from (see _render)
+        self._last_rgb: np.ndarray | None = None  # the last frame yielded
+        self._reason = C.SwitchReason.START
+        self._switch_at: int | None = None  # frame of the last SWCH, until its PIVT
+        self._prev_fields: np.ndarray | None = None
+        self._timeline = KeypointTimeline(loaded.interpolator if interp_method == "net" else None)
 
-class _Segment:
-    """One pivot: its background at the output size, its model-size tensor and key points,
-    and (with super-resolution) its full-resolution region and detail layer."""
+    def on_chunk(self, chunk: C.Chunk) -> Iterator[Start | Frame | AudioPacketData]:
+        if isinstance(chunk, C.StreamHeader):
+            return self.on_header(chunk)
+        if isinstance(chunk, C.AudioHeader):
+            return self.on_audio_header(chunk)
+        return self._after_setup(chunk)
 
-    def __init__(self, loaded: LoadedModel, header: C.StreamHeader, pivot: C.Pivot, size: tuple[int, int], sr: str) -> None:
-        self.start = pivot.frame_index
-        source = jpeg_decode(pivot.jpeg, header.width, header.height)
-        r = Region(pivot.x, pivot.y, pivot.w, pivot.h)
-        if r.x + r.w > header.width or r.y + r.h > header.height:
-            raise ThcError("damaged file: pivot region lies outside the frame")
-        self.image = to_tensor(r.crop(source, header.model_size))  # the model sees the same pivot at any output size
-        self.keypoints = loaded.model.detect_keypoints(self.image)
-        self.background = resize(source, *size)
-        self.region = r if size == (header.width, header.height) else scaled_region(r, size[0] / header.width, size[1] / header.height)
-        r = self.region
-        whole = (r.w, r.h) == size
-        self.mask = None if whole else feather_mask(r.w, r.h, max(2, r.w // 24))
-        self.detail = None  # super-resolution only when the region is larger than the model's frame
-        if sr == "net" and loaded.super_resolution is not None and max(r.w, r.h) > header.model_size:
-            full = to_tensor(np.ascontiguousarray(self.background[r.y : r.y + r.h, r.x : r.x + r.w]))
-            self.detail = PivotDetail(full, self.image)
+    def _after_setup(self, chunk: C.Chunk) -> Iterator[Start | Frame | AudioPacketData]:
+        if not self.started:
+            if self.header is None:
+                raise ThcError("damaged file: no stream header")
+            self.started = True
+            self._size = self._size or (self.header.width, self.header.height)
+            yield Start(self.header, self.audio, self._size)
+        handler = self._handlers.get(type(chunk))
+        if handler is not None:
+            yield from handler(self, chunk)
 
-    def render(self, loaded: LoadedModel, kp: Keypoints) -> list[np.ndarray]:
-        """Frames for the (B,K) driving key points kp."""
-        b = kp.xy.shape[0]
-        pivot = self.image.expand(b, -1, -1, -1)
-        pivot_kp = self.keypoints.expand(b)
-        gen, flow, occlusion = loaded.model.animate_with_motion(pivot, pivot_kp, kp)
-        if self.detail is not None:
-            patches = to_uint8(loaded.super_resolution(gen.clamp(0, 1), flow, occlusion, self.detail))
-        else:
-            patches = [resize(img, self.region.w, self.region.h) for img in to_uint8(gen)]
-        return [paste(self.background, patch, self.region, self.mask) for patch in patches]
+    def on_header(self, chunk: C.StreamHeader) -> Iterator[Start | Frame | AudioPacketData]:
+        _check_header(chunk, self._loaded)
+        self.header = chunk
+        return iter(())
+
+    def on_audio_header(self, chunk: C.AudioHeader) -> Iterator[Start | Frame | AudioPacketData]:
+        if self.started:
+            raise ThcError("damaged file: audio header after the stream started")
+        if chunk.sample_rate != 48000 or chunk.channels not in (1, 2):
+            raise ThcError(f"unsupported audio: {chunk.sample_rate} Hz, {chunk.channels} channels (Opus at 48 kHz, 1-2 channels)")
+        tb = Fraction(chunk.time_base_num, chunk.time_base_den)
+        self.audio = AudioConfig("opus", chunk.sample_rate, chunk.channels, tb, chunk.extradata)
+        return iter(())
+
+    def on_audio(self, chunk: C.AudioPackets) -> Iterator[AudioPacketData]:
+        if self.audio is None:
+            raise ThcError("damaged file: audio packet without an audio header")
+        for pts, duration, data in chunk.with_pts():
+            yield AudioPacketData(pts, duration, data)
+
+    def on_switch(self, chunk: C.PivotSwitch) -> Iterator[Frame]:
+        self._reason, self._switch_at = chunk.reason, chunk.frame_index  # for the PIVT that follows: a refresh fades in, a cut does not
+        return iter(())
+
+    def on_pivot(self, chunk: C.Pivot) -> Iterator[Frame]:
+        timeline, old = self._timeline, self._segment
+        if old is not None:
+            yield from self._rendered(timeline.end_segment())
+        if chunk.frame_index != timeline.next_frame:
+            raise ThcError(f"damaged file: pivot for frame {chunk.frame_index}, expected {timeline.next_frame}")
+        if self._switch_at is not None and self._switch_at != chunk.frame_index:
+            raise ThcError(f"damaged file: pivot switch for frame {self._switch_at}, pivot for frame {chunk.frame_index}")
+        new = SegmentRenderer(PivotSegment.from_chunk(self._loaded.model, chunk, self.header), self._loaded, self._size, self._sr)
+        self._fade_from = None
+        if old is not None and self._reason in _FADE_REASONS:
+            self._fade_from = old if new.region == old.region else self._last_rgb
+        self._segment = new
+        self._reason, self._switch_at = C.SwitchReason.START, None  # a PIVT without its own SWCH does not fade
+        self._prev_fields = None
+
+    def on_keypoints(self, chunk: C.KeypointBlock) -> Iterator[Frame]:
+        if self._segment is None:
+            raise ThcError("damaged file: key points before any pivot")
+        prev = self._prev_fields if chunk.predicted else None
+        if chunk.predicted and prev is None:
+            raise ThcError("damaged file: predicted key-point block without a previous block")
+        fields = kpq.decompress_block(chunk.data, chunk.count, self.header.num_kp, prev)
+        indices = [chunk.first_frame + n * chunk.step for n in range(chunk.count)]
+        yield from self._rendered(self._ready(indices, fields))  # one stream over the block, so batches span sent frames
+        if chunk.count:
+            self._prev_fields = fields[-1]
+
+    def on_end(self, chunk: C.End) -> Iterator[Frame]:
+        timeline = self._timeline
+        if self._segment is not None:
+            yield from self._rendered(timeline.end_segment())
+        if chunk.frame_count != timeline.next_frame:
+            raise ThcError(f"damaged file: {timeline.next_frame} frames decoded, END says {chunk.frame_count}")
+
+    _handlers: ClassVar[dict] = {C.AudioPackets: on_audio, C.PivotSwitch: on_switch, C.Pivot: on_pivot, C.KeypointBlock: on_keypoints, C.End: on_end}
+
+    def _ready(self, indices: list[int], block: np.ndarray) -> Ready:
+        timeline, header = self._timeline, self.header
+        for index, fields in zip(indices, block):
+            if index <= timeline.last_sent:
+                raise ThcError(f"damaged file: key points for frame {index} out of order")
+            if header.frame_count and index >= 2 * header.frame_count + 250:
+                # HEAD's count is the sender's estimate; a gap this far past it is damage, and
+                # filling it would keep the decoder busy for hours.
+                raise ThcError(f"damaged file: key points for frame {index}, the stream announced {header.frame_count}")
+            yield from timeline.add(index, fields)
+
+    def _rendered(self, ready: Ready) -> Iterator[Frame]:
+        todo = []
+        for item in ready:  # lazily: a long gap in a damaged stream must not pile up frames
+            todo.append(item)
+            if len(todo) == BATCH:
+                yield from self._render(todo)
+                todo = []
+        if todo:
+            yield from self._render(todo)
+
+    def _render(self, todo: list[tuple[int, np.ndarray]]) -> Iterator[Frame]:
+        segment, fade_from = self._segment, self._fade_from
+        kp6 = np.stack([k for _, k in todo])
+        kp = Keypoints.from_numpy(kp6[..., :2], kp6[..., 2:].reshape(len(todo), -1, 2, 2))
+        frames = segment.render(kp)
+        fading = [n for n, (i, _) in enumerate(todo) if fade_from is not None and i < segment.start + FADE_FRAMES]
+        if fading:
+            # A refreshed pivot corrects what the old one got wrong; shown at once that is a
+            # jump, so the old picture fades out: the old pivot animated by the same key points
+            # when the face region is the same, else the old segment's last frame.
+            if isinstance(fade_from, SegmentRenderer):
+                old = fade_from.render(Keypoints(kp.xy[fading], kp.jacobian[fading]))
+            else:
+                old = [fade_from] * len(fading)
+            for n, o in zip(fading, old):
+                w = (todo[n][0] - segment.start + 1) / (FADE_FRAMES + 1)
+                frames[n] = np.clip(o + w * (frames[n].astype(np.float32) - o) + 0.5, 0, 255).astype(np.uint8)
+        for (i, _), rgb in zip(todo, frames):
+            yield Frame(i, rgb)
+        self._last_rgb = frames[-1]
 
 
 def _check_header(h: C.StreamHeader, loaded: LoadedModel) -> None:
@@ -107,118 +204,10 @@ def decode_stream(
     """interp_method: "net" (the interpolation network, when the weights have one) or "linear";
     sr: "net" (the super-resolution network, when the weights have one) or "bicubic";
     size: (width, height) of the output frames, default the stream's."""
-    header: C.StreamHeader | None = None
-    audio: AudioConfig | None = None
-    started = False
-    segment: _Segment | None = None
-    fade_from: _Segment | np.ndarray | None = None  # what a refresh blends in from (see render)
-    last_rgb: np.ndarray | None = None  # the last frame yielded
-    reason = C.SwitchReason.START
-    switch_at: int | None = None  # frame of the last SWCH, until its PIVT
-    prev_fields: np.ndarray | None = None
-    timeline = KeypointTimeline(loaded.interpolator if interp_method == "net" else None)
-
-    def render(todo: list[tuple[int, np.ndarray]]) -> Iterator[Frame]:
-        nonlocal last_rgb
-        kp6 = np.stack([k for _, k in todo])
-        kp = Keypoints.from_numpy(kp6[..., :2], kp6[..., 2:].reshape(len(todo), -1, 2, 2))
-        frames = segment.render(loaded, kp)
-        fading = [n for n, (i, _) in enumerate(todo) if fade_from is not None and i < segment.start + FADE_FRAMES]
-        if fading:
-            # A refreshed pivot corrects what the old one got wrong; shown at once that is a
-            # jump, so the old picture fades out: the old pivot animated by the same key points
-            # when the face region is the same, else the old segment's last frame.
-            if isinstance(fade_from, _Segment):
-                old = fade_from.render(loaded, Keypoints(kp.xy[fading], kp.jacobian[fading]))
-            else:
-                old = [fade_from] * len(fading)
-            for n, o in zip(fading, old):
-                w = (todo[n][0] - segment.start + 1) / (FADE_FRAMES + 1)
-                frames[n] = np.clip(o + w * (frames[n].astype(np.float32) - o) + 0.5, 0, 255).astype(np.uint8)
-        for (i, _), rgb in zip(todo, frames):
-            yield Frame(i, rgb)
-        last_rgb = frames[-1]
-
-    def rendered(ready: Ready) -> Iterator[Frame]:
-        todo = []
-        for item in ready:  # lazily: a long gap in a damaged stream must not pile up frames
-            todo.append(item)
-            if len(todo) == BATCH:
-                yield from render(todo)
-                todo = []
-        if todo:
-            yield from render(todo)
-
-    def frames_for_block(indices: list[int], block: np.ndarray) -> Iterator[Frame]:
-        def ready() -> Ready:  # one stream over the block, so batches span sent frames
-            for index, fields in zip(indices, block):
-                if index <= timeline.last_sent:
-                    raise ThcError(f"damaged file: key points for frame {index} out of order")
-                if header.frame_count and index >= 2 * header.frame_count + 250:
-                    # HEAD's count is the sender's estimate; a gap this far past it is damage, and
-                    # filling it would keep the decoder busy for hours.
-                    raise ThcError(f"damaged file: key points for frame {index}, the stream announced {header.frame_count}")
-                yield from timeline.add(index, fields)
-
-        yield from rendered(ready())
-
+    receiver = Receiver(loaded, interp_method, sr, size)
     with torch.inference_mode():
         for chunk, _ in C.read_chunks(f):
-            if isinstance(chunk, C.StreamHeader):
-                _check_header(chunk, loaded)
-                header = chunk
-                continue
-            if isinstance(chunk, C.AudioHeader):
-                if started:
-                    raise ThcError("damaged file: audio header after the stream started")
-                if chunk.sample_rate != 48000 or chunk.channels not in (1, 2):
-                    raise ThcError(f"unsupported audio: {chunk.sample_rate} Hz, {chunk.channels} channels (Opus at 48 kHz, 1-2 channels)")
-                tb = Fraction(chunk.time_base_num, chunk.time_base_den)
-                audio = AudioConfig("opus", chunk.sample_rate, chunk.channels, tb, chunk.extradata)
-                continue
-            if not started:
-                if header is None:
-                    raise ThcError("damaged file: no stream header")
-                started = True
-                size = size or (header.width, header.height)
-                yield Start(header, audio, size)
-            if isinstance(chunk, C.AudioPackets):
-                if audio is None:
-                    raise ThcError("damaged file: audio packet without an audio header")
-                for pts, duration, data in chunk.with_pts():
-                    yield AudioPacketData(pts, duration, data)
-            elif isinstance(chunk, C.Pivot):
-                if segment is not None:
-                    yield from rendered(timeline.end_segment())
-                if chunk.frame_index != timeline.next_frame:
-                    raise ThcError(f"damaged file: pivot for frame {chunk.frame_index}, expected {timeline.next_frame}")
-                if switch_at is not None and switch_at != chunk.frame_index:
-                    raise ThcError(f"damaged file: pivot switch for frame {switch_at}, pivot for frame {chunk.frame_index}")
-                new = _Segment(loaded, header, chunk, size, sr)
-                fade_from = None
-                if segment is not None and reason in _FADE_REASONS:
-                    fade_from = segment if new.region == segment.region else last_rgb
-                segment = new
-                reason, switch_at = C.SwitchReason.START, None  # a PIVT without its own SWCH does not fade
-                prev_fields = None
-            elif isinstance(chunk, C.KeypointBlock):
-                if segment is None:
-                    raise ThcError("damaged file: key points before any pivot")
-                prev = prev_fields if chunk.predicted else None
-                if chunk.predicted and prev is None:
-                    raise ThcError("damaged file: predicted key-point block without a previous block")
-                fields = kpq.decompress_block(chunk.data, chunk.count, header.num_kp, prev)
-                indices = [chunk.first_frame + n * chunk.step for n in range(chunk.count)]
-                yield from frames_for_block(indices, fields)
-                if chunk.count:
-                    prev_fields = fields[-1]
-            elif isinstance(chunk, C.End):
-                if segment is not None:
-                    yield from rendered(timeline.end_segment())
-                if chunk.frame_count != timeline.next_frame:
-                    raise ThcError(f"damaged file: {timeline.next_frame} frames decoded, END says {chunk.frame_count}")
-            elif isinstance(chunk, C.PivotSwitch):
-                reason, switch_at = chunk.reason, chunk.frame_index  # for the PIVT that follows: a refresh fades in, a cut does not
+            yield from receiver.on_chunk(chunk)
 
 
 def decode_file(

@@ -1,0 +1,102 @@
+"""One pivot as the receiver holds it, and how it becomes frames.
+
+Both sides use this: the decoder renders every frame through it, and the sender's analysis by
+synthesis (thcodec/sender/quality.py) animates the same segment to predict what the receiver
+will show, so the two cannot drift apart.
+
+- `PivotSegment`: the decoded pivot picture, its face region at model size and the key points
+  the detector finds there; `animate` poses it at model size.
+- `SegmentRenderer`: a segment at the output size (background, pasted region, feathered
+  mask, optional super-resolution); `render` gives whole output frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from thcodec.errors import ThcError
+from thcodec.face.region import Region, feather_mask, paste
+from thcodec.format import container as C
+from thcodec.media.frames import jpeg_decode, resize, to_tensor, to_uint8
+from thcodec.models.keypoints import Keypoints
+from thcodec.models.super_resolution import PivotDetail
+from thcodec.models.talking_head import TalkingHead
+from thcodec.models.weights import LoadedModel
+
+
+@dataclass(frozen=True)
+class PivotSegment:
+    """What both sides hold for one pivot, from its frame on until the next pivot."""
+
+    start: int  # frame index of the pivot
+    region: Region  # the face region, in source pixels
+    picture: np.ndarray  # (H,W,3) uint8: the decoded pivot JPEG at the source size
+    image: torch.Tensor  # (1,3,S,S) float in [0,1]: the region at model size, what the networks see
+    keypoints: Keypoints  # (1,K): the detector's key points on `image`
+
+    @classmethod
+    def receive(cls, model: TalkingHead, start: int, region: Region, jpeg: bytes, width: int, height: int, model_size: int) -> PivotSegment:
+        """The segment the receiver builds from a pivot JPEG of a width x height stream."""
+        picture = jpeg_decode(jpeg, width, height)
+        image = to_tensor(region.crop(picture, model_size))  # the model sees the same pivot at any output size
+        return cls(start, region, picture, image, model.detect_keypoints(image))
+
+    @classmethod
+    def from_chunk(cls, model: TalkingHead, pivot: C.Pivot, header: C.StreamHeader) -> PivotSegment:
+        """From a PIVT chunk of the stream `header` opens; a region outside the frame is damage."""
+        r = Region(pivot.x, pivot.y, pivot.w, pivot.h)
+        if r.x + r.w > header.width or r.y + r.h > header.height:
+            raise ThcError("damaged file: pivot region lies outside the frame")
+        return cls.receive(model, pivot.frame_index, r, pivot.jpeg, header.width, header.height, header.model_size)
+
+    def animate(self, model: TalkingHead, drive: Keypoints) -> torch.Tensor:
+        """drive: (B,K) key points -> (B,3,S,S) frames in [0,1] at model size."""
+        b = drive.xy.shape[0]
+        return model.animate(self.image.expand(b, -1, -1, -1), self.keypoints.expand(b), drive)
+
+    def animate_with_motion(self, model: TalkingHead, drive: Keypoints):
+        """As animate, unclamped, with the motion field: -> (frames, flow, occlusion)."""
+        b = drive.xy.shape[0]
+        return model.animate_with_motion(self.image.expand(b, -1, -1, -1), self.keypoints.expand(b), drive)
+
+
+def scaled_region(r: Region, sx: float, sy: float) -> Region:
+    """r in source pixels -> the same rectangle in an output frame scaled by (sx, sy)."""
+    x, y = round(r.x * sx), round(r.y * sy)
+    return Region(x, y, max(1, round((r.x + r.w) * sx) - x), max(1, round((r.y + r.h) * sy) - y))
+
+
+class SegmentRenderer:
+    """A segment at the output size: its background, its region there, the feathered mask,
+    and (with super-resolution) the pivot's full-resolution region as the detail layer."""
+
+    def __init__(self, segment: PivotSegment, loaded: LoadedModel, size: tuple[int, int], sr: str = "net") -> None:
+        self.segment = segment
+        self._loaded = loaded
+        height, width = segment.picture.shape[:2]
+        model_size = segment.image.shape[-1]
+        self.background = resize(segment.picture, *size)
+        r = segment.region
+        self.region = r if size == (width, height) else scaled_region(r, size[0] / width, size[1] / height)
+        r = self.region
+        self.mask = None if (r.w, r.h) == size else feather_mask(r.w, r.h, max(2, r.w // 24))
+        self.detail = None  # super-resolution only when the region is larger than the model's frame
+        if sr == "net" and loaded.super_resolution is not None and max(r.w, r.h) > model_size:
+            full = to_tensor(np.ascontiguousarray(self.background[r.y : r.y + r.h, r.x : r.x + r.w]))
+            self.detail = PivotDetail(full, segment.image)
+
+    @property
+    def start(self) -> int:
+        return self.segment.start
+
+    def render(self, kp: Keypoints) -> list[np.ndarray]:
+        """(B,K) driving key points -> B frames (H,W,3) uint8 at the output size."""
+        gen, flow, occlusion = self.segment.animate_with_motion(self._loaded.model, kp)
+        if self.detail is not None:
+            patches = to_uint8(self._loaded.super_resolution(gen.clamp(0, 1), flow, occlusion, self.detail))
+        else:
+            patches = [resize(img, self.region.w, self.region.h) for img in to_uint8(gen)]
+        return [paste(self.background, patch, self.region, self.mask) for patch in patches]

@@ -216,3 +216,15 @@ def test_decompress_garbage():
     for junk in [b"\xff" * 10, b"\x00" * 10, bytes(range(256)), b"\x28\xb5\x2f\xfd" + b"\0" * 20]:
         with pytest.raises(ThcError):
             kp.decompress_block(junk, 25, 10, None)
+
+
+def test_damaged_payload_cannot_expand_past_the_cap():
+    """A block whose zstd frame holds far more than n*k*6*3 bytes (here 1 MB of zeros in a few
+    hundred bytes) is refused while it is decompressed, in bounded pieces."""
+    import zstandard
+
+    bomb = zstandard.ZstdCompressor(level=19, write_content_size=True).compress(bytes(1 << 20))
+    magicless = zstandard.ZstdCompressor(level=19).compress(b"x")  # the same frame without its 4-byte magic:
+    assert magicless[:4] == bomb[:4] == b"\x28\xb5\x2f\xfd"
+    with pytest.raises(ThcError, match="more than 180 bytes"):
+        kp.decompress_block(bomb[4:], 1, 10, None)

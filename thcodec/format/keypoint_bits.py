@@ -183,35 +183,35 @@ def compress_block(fields: np.ndarray, prev: np.ndarray | None) -> bytes:
     return cctx.compress(plane.tobytes() + tail.tobytes())
 
 
-def _zstd_frame_size(data: bytes) -> int:
-    """Length of the magicless zstd frame at the start of data (RFC 8878, section 3.1.1).
+ZSTD_PIECE = 64  # compressed bytes fed at a time: a piece expands to at most a few blocks (128 KiB each)
 
-    zstandard's decompress() silently ignores bytes after the frame; walking the block
-    headers lets us refuse them. Raises ThcError when the frame runs past the end.
-    """
+
+def _unzstd(data: bytes, limit: int) -> bytes:
+    """The one magicless zstd frame that is all of data, decompressed, at most limit bytes.
+
+    Fed in ZSTD_PIECE-byte pieces, so neither a declared content size nor a run of RLE
+    blocks makes a damaged block allocate much past limit; a frame that ends early (bytes
+    after it) or never ends (truncated) is refused."""
     if not data:
         raise ThcError("damaged key-point block: empty payload")
-    fhd = data[0]
-    if fhd & 0x08:
-        raise ThcError("damaged key-point block: reserved bit set in frame header")
-    single_segment = (fhd >> 5) & 1
-    fcs_size = (1 if single_segment else 0, 2, 4, 8)[fhd >> 6]
-    pos = 1 + (0 if single_segment else 1) + (0, 1, 2, 4)[fhd & 3] + fcs_size
-    while True:
-        if pos + 3 > len(data):
-            raise ThcError("damaged key-point block: truncated zstd frame")
-        hdr = int.from_bytes(data[pos : pos + 3], "little")
-        last, btype, bsize = hdr & 1, (hdr >> 1) & 3, hdr >> 3
-        if btype == 3:
-            raise ThcError("damaged key-point block: reserved zstd block type")
-        pos += 3 + (1 if btype == 1 else bsize)
-        if last:
-            break
-    if fhd & 0x04:
-        pos += 4  # content checksum
-    if pos > len(data):
+    dobj = zstandard.ZstdDecompressor(format=zstandard.FORMAT_ZSTD1_MAGICLESS).decompressobj()
+    out: list[bytes] = []
+    size = fed = 0
+    try:
+        while fed < len(data) and not dobj.eof:
+            piece = dobj.decompress(data[fed : fed + ZSTD_PIECE])
+            fed += ZSTD_PIECE
+            size += len(piece)
+            if size > limit:
+                raise ThcError(f"damaged key-point block: more than {limit} bytes decompressed")
+            out.append(piece)
+    except zstandard.ZstdError as e:
+        raise ThcError(f"damaged key-point block: {e}") from None
+    if not dobj.eof:
         raise ThcError("damaged key-point block: truncated zstd frame")
-    return pos
+    if dobj.unused_data or fed < len(data):
+        raise ThcError("damaged key-point block: bytes after the zstd frame")
+    return b"".join(out)
 
 
 def decompress_block(data: bytes, n: int, k: int, prev: np.ndarray | None) -> np.ndarray:
@@ -230,15 +230,8 @@ def decompress_block(data: bytes, n: int, k: int, prev: np.ndarray | None) -> np
         if data:
             raise ThcError("damaged key-point block: data in an empty block")
         return np.zeros((n, k, NUM_FIELDS), dtype=np.int32)
-    if _zstd_frame_size(data) != len(data):
-        raise ThcError("damaged key-point block: bytes after the zstd frame")
     # Worst case is every residual escaped: 3 bytes each, well under the n*k*6*4 cap.
-    try:
-        raw = zstandard.ZstdDecompressor(format=zstandard.FORMAT_ZSTD1_MAGICLESS).decompress(
-            data, max_output_size=3 * count
-        )
-    except zstandard.ZstdError as e:
-        raise ThcError(f"damaged key-point block: {e}") from None
+    raw = _unzstd(data, 3 * count)
     if len(raw) < count:
         raise ThcError(f"damaged key-point block: {len(raw)} bytes, need at least {count}")
     plane = np.frombuffer(raw, dtype=np.uint8, count=count).astype(np.int64)

@@ -111,3 +111,9 @@ def atomic_output(path: Path, force: bool) -> Iterator[Path]:
         _remove_quietly(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace (or create) path with data, all or nothing: atomic_output with force."""
+    with atomic_output(path, force=True) as tmp:
+        tmp.write_bytes(data)

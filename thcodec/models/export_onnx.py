@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from thcodec.errors import ThcError
+from thcodec.media.atomic import atomic_output, write_atomically
 from thcodec.models.fusion import Fusion
 from thcodec.models.super_resolution import SuperResolution
 from thcodec.models.talking_head import TalkingHead
@@ -115,9 +116,8 @@ def export_graph(g: Graph, path: Path) -> None:
         program = torch.onnx.export(g.module, g.example, dynamo=True, input_names=list(g.inputs),
                                     output_names=list(g.outputs), opset_version=OPSET, dynamic_shapes=shapes,
                                     external_data=False, verbose=False)
-    tmp = path.with_name(f".{path.name}.tmp")
-    program.save(str(tmp), external_data=False)
-    tmp.replace(path)
+    with atomic_output(path, force=True) as tmp:
+        program.save(str(tmp), external_data=False)
 
 
 def check_graph(g: Graph, path: Path) -> float:
@@ -181,9 +181,7 @@ def export(out: Path, weights_root: Path | None = None, fusion_path: Path | None
                      "onnxruntime_checked": onnxruntime.__version__},
         "files": files,
     }
-    tmp = out / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    tmp.replace(out / MANIFEST)
+    write_atomically(out / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     return manifest
 
 

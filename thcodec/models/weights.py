@@ -15,9 +15,10 @@ from pathlib import Path
 import torch
 
 from thcodec.errors import ThcError
+from thcodec.media.atomic import write_atomically
 from thcodec.models.checkpoint import load_checkpoint
-from thcodec.models.interpolator import Interpolator
 from thcodec.models.fusion import Fusion
+from thcodec.models.interpolator import Interpolator
 from thcodec.models.super_resolution import SuperResolution
 from thcodec.models.talking_head import TalkingHead
 
@@ -118,12 +119,6 @@ def _load_verified(root: Path, name: str, entry: dict, net: torch.nn.Module) -> 
         raise ThcError(f"{path} does not fit this thcodec's {name} network: {str(e).splitlines()[0]}") from None
 
 
-def _replace_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 def export(checkpoints: dict[str, Path], out: Path, notes: dict) -> dict:
     """Write weights/<network>.pt from the EMA weights of training checkpoints + the manifest.
 
@@ -151,7 +146,7 @@ def export(checkpoints: dict[str, Path], out: Path, notes: dict) -> dict:
         path = out / f"{name}.pt"
         buf = io.BytesIO()
         torch.save(state, buf)
-        _replace_atomically(path, buf.getvalue())
+        write_atomically(path, buf.getvalue())
         files.append(
             {
                 "network": name,
@@ -165,5 +160,5 @@ def export(checkpoints: dict[str, Path], out: Path, notes: dict) -> dict:
         )
     manifest = {"model_id": MODEL_ID, "files": files, **notes}
     # The manifest goes last: until it is replaced, the old one fails the hash check loudly.
-    _replace_atomically(out / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
+    write_atomically(out / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
     return manifest

@@ -25,8 +25,11 @@ demo: install
 	$(THC) decode $(OUT)/demo.thc $(OUT)/demo_rebuilt.mp4 --force
 	$(THC) stats $(OUT)/demo.thc --reference examples/demo.mp4
 
-# pytest exits 5 when no test is collected; that is not a failure of the code.
+# The import contracts (pyproject.toml [tool.importlinter]: layers, the format without torch,
+# runtime without train/bench), then the tests. pytest exits 5 when no test is collected; that
+# is not a failure of the code.
 test: install
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q; code=$$?; if [ $$code -eq 5 ]; then exit 0; else exit $$code; fi
 
 test-slow: install

@@ -115,6 +115,7 @@ def test_sr_net_and_bicubic_on_the_same_stream(face_stream, loaded):
     _, none = frames_of(face_stream, dataclasses.replace(loaded, super_resolution=None), sr="net")
     assert len(net) == len(bicubic) == 4 and net[0].shape == (432, 576, 3)
     assert not np.array_equal(net[1], bicubic[1])
+    assert len(none) == len(bicubic) == 4
     assert all(np.array_equal(a, b) for a, b in zip(none, bicubic))  # no SR weights: bicubic
 
 
@@ -123,6 +124,7 @@ def test_any_output_size(face_stream, loaded, size):
     with_net = dataclasses.replace(loaded, super_resolution=random_net())
     start, frames = frames_of(face_stream, with_net, size=size)
     assert start.size == size
+    assert len(frames) == 4
     assert all(f.shape == (size[1], size[0], 3) for f in frames)
 
 
@@ -133,4 +135,5 @@ def test_regions_at_most_the_model_size_skip_the_network(tiny_clip, tmp_path, lo
     with_net = dataclasses.replace(loaded, super_resolution=random_net())
     _, a = frames_of(thc, with_net, sr="net")
     _, b = frames_of(thc, with_net, sr="bicubic")
+    assert len(a) == len(b) > 0
     assert all(np.array_equal(x, y) for x, y in zip(a, b))

@@ -22,7 +22,7 @@ from rich.text import Text
 
 from thcodec import __version__
 from thcodec.errors import ThcError
-from thcodec.options import MOTION_SOURCES, EncodeOptions
+from thcodec.options import BASE_SIZES, MODES, MOTION_SOURCES, EncodeOptions
 
 app = typer.Typer(
     add_completion=False,
@@ -46,6 +46,7 @@ class SrMethod(str, Enum):
 
 MotionSource = Enum("MotionSource", {m: m for m in MOTION_SOURCES}, type=str)
 DEFAULT_MOTION = MotionSource(EncodeOptions.motion)
+Mode = Enum("Mode", {m: m for m in MODES}, type=str)
 
 # Output frames larger than this per side would take minutes per frame and gigabytes to write.
 MAX_OUTPUT_SIDE = 8192
@@ -162,6 +163,10 @@ def encode(
     xy_step: Annotated[int, typer.Option(min=1, max=64, help="Send key-point positions as multiples of this many codes (a code is 1/16 pixel of the 256x256 face): coarser steps cost fewer bytes; 1: full precision. See docs/keypoint_steps.md.")] = EncodeOptions.xy_step,
     jac_step: Annotated[int, typer.Option(min=1, max=64, help="Send key-point Jacobians as multiples of this many codes (a code is 1/256): coarser steps cost fewer bytes; 1: full precision.")] = EncodeOptions.jac_step,
     single_pivot: Annotated[bool, typer.Option("--single-pivot", help="Send one pivot, at the start, and never another (no analysis: fastest encode).")] = False,
+    mode: Annotated[Mode, typer.Option(help="keypoints: the pivot animated by key points alone (the lowest rates). hybrid: also a small AV1 stream of the face (--base-size, --base-crf, --base-step), from which the receiver takes what the face is doing (blinks, smiles, zooms) while the pivot keeps who it is; a format-2 stream. See docs/hybrid.md.")] = Mode(EncodeOptions.mode),
+    base_size: Annotated[int, typer.Option(help=f"Hybrid mode: side of the base stream's square picture of the face, pixels ({', '.join(map(str, BASE_SIZES))}). Larger: more expression detail, more bytes.")] = EncodeOptions.base_size,
+    base_crf: Annotated[int, typer.Option(min=1, max=63, help="Hybrid mode: the base stream's AV1 CRF (1-63). Higher: fewer bytes, a blurrier base.")] = EncodeOptions.base_crf,
+    base_step: Annotated[int, typer.Option(min=1, max=8, help="Hybrid mode: code every n-th frame in the base stream (2: half the frame rate; the key points carry the motion in between).")] = EncodeOptions.base_step,
     no_audio: NoAudio = False,
     force: Force = False,
     quiet: Quiet = False,
@@ -184,7 +189,8 @@ def encode(
         return EncodeOptions(interp=interp, pivot_quality=pivot_quality, audio=not no_audio, audio_bitrate=audio_kbps * 1000,
                              adaptive=not single_pivot, max_motion_error_px=quality, min_pivot_interval_s=min_pivot_interval,
                              max_pivot_interval_s=max_pivot_interval, max_kbps=max_kbps, refine_steps=refine,
-                             xy_step=xy_step, jac_step=jac_step, motion=motion.value)
+                             xy_step=xy_step, jac_step=jac_step, motion=motion.value, mode=mode.value, base_size=base_size,
+                             base_crf=base_crf, base_step=base_step)
 
     opts = _run(options)
 

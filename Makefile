@@ -81,3 +81,15 @@ bench-native: install
 
 clean:
 	rm -rf $(OUT) .pytest_cache
+
+# The CPU backend (THC_BACKEND=onnx, thcodec/models/backend.py): the shipped networks exported
+# to ONNX with their sha256 and the sha256 of the .pt files they came from. Run after `make export`.
+.PHONY: export-onnx bench-speed
+export-onnx: install
+	$(PY) -m pip install -q -e '.[export]'
+	$(PY) -m thcodec.models.export_onnx --out weights/onnx
+
+# docs/speed.md: eager torch against onnxruntime per stage and per command, in one run.
+bench-speed: install
+	$(PY) -m pip install -q -e '.[onnx]'
+	$(PY) -m thcodec.bench.speed --doc docs/speed.md

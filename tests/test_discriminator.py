@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 from conftest import write_frame_cache
 
@@ -43,6 +44,7 @@ def test_feature_matching_sends_no_gradient_to_the_real_side():
     assert real.grad is None and fake.grad.abs().sum() > 0
 
 
+@pytest.mark.slow  # (issue 18: the default suite under 2 minutes; make test-slow)
 def test_motion_training_with_gan_checkpoints_and_resumes(tmp_path):
     write_frame_cache(tmp_path / "cache" / "train", 8, 1)
     write_frame_cache(tmp_path / "cache" / "val", 4, 2)

@@ -209,6 +209,7 @@ def longer_clip(tmp_path_factory):
     return clip_factory(tmp_path_factory.mktemp("diskfull_long"))(width=64, height=48, frames=100, name="long.mp4")
 
 
+@pytest.mark.slow  # (issue 18: the default suite under 2 minutes; make test-slow)
 @pytest.mark.parametrize("existing", [False, True], ids=["new", "force"])
 @pytest.mark.parametrize("command", ["encode", "decode"])
 def test_real_disk_fills_up(namespaces, inputs, longer_clip, tmp_path, command, existing):
@@ -223,6 +224,7 @@ def test_real_disk_fills_up(namespaces, inputs, longer_clip, tmp_path, command, 
     assert report["files"] == files  # no temp file, no partial output, the old file intact
 
 
+@pytest.mark.slow  # (issue 18: the default suite under 2 minutes; make test-slow)
 @pytest.mark.parametrize("existing", [False, True], ids=["new", "force"])
 @pytest.mark.parametrize("command", ["encode", "decode"])
 def test_real_read_only_filesystem(namespaces, inputs, tmp_path, command, existing):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 from conftest import write_frame_cache
 
@@ -66,6 +67,7 @@ def test_loss_is_small_for_an_equivariant_detector_and_large_for_a_fixed_one():
     assert rec["eq_xy_px"] > 1 and rec["eq_jac"] > 0.01
 
 
+@pytest.mark.slow  # (issue 18: the default suite under 2 minutes; make test-slow)
 def test_keypoint_training_logs_the_equivariance_terms(tmp_path):
     write_frame_cache(tmp_path / "cache" / "train", 8, 1)
     write_frame_cache(tmp_path / "cache" / "val", 4, 2)

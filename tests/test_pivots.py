@@ -43,6 +43,7 @@ def _frames(path, loaded) -> list[np.ndarray]:
         return [e.rgb for e in decode_stream(f, loaded) if isinstance(e, Frame)]
 
 
+@pytest.mark.slow  # (issue 18: the default suite under 2 minutes; make test-slow)
 def test_a_scene_cut_gets_a_new_pivot(cut_clip, tmp_path, loaded):
     out = tmp_path / "cut.thc"
     r = _encode(cut_clip, out, loaded)
@@ -78,6 +79,7 @@ def test_max_pivot_interval_forces_pivots(make_clip, tmp_path, loaded):
     assert [(p.frame, p.reason) for p in s.pivots] == [(0, "start"), (10, "max_interval"), (20, "max_interval")]
 
 
+@pytest.mark.slow  # (issue 18: the default suite under 2 minutes; make test-slow)
 def test_the_rate_cap_holds_over_every_window(cut_clip, tmp_path, loaded):
     # the detector's full-precision key points (about 3.5 kbit/s here) and quality-80 pivots:
     # a 6 kbit/s cap squeezes both pivots
@@ -102,6 +104,7 @@ def test_a_cap_below_the_audio_rate_is_refused(make_clip, tmp_path):
     fails(thc("encode", clip, tmp_path / "x.thc", "--min-pivot-interval", 5, "--max-pivot-interval", 2), "shorter than")
 
 
+@pytest.mark.slow  # (issue 18: the default suite under 2 minutes; make test-slow)
 def test_stats_lists_pivots_and_plots_quality(cut_clip, tmp_path, loaded):
     stream = tmp_path / "cut.thc"
     ok(thc("encode", cut_clip, stream, "--quiet"))

@@ -57,6 +57,7 @@ def test_batches_do_not_interact(posed, monkeypatch):
     torch.testing.assert_close(together.xy, apart.xy, atol=1e-4, rtol=0)
 
 
+@pytest.mark.slow  # (issue 18: the default suite under 2 minutes; make test-slow)
 def test_encode_with_refine_sends_other_points_in_the_same_format(make_clip, tmp_path, loaded):
     clip = make_clip(width=96, height=96, frames=13, audio=False, picture=face_frame)
     plain, refined = tmp_path / "plain.thc", tmp_path / "refined.thc"

@@ -128,3 +128,31 @@ def test_threads_are_set(copy):
 
     assert onnx_sessions(copy, threads=1).threads == 1
     assert isinstance(onnx_sessions(copy, threads=2), Sessions)
+
+
+@pytest.mark.slow
+def test_fusion_graph_matches_eager(tmp_path):
+    """The fusion network (hybrid mode) through the exporter and the backend (a seeded network:
+    its export runs the exporter, about 15 s)."""
+    pytest.importorskip("onnxscript")
+    import hashlib
+
+    from thcodec.models.backend import OrtFusion
+    from thcodec.models.export_onnx import Graph, export_graph
+    from thcodec.models.fusion import Fusion
+
+    torch.manual_seed(0)
+    fusion = Fusion().eval()
+    torch.nn.init.normal_(fusion.out.weight, std=0.02)
+    g = torch.Generator().manual_seed(1)
+    base, animated, occ = torch.rand(2, 3, 256, 256, generator=g), torch.rand(2, 3, 256, 256, generator=g), torch.rand(2, 1, 64, 64, generator=g)
+    export_graph(Graph("fusion", fusion, ("fusion",), (base, animated, occ), ("base", "animated", "occlusion"), ("out",)),
+                 tmp_path / "fusion.onnx")
+    sha = hashlib.sha256((tmp_path / "fusion.onnx").read_bytes()).hexdigest()
+    (tmp_path / "manifest.json").write_text(json.dumps({"files": [
+        {"graph": "fusion", "file": "fusion.onnx", "sha256": sha, "sources": {"fusion": "x"}}]}))
+    ort_fusion = OrtFusion(fusion, Sessions(tmp_path, {"fusion": "x"}, 1))
+    with torch.inference_mode():
+        b = 3  # another batch size than the export's
+        args = (base[:1].expand(b, -1, -1, -1), animated[:1].expand(b, -1, -1, -1), occ[:1].expand(b, -1, -1, -1))
+        torch.testing.assert_close(ort_fusion(*args), fusion(*args), atol=1e-4, rtol=0)

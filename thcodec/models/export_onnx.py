@@ -147,11 +147,9 @@ def export(out: Path, weights_root: Path | None = None, fusion_path: Path | None
     root = weights_root or weights_dir()
     loaded = load_model(root, backend="torch")
     sources = {e["network"]: e["sha256"] for e in read_manifest(root)["files"]}
-    fusion = None
-    if fusion_path is None and "fusion" in sources:
-        fusion_path = root / next(e["file"] for e in read_manifest(root)["files"] if e["network"] == "fusion")
+    fusion = loaded.fusion  # the shipped one, hash-checked, when the manifest lists it
     if fusion_path is not None:
-        fusion = Fusion()
+        fusion = Fusion().eval()
         fusion.load_state_dict(torch.load(fusion_path, map_location="cpu", weights_only=True))
         sources["fusion"] = _sha256(fusion_path)
     out.mkdir(parents=True, exist_ok=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-
 from conftest import face_frame
+
 from thcodec.face.region import Region
 from thcodec.format import keypoint_bits as kpq
 from thcodec.media.frames import jpeg_encode
@@ -34,7 +34,7 @@ def test_detector_motion_sends_what_it_sees(loaded):
     src = KeypointSource(loaded.model, EncodeOptions(motion="detector"))
     seg = PivotSegment.receive(loaded.model, 0, REGION, jpeg_encode(frames[0], 50), 256, 256, 256)
     src.start(seg, frames[0])
-    sent, seen = src.detect([0, 1, 2], frames)
+    sent, _ = src.detect([0, 1, 2], frames)
     alone, _ = src.detect([0, 1, 2], frames, detector_only=True)
     assert np.array_equal(sent, alone)
 
@@ -44,7 +44,7 @@ def test_landmark_motion_follows_the_face(loaded):
     src = KeypointSource(loaded.model, EncodeOptions(motion="landmarks"))
     seg = PivotSegment.receive(loaded.model, 0, REGION, jpeg_encode(frames[0], 50), 256, 256, 256)
     src.start(seg, frames[0])
-    sent, seen = src.detect([0, 1, 2], frames)
+    sent, _ = src.detect([0, 1, 2], frames)
     assert sent.shape == (3, 10, kpq.NUM_FIELDS)
     # the face drifts right 4 px a frame: the sent points move right by about 8 px (16 codes a px at 256)
     dx = (sent[2, :, 0].astype(int) - sent[0, :, 0].astype(int)).mean()

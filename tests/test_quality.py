@@ -5,8 +5,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-
 from conftest import face_frame
+
 from thcodec.face.region import Region
 from thcodec.media.frames import jpeg_encode
 from thcodec.options import EncodeOptions
@@ -42,7 +42,7 @@ def analyse(loaded, seg, watch, src, indices, min_gap=0):
 
 
 def test_watch_of_a_segment(loaded):
-    seg, watch, _ = setup(loaded)
+    _, watch, _ = setup(loaded)
     assert watch.start == 0 and watch.kept == 0
     assert watch.background_keep.any() and not watch.background_keep.all()  # the region is not the whole frame
 
@@ -50,11 +50,11 @@ def test_watch_of_a_segment(loaded):
 def test_every_fourth_sent_frame_is_analysed_but_not_the_pivot(loaded):
     seg, watch, src = setup(loaded)
     q = QualityPredictor(loaded.model, Fraction(25), 0, [])
-    assert q.picks(watch, list(range(0, 10))) == [4, 8]
+    assert q.picks(watch, list(range(10))) == [4, 8]
     watch.kept = 3
     assert q.picks(watch, list(range(10, 20))) == [j for j in range(10) if (3 + j) % ANALYSE_EVERY == 0]
     watch.kept = 0
-    drop, log = analyse(loaded, seg, watch, src, list(range(0, 9)))
+    drop, log = analyse(loaded, seg, watch, src, list(range(9)))
     assert [a.frame for a in log] == [4, 8]
     # (measured: 3.7 and 2.6 px, face 17 and 14 dB; the background does not change: capped 60 dB)
     assert all(a.motion_error_px < 5 and a.face_db > 10 and a.background_db == 60 for a in log)
@@ -63,9 +63,9 @@ def test_every_fourth_sent_frame_is_analysed_but_not_the_pivot(loaded):
 
 def test_a_drop_is_where_the_trend_crosses_and_the_gap_allows(loaded):
     seg, watch, src = setup(loaded, max_motion_error_px=0.0)  # every analysed frame counts as a drop once smoothed
-    drop, log = analyse(loaded, seg, watch, src, list(range(0, 24)))
+    drop, log = analyse(loaded, seg, watch, src, list(range(24)))
     assert drop == 12 and [a.frame for a in log] == [4, 8, 12]  # the third analysed frame fills the trend
     seg, watch, src = setup(loaded, max_motion_error_px=0.0)
-    drop, _ = analyse(loaded, seg, watch, src, list(range(0, 24)), min_gap=14)
+    drop, _ = analyse(loaded, seg, watch, src, list(range(24)), min_gap=14)
     assert drop == 16
     assert np.isfinite(log[0].face_db)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-
 from conftest import face_frame
+
 from thcodec.format import container as C
 from thcodec.format import keypoint_bits as kpq
 from thcodec.media.frames import jpeg_encode

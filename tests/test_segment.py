@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import face_frame
+
 from thcodec.errors import ThcError
 from thcodec.face.region import Region
 from thcodec.format import container as C

@@ -119,7 +119,7 @@ def _load_verified(root: Path, name: str, entry: dict, net: torch.nn.Module) -> 
         raise ThcError(f"{path} does not fit this thcodec's {name} network: {str(e).splitlines()[0]}") from None
 
 
-def export(checkpoints: dict[str, Path], out: Path, notes: dict) -> dict:
+def export(checkpoints: dict[str, Path], out: Path, notes: dict, commands: dict[str, list[str]] | None = None) -> dict:
     """Write weights/<network>.pt from the EMA weights of training checkpoints + the manifest.
 
     checkpoints maps networks to the best.pt of the run that trained them; a network not
@@ -156,6 +156,7 @@ def export(checkpoints: dict[str, Path], out: Path, notes: dict) -> dict:
                 "steps": int(ck["step"]),
                 "validation": {k: float(v) for k, v in ck.get("val", {}).items() if k in VALIDATION_KEYS[name]},
                 "checkpoint": str(checkpoints[name]),
+                **({"command": commands[name]} if commands and name in commands else {}),
             }
         )
     manifest = {"model_id": MODEL_ID, "files": files, **notes}

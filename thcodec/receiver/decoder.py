@@ -23,6 +23,7 @@ from thcodec.media.video_io import AudioConfig, AudioPacketData, VideoWriter
 from thcodec.models.keypoints import Keypoints
 from thcodec.models.weights import LoadedModel
 from thcodec.options import MODEL_SIZE
+from thcodec.receiver.base_layer import BaseLayerReceiver
 from thcodec.receiver.segment import PivotSegment, SegmentRenderer
 from thcodec.receiver.timeline import KeypointTimeline, Ready
 
@@ -64,6 +65,7 @@ class Receiver:
         self._reason = C.SwitchReason.START
         self._switch_at: int | None = None  # frame of the last SWCH, until its PIVT
         self._prev_fields: np.ndarray | None = None
+        self._base: BaseLayerReceiver | None = None  # the hybrid mode's base layer (format 2)
         self._timeline = KeypointTimeline(loaded.interpolator if interp_method == "net" else None)
 
     def on_chunk(self, chunk: C.Chunk) -> Iterator[Start | Frame | AudioPacketData]:
@@ -71,6 +73,8 @@ class Receiver:
             return self.on_header(chunk)
         if isinstance(chunk, C.AudioHeader):
             return self.on_audio_header(chunk)
+        if isinstance(chunk, C.BaseHeader):  # set-up, like the audio header
+            return self.on_base_header(chunk)
         return self._after_setup(chunk)
 
     def _after_setup(self, chunk: C.Chunk) -> Iterator[Start | Frame | AudioPacketData]:
@@ -98,6 +102,22 @@ class Receiver:
         self.audio = AudioConfig("opus", chunk.sample_rate, chunk.channels, tb, chunk.extradata)
         return iter(())
 
+    def on_base_header(self, chunk: C.BaseHeader) -> Iterator[Frame]:
+        if self._base is not None or self.started or self.header is None:
+            raise ThcError("damaged file: a BASH chunk out of place (one, after HEAD, before the first pivot)")
+        fusion = self._loaded.fusion_sha256
+        if fusion != chunk.fusion_sha256:
+            have = fusion.hex()[:12] if fusion else "none"
+            raise ThcError(f"a hybrid stream made for fusion weights {chunk.fusion_sha256.hex()[:12]}, this thcodec has {have}")
+        self._base = BaseLayerReceiver(chunk, self.header.model_size)
+        return iter(())
+
+    def on_base(self, chunk: C.BasePackets) -> Iterator[Frame]:
+        if self._base is None or self._segment is None:
+            raise ThcError("damaged file: base-layer packets before the BASH chunk or the first pivot")
+        self._base.add(chunk)
+        return iter(())
+
     def on_audio(self, chunk: C.AudioPackets) -> Iterator[AudioPacketData]:
         if self.audio is None:
             raise ThcError("damaged file: audio packet without an audio header")
@@ -116,6 +136,8 @@ class Receiver:
             raise ThcError(f"damaged file: pivot for frame {chunk.frame_index}, expected {timeline.next_frame}")
         if self._switch_at is not None and self._switch_at != chunk.frame_index:
             raise ThcError(f"damaged file: pivot switch for frame {self._switch_at}, pivot for frame {chunk.frame_index}")
+        if self._base is not None:
+            self._base.restart(chunk.frame_index)
         new = SegmentRenderer(PivotSegment.from_chunk(self._loaded.model, chunk, self.header), self._loaded, self._size, self._sr)
         self._fade_from = None
         if old is not None and self._reason in _FADE_REASONS:
@@ -143,7 +165,7 @@ class Receiver:
         if chunk.frame_count != timeline.next_frame:
             raise ThcError(f"damaged file: {timeline.next_frame} frames decoded, END says {chunk.frame_count}")
 
-    _handlers: ClassVar[dict] = {C.AudioPackets: on_audio, C.PivotSwitch: on_switch, C.Pivot: on_pivot, C.KeypointBlock: on_keypoints, C.End: on_end}
+    _handlers: ClassVar[dict] = {C.BasePackets: on_base, C.AudioPackets: on_audio, C.PivotSwitch: on_switch, C.Pivot: on_pivot, C.KeypointBlock: on_keypoints, C.End: on_end}
 
     def _ready(self, indices: list[int], block: np.ndarray) -> Ready:
         timeline, header = self._timeline, self.header
@@ -170,14 +192,15 @@ class Receiver:
         segment, fade_from = self._segment, self._fade_from
         kp6 = np.stack([k for _, k in todo])
         kp = Keypoints.from_numpy(kp6[..., :2], kp6[..., 2:].reshape(len(todo), -1, 2, 2))
-        frames = segment.render(kp)
+        base = self._base.pictures([i for i, _ in todo]) if self._base is not None else None
+        frames = segment.render(kp, base)
         fading = [n for n, (i, _) in enumerate(todo) if fade_from is not None and i < segment.start + FADE_FRAMES]
         if fading:
             # A refreshed pivot corrects what the old one got wrong; shown at once that is a
             # jump, so the old picture fades out: the old pivot animated by the same key points
             # when the face region is the same, else the old segment's last frame.
             if isinstance(fade_from, SegmentRenderer):
-                old = fade_from.render(Keypoints(kp.xy[fading], kp.jacobian[fading]))
+                old = fade_from.render(Keypoints(kp.xy[fading], kp.jacobian[fading]), None if base is None else base[fading])
             else:
                 old = [fade_from] * len(fading)
             for n, o in zip(fading, old):

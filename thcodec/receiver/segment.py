@@ -92,9 +92,12 @@ class SegmentRenderer:
     def start(self) -> int:
         return self.segment.start
 
-    def render(self, kp: Keypoints) -> list[np.ndarray]:
-        """(B,K) driving key points -> B frames (H,W,3) uint8 at the output size."""
+    def render(self, kp: Keypoints, base: torch.Tensor | None = None) -> list[np.ndarray]:
+        """(B,K) driving key points -> B frames (H,W,3) uint8 at the output size. base: the hybrid
+        mode's up-scaled base pictures (B,3,S,S), painted into the face by the fusion network."""
         gen, flow, occlusion = self.segment.animate_with_motion(self._loaded.model, kp)
+        if base is not None:
+            gen = self._loaded.fusion(base, gen.clamp(0, 1), occlusion)
         if self.detail is not None:
             patches = to_uint8(self._loaded.super_resolution(gen.clamp(0, 1), flow, occlusion, self.detail))
         else:

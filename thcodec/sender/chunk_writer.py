@@ -14,6 +14,7 @@ from thcodec.format import container as C
 from thcodec.format import keypoint_bits as kpq
 from thcodec.format.rate import chunk_time
 from thcodec.media.video_io import AudioPacketData
+from thcodec.sender.base_layer import BaseLayerSender
 
 AUDIO_CHUNK_S = 1.0  # an AUDI chunk is closed once it holds this much audio (so at most 1 s + one packet)
 
@@ -89,8 +90,9 @@ class KeypointBlocks:
 class ChunkWriter:
     """Everything the sender writes after the stream header, in stream order."""
 
-    def __init__(self, writer: C.ContainerWriter, fps: Fraction, interp: int, block_frames: int, written: Written) -> None:
-        self._writer, self._fps, self._written = writer, fps, written
+    def __init__(self, writer: C.ContainerWriter, fps: Fraction, interp: int, block_frames: int, written: Written,
+                 base: BaseLayerSender | None = None) -> None:
+        self._writer, self._fps, self._written, self._base = writer, fps, written, base
         self.audio_tb: Fraction | None = None
         self._interleave: AudioInterleaver | None = None
         self._blocks = KeypointBlocks(self.emit, interp, block_frames)
@@ -101,8 +103,10 @@ class ChunkWriter:
         self._interleave = AudioInterleaver(self.emit, self.audio_tb, packets)
 
     def emit(self, chunk, end_s: float = 0.0) -> None:
-        if isinstance(chunk, C.KeypointBlock):  # audio up to the block's last frame goes first
-            self.audio_until(chunk.first_frame + (chunk.count - 1) * chunk.step)
+        if isinstance(chunk, C.KeypointBlock):  # base pictures and audio up to the block's last frame go first
+            last = chunk.first_frame + (chunk.count - 1) * chunk.step
+            self._base_until(last)
+            self.audio_until(last)
         before = self._writer.bytes_written
         self._writer.write(chunk)
         t = chunk_time(chunk, self._fps, self.audio_tb, end_s)
@@ -113,20 +117,33 @@ class ChunkWriter:
         if self._interleave:
             self._interleave.until(None if index is None else index / self._fps)
 
+    def _base_until(self, index: int | None) -> None:
+        if self._base is not None:
+            for chunk in self._base.until(index):
+                self.emit(chunk)
+
     def keypoints(self, index: int, fields: np.ndarray) -> None:
         """The quantized key points (K,F) of kept frame index."""
         self._blocks.add(index, fields)
 
     def pivot(self, index: int, reason: C.SwitchReason, region: Region, jpeg: bytes) -> None:
         """A new pivot at frame index: the old segment's blocks end, audio due before it goes first."""
+        if self._base is not None:
+            self._base.end_segment()
         self._blocks.end_segment()
+        self._base_until(None)
         if index:  # (at 0, Opus priming would split a chunk)
             self.audio_until(index)
         self.emit(C.PivotSwitch(frame_index=index, reason=reason))
         self.emit(C.Pivot(frame_index=index, x=region.x, y=region.y, w=region.w, h=region.h, jpeg=jpeg))
+        if self._base is not None:
+            self._base.start(index)
 
     def end(self, frame_count: int) -> None:
         """The last blocks, the rest of the audio, and END."""
+        if self._base is not None:
+            self._base.end_segment()
         self._blocks.flush()
+        self._base_until(None)
         self.audio_until(None)
         self.emit(C.End(frame_count=frame_count), end_s=float(frame_count / self._fps))

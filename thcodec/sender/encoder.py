@@ -29,6 +29,7 @@ from thcodec.media.video_io import VideoReader, encode_audio
 from thcodec.models.weights import LoadedModel
 from thcodec.options import MODEL_SIZE, EncodeOptions
 from thcodec.receiver.segment import PivotSegment
+from thcodec.sender.base_layer import BaseLayerSender
 from thcodec.sender.chunk_writer import ChunkWriter
 from thcodec.sender.keypoint_source import KeypointSource
 from thcodec.sender.lookahead import Lookahead
@@ -59,7 +60,10 @@ class Sender:
         self._size = (info.width, info.height)
         self._model = loaded.model
         self._rate = RateController(opts, info.fps, writer.bytes_written)
-        self._out = ChunkWriter(writer, info.fps, opts.interp, opts.block_frames, self._rate.record)
+        self._base = BaseLayerSender(opts, info.fps) if opts.mode == "hybrid" else None
+        self._out = ChunkWriter(writer, info.fps, opts.interp, opts.block_frames, self._rate.record, self._base)
+        if self._base is not None:
+            self._out.emit(self._base.header(loaded.fusion_sha256))
         self._finder = FaceFinder()
         self._policy = SwitchPolicy(opts, info.fps)
         self._source = KeypointSource(loaded.model, opts)
@@ -184,6 +188,7 @@ class Sender:
                 if jpeg is None:
                     self._policy.wanted = C.SwitchReason.QUALITY
             if jpeg is None:
+                self._feed_base(items[:n])
                 self._commit(items, kept, fields)
                 self._pending.drop(n)
                 return
@@ -193,6 +198,7 @@ class Sender:
 
     def _end_before(self, items: list, at: int, kept: list[int], fields: np.ndarray) -> None:
         """Send the segment up to frame at-1, its last, which is sent even if the step skips it."""
+        self._feed_base(items[:at])
         before = [k for k in kept if k < at]
         f_before = [fields[kept.index(k)] for k in before]
         if at > 0 and (not before or before[-1] != at - 1):
@@ -200,6 +206,10 @@ class Sender:
             index, frame = items[at - 1]
             f_before += list(self._source.detect([index], [self._seg.region.crop(frame, MODEL_SIZE)])[0])
         self._commit(items, before, f_before)
+
+    def _feed_base(self, items: list) -> None:
+        if self._base is not None:
+            self._base.feed(items, self._seg.region)
 
     def _commit(self, items: list, kept: list[int], fields) -> None:
         if not kept:
@@ -220,6 +230,8 @@ def encode(
     """Encode the video at src into the .thc stream `out`. on_start(frame estimate), on_frames(n)."""
     result = EncodeResult()
     writer = C.ContainerWriter(out)
+    if opts.mode == "hybrid" and loaded.fusion_sha256 is None:
+        raise ThcError("--mode hybrid needs the fusion network's weights (weights/fusion.pt), which this thcodec lacks")
     with VideoReader(src) as reader, torch.inference_mode():
         info = reader.info
         if on_start:
@@ -236,7 +248,8 @@ def encode(
                 interp=opts.interp,
                 model_id=loaded.model_id,
                 weights_sha256=loaded.weights_sha256,
-            )
+            ),
+            C.HYBRID_FORMAT if opts.mode == "hybrid" else C.KEYPOINT_FORMAT,
         )
         sender = Sender(writer, loaded, opts, info, result)
         audio = encode_audio(src, opts.audio_bitrate) if (opts.audio and info.has_audio) else None

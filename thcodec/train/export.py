@@ -15,6 +15,9 @@ def main() -> None:
     p.add_argument("--motion", type=Path, help="best.pt of the motion run (default: keep the shipped dense motion + generator)")
     p.add_argument("--interp", type=Path, help="best.pt of the interp run (default: keep the shipped interpolator)")
     p.add_argument("--sr", type=Path, help="best.pt of the sr run (default: keep the shipped super-resolution network)")
+    p.add_argument("--fusion", type=Path, help="best.pt of the fusion run (default: keep the shipped fusion network)")
+    p.add_argument("--command", action="append", default=[], metavar="NETWORK=TEXT",
+                   help="a command that made NETWORK's file, for its manifest entry (repeat, in order)")
     p.add_argument("--out", type=Path, default=Path("weights"))
     p.add_argument("--notes", type=Path, help="JSON file of extra manifest fields (data, commands)")
     a = p.parse_args()
@@ -28,7 +31,13 @@ def main() -> None:
         runs["interpolator"] = a.interp
     if a.sr:
         runs["super_resolution"] = a.sr
-    m = export(runs, a.out, notes)
+    if a.fusion:
+        runs["fusion"] = a.fusion
+    commands: dict[str, list[str]] = {}
+    for c in a.command:
+        network, _, text = c.partition("=")
+        commands.setdefault(network, []).append(text)
+    m = export(runs, a.out, notes, commands)
     for f in m["files"]:
         print(f"{f['file']}: {f['parameters']} parameters, step {f['steps']}, sha256 {f['sha256'][:16]}")
 

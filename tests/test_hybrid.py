@@ -79,8 +79,9 @@ def test_hybrid_stream_is_format_2_with_a_base_picture_every_other_frame(streams
 
 
 def test_hybrid_follows_the_source_closer_than_the_keypoint_mode(talking, streams, loaded):
-    """The base layer carries what the face does: every frame is closer to the source than the
-    keypoint mode's (measured on this clip: hybrid 26-31 dB, keypoints 20-24 dB from frame 3)."""
+    """The base layer carries what the face does: the frames are closer to the source than the
+    keypoint mode's (measured on this clip with the fusion weights of step 2000: hybrid 23.4-26.3 dB
+    from frame 3 on, mean 25.2; keypoints 20.4-24.6, mean 22.6)."""
     source, _ = talking
     kp, hyb = streams
     kp_db = [psnr(o, s) for o, s in zip(decoded(kp, loaded), source)]

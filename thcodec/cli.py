@@ -125,8 +125,9 @@ def _check_input(path: Path) -> None:
         raise ThcError(f"{path} is a directory")
 
 
-def _convert(input: Path, output: Path, force: bool, quiet: bool, label: str, run, suffixes: tuple[str, ...] = ()) -> None:
-    """Shared by encode and decode: check the input, load the model, and let
+def _convert(input: Path, output: Path, force: bool, quiet: bool, label: str, run, suffixes: tuple[str, ...] = (),
+             backend: str | None = None) -> None:
+    """Shared by encode and decode: check the input, load the model (backend: as load_model's), and let
     run(loaded, temp path, on_start, on_frames) -> (message, warnings) write a temp file
     that replaces OUTPUT only when complete."""
     from thcodec.media.atomic import atomic_output
@@ -136,7 +137,7 @@ def _convert(input: Path, output: Path, force: bool, quiet: bool, label: str, ru
         _check_input(input)
         if suffixes and output.suffix.lower() not in suffixes:
             raise ThcError(f"{output}: name the output {' or '.join(suffixes)}")
-        loaded = load_model()
+        loaded = load_model(backend=backend)
         with atomic_output(output, force) as tmp, _progress(label, quiet) as (start, step):
             message, warnings = run(loaded, tmp, start, step)
         for w in warnings:
@@ -194,7 +195,9 @@ def encode(
 
     opts = _run(options)
 
-    _convert(input, output, force, quiet, "encoding", run)
+    # The sender runs eager PyTorch: the key points it quantizes, hence the stream's bytes, are the
+    # same on every machine and backend; the receiver may take the faster backend.
+    _convert(input, output, force, quiet, "encoding", run, backend="torch")
 
 
 @app.command()

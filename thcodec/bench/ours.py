@@ -58,12 +58,21 @@ class Thc:
     def __init__(self, weights: Path | None = None) -> None:
         self._weights = weights  # None: the shipped weights/
         self._loaded: LoadedModel | None = None
+        self._sender: LoadedModel | None = None
 
     @property
     def loaded(self) -> LoadedModel:
+        """The receiver's networks (the default backend, as thc decode)."""
         if self._loaded is None:
             self._loaded = load_model(self._weights)
         return self._loaded
+
+    @property
+    def sender(self) -> LoadedModel:
+        """The sender's networks: eager PyTorch, as thc encode."""
+        if self._sender is None:
+            self._sender = load_model(self._weights, backend="torch")
+        return self._sender
 
     def settings(self, quick: bool) -> list[Setting]:
         return [setting(*p) for p in (self.quick_sweep if quick else self.sweep)]
@@ -78,7 +87,7 @@ class Thc:
 
     def run(self, ref: Reference, setting: Setting, out_dir: Path) -> Coded:
         out = out_dir / f"{self.name}_{setting.slug}.thc"
-        coded = encode_thc(ref.path, out, self.loaded, self.options(setting))
+        coded = encode_thc(ref.path, out, self.sender, self.options(setting))
         frames, decode_s = coded.decode(self.loaded)
         if len(frames) != ref.count:
             raise ThcError(f"thc decoded {len(frames)} frames of {ref.count}")

@@ -25,7 +25,8 @@ SCORE = {"keypoints": ("kp_err_px", "key-point error vs the dlib teacher (px at 
          "motion_v4": ("psnr", "the same, v4 (shipped: picked by thc bench, not by this score; dB, higher is better)"),
          "interp": ("net_px", "interpolated key-point error (px at 256, lower is better)"),
          "sr": ("psnr", "super-resolution PSNR at 512, mean of x2 and x4 (dB, higher is better)"),
-         "sr_nopivot": ("psnr", "the same network without the pivot input (ablation; dB, higher is better)")}
+         "sr_nopivot": ("psnr", "the same network without the pivot input (ablation; dB, higher is better)"),
+         "fusion": ("psnr", "hybrid mode: PSNR of the fused val faces against the originals (dB, higher is better)")}
 
 
 def read_log(path: Path) -> tuple[list[dict], list[dict]]:

@@ -8,9 +8,10 @@ KP_STEPS ?= 2300
 MOTION_STEPS ?= 4000
 GAN_STEPS ?= 3000  # the shipped v2 run stopped at step 1520 (best at 1250)
 SR_STEPS ?= 3000
+FUSION_STEPS ?= 4000  # the shipped fusion run was stopped at step 2250 (best at 2000)
 BENCH_ARGS ?=
 
-.PHONY: install demo test test-slow train export bench bench-native clean
+.PHONY: install demo test test-slow train export bench bench-hybrid bench-native clean
 
 install: $(VENV)/.installed
 
@@ -57,9 +58,13 @@ train: install
 	$(PY) -m thcodec.train.train --part sr --no-pivot --run runs/sr_nopivot --steps $(SR_STEPS) --batch 16 --lr 1e-3 --val-every 500 --seed 1 >> runs/sr_nopivot.log 2>&1 & nopivot=$$!; \
 	$(PY) -m thcodec.train.train --part sr --run runs/sr --steps $(SR_STEPS) --batch 16 --lr 1e-3 --val-every 500 >> runs/sr.log 2>&1; s=$$?; \
 	wait $$nopivot && test $$s -eq 0
+	# Hybrid mode: the fusion network learns from the shipped model's animations and the base
+	# layer's own codec output (two sizes/CRFs per clip), made once into its cache.
+	test -f .cache/fusion/train/index.json || $(PY) -m thcodec.train.fusion_cache --frames .cache/frames --out .cache/fusion
+	$(PY) -m thcodec.train.train --part fusion --run runs/fusion --steps $(FUSION_STEPS) --minutes 55 --val-every 400 --batch 12 --lr 1e-3 >> runs/fusion.log 2>&1
 
 export: install
-	$(PY) -m thcodec.train.export --keypoints runs/kp/best.pt --motion runs/motion_gan/best.pt --interp runs/interp2/best.pt --sr runs/sr/best.pt --out weights --notes thcodec/train/manifest_notes.json
+	$(PY) -m thcodec.train.export --keypoints runs/kp/best.pt --motion runs/motion_gan/best.pt --interp runs/interp2/best.pt --sr runs/sr/best.pt --fusion runs/fusion/best.pt --out weights --notes thcodec/train/manifest_notes.json
 	$(PY) -m thcodec.train.report --run keypoints=runs/kp --run motion=runs/motion --run motion_gan=runs/motion_gan --run interp=runs/interp2 --run sr=runs/sr --run sr_nopivot=runs/sr_nopivot --out weights/log
 
 # The th256 benchmark on the val clips of $(DATA) when present, else on the bundled example.
@@ -74,6 +79,13 @@ bench: install
 
 # Native resolution (super-resolution against bicubic, the ablation) and a one-minute 720p
 # call (decode fps, memory over time); both need the val clips of $(DATA).
+# The hybrid mode against the keypoint mode and the anchors at full and reduced sizes (issue 19):
+# the first 4 val clips of $(DATA) and a zoom-in clip; OUT/bench_hybrid/report.md ends with the
+# rate-matched table.
+bench-hybrid: install
+	$(PY) -m pip install -q -e '.[eval]'
+	$(PY) -m thcodec.bench.hybrid_sweep --data $(DATA) --limit 4 --zoom vx_vasa_1_10.mp4 --out $(OUT)/bench_hybrid
+
 bench-native: install
 	$(PY) -m pip install -q -e '.[eval]'
 	$(PY) -m thcodec.bench.native --data $(DATA) --out $(OUT)/native $(if $(wildcard runs/sr_nopivot/best.pt),--ablation nopivot=runs/sr_nopivot/best.pt)

@@ -5,7 +5,8 @@ import shutil
 import pytest
 
 from thcodec.errors import ThcError
-from thcodec.models.weights import MODEL_ID, NETWORKS, load_model, read_manifest, sha256_file, weights_dir
+from thcodec.models.manifest import read_manifest, sha256_file
+from thcodec.models.weights import MODEL_ID, NETWORKS, load_model, weights_dir
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ import torch
 from thcodec.errors import ThcError
 from thcodec.models.fusion import Fusion
 from thcodec.models.keypoints import Keypoints
+from thcodec.models.manifest import read_manifest
 from thcodec.models.super_resolution import SuperResolution
 from thcodec.models.talking_head import TalkingHead
 
@@ -180,7 +181,6 @@ class OrtFusion(Fusion):
 
 
 def _pt_hashes(root: Path) -> dict[str, str]:
-    from thcodec.models.weights import read_manifest
 
     return {str(e["network"]): str(e["sha256"]) for e in read_manifest(root).get("files", [])}
 

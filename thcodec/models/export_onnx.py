@@ -142,7 +142,8 @@ def export(out: Path, weights_root: Path | None = None, fusion_path: Path | None
     import onnxruntime
     import onnxscript
 
-    from thcodec.models.weights import load_model, read_manifest, weights_dir
+    from thcodec.models.manifest import read_manifest
+    from thcodec.models.weights import load_model, weights_dir
 
     root = weights_root or weights_dir()
     loaded = load_model(root, backend="torch")

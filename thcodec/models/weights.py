@@ -19,6 +19,7 @@ from thcodec.media.atomic import write_atomically
 from thcodec.models.checkpoint import load_checkpoint
 from thcodec.models.fusion import Fusion
 from thcodec.models.interpolator import Interpolator
+from thcodec.models.manifest import read_manifest, sha256_file
 from thcodec.models.super_resolution import SuperResolution
 from thcodec.models.talking_head import TalkingHead
 
@@ -39,10 +40,6 @@ VALIDATION_KEYS = {
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "weights"
 
 
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @dataclass(frozen=True)
 class LoadedModel:
     model: TalkingHead
@@ -60,13 +57,6 @@ def weights_dir() -> Path:
         if (d / "manifest.json").exists():
             return d
     raise ThcError("no trained weights found (weights/manifest.json is missing)")
-
-
-def read_manifest(root: Path) -> dict:
-    try:
-        return json.loads((root / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ThcError(f"cannot read {root / 'manifest.json'}: {e}") from e
 
 
 def load_model(root: Path | None = None, device: torch.device | str = "cpu", backend: str | None = None) -> LoadedModel:

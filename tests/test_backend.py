@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from thcodec.errors import ThcError
-from thcodec.models.backend import OrtSuperResolution, OrtTalkingHead, Sessions, choose_backend, onnx_present
+from thcodec.models.backend import OrtFusion, OrtSuperResolution, OrtTalkingHead, Sessions, choose_backend, onnx_present
 from thcodec.models.keypoints import Keypoints
 from thcodec.models.super_resolution import PivotDetail
 from thcodec.models.talking_head import TalkingHead
@@ -137,7 +137,6 @@ def test_fusion_graph_matches_eager(tmp_path):
     pytest.importorskip("onnxscript")
     import hashlib
 
-    from thcodec.models.backend import OrtFusion
     from thcodec.models.export_onnx import Graph, export_graph
     from thcodec.models.fusion import Fusion
 
@@ -156,3 +155,12 @@ def test_fusion_graph_matches_eager(tmp_path):
         b = 3  # another batch size than the export's
         args = (base[:1].expand(b, -1, -1, -1), animated[:1].expand(b, -1, -1, -1), occ[:1].expand(b, -1, -1, -1))
         torch.testing.assert_close(ort_fusion(*args), fusion(*args), atol=1e-4, rtol=0)
+
+
+def test_shipped_fusion_matches_eager(pair):
+    if pair[0].fusion is None or not isinstance(pair[1].fusion, OrtFusion):
+        pytest.skip("no fusion network or no fusion graph in this export")
+    g = torch.Generator().manual_seed(7)
+    base, animated, occ = torch.rand(2, 3, 256, 256, generator=g), torch.rand(2, 3, 256, 256, generator=g), torch.rand(2, 1, 64, 64, generator=g)
+    with torch.inference_mode():
+        torch.testing.assert_close(pair[1].fusion(base, animated, occ), pair[0].fusion(base, animated, occ), atol=1e-4, rtol=0)

@@ -187,8 +187,8 @@ def equality(stream: Path, clip: Path, work: Path) -> dict:
     }
 
 
-def make_inputs(clip: Path, work: Path) -> tuple[Path, Path, Path]:
-    """-> (th256 reference clip, its .thc stream (torch encoder), a 1-frame .thc)."""
+def make_inputs(clip: Path, work: Path) -> tuple[Path, Path, Path, int]:
+    """-> (th256 reference clip, its .thc stream (torch encoder), a 1-frame .thc, frame count)."""
     from thcodec.data.reference import make_reference
 
     ref = make_reference(clip, work, "ref")
@@ -200,7 +200,7 @@ def make_inputs(clip: Path, work: Path) -> tuple[Path, Path, Path]:
     write_lossless(ref.frames[:1], work / "one.mkv", ref.fps)
     subprocess.run(_thc() + ["encode", str(work / "one.mkv"), str(one), "--force", "--quiet"], check=True, env=env)
     print(f"reference: {ref.count} frames, {ref.duration_s:.1f} s at {ref.size}x{ref.size}", file=sys.stderr)
-    return ref.path, stream, one
+    return ref.path, stream, one, ref.count
 
 
 def _fmt(s: float) -> str:
@@ -212,11 +212,11 @@ def report(clip: Path, stages: dict, commands: dict, eq: dict, loads: list[float
 
     lines = [
         BEGIN,
-        f"Measured by `python -m thcodec.bench.speed` (`make bench-speed`) on {os.cpu_count()} cores, "
+        (f"Measured by `python -m thcodec.bench.speed` (`make bench-speed`) on {os.cpu_count()} cores, "
         f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; clip {clip.name} as its th256 reference "
         f"({frames} frames). Medians of {reps} runs, torch and onnx alternating; load average during the run "
         f"{min(loads):.1f}-{max(loads):.1f} (the machine was {'busy' if max(loads) > 1.5 else 'quiet'}: compare "
-        "the two columns of one row, not rows of different runs).",
+        "the two columns of one row, not rows of different runs)."),
         "",
         "| stage | threads | torch (eager) | onnxruntime | speed-up | max abs diff |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -268,10 +268,7 @@ def main(argv: list[str] | None = None) -> None:
             stages[t] = stage_rows(t, a.reps, fusion_dir)
             loads.append(os.getloadavg()[0])
         torch.set_num_threads(max(a.threads))
-        ref, stream, one = make_inputs(a.clip, work)
-        frames = int(subprocess.run([sys.executable, "-c", "import sys; from thcodec.data.reference import read_lossless; "
-                                     f"print(len(read_lossless(__import__('pathlib').Path({str(ref)!r}))))"],
-                                    capture_output=True, text=True, check=True).stdout)
+        ref, stream, one, frames = make_inputs(a.clip, work)
         if not a.no_commands:
             for t in a.threads:
                 commands[t] = command_rows(stream, one, ref, work, t, max(1, a.reps // 2 + 1))

@@ -181,7 +181,6 @@ class OrtFusion(Fusion):
 
 
 def _pt_hashes(root: Path) -> dict[str, str]:
-
     return {str(e["network"]): str(e["sha256"]) for e in read_manifest(root).get("files", [])}
 
 

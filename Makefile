@@ -103,5 +103,4 @@ export-onnx: install
 
 # docs/speed.md: eager torch against onnxruntime per stage and per command, in one run.
 bench-speed: install
-	$(PY) -m pip install -q -e '.[onnx]'
 	$(PY) -m thcodec.bench.speed --doc docs/speed.md

@@ -73,7 +73,7 @@ class Sessions:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise BackendUnavailable("onnxruntime is not installed (pip install 'thcodec[onnx]')") from None
+            raise BackendUnavailable("onnxruntime is not installed (pip install onnxruntime)") from None
         try:
             manifest = json.loads((folder / "manifest.json").read_text())
             entries = {e["graph"]: e for e in manifest["files"]}

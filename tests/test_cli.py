@@ -104,7 +104,7 @@ def test_encode_decode_stats(files, tmp_path):
     s = json.loads(result.stdout)
     assert s["frames"] == 8 and s["bytes_total"] == stream.stat().st_size
     assert sum(s["bytes_by_category"].values()) == s["bytes_total"]
-    assert s["psnr"] is None
+    assert s["psnr_y"] is None and s["schema_version"] == 2 and s["frame_bytes"] is None
 
 
 def test_encode_reports_what_it_wrote(files, tmp_path):
@@ -121,7 +121,39 @@ def test_stats_with_reference(files):
     result = thc("stats", stream, "--reference", clip, "--json")
     ok(result)
     s = json.loads(result.stdout)
-    assert 10 < s["psnr"] < 100 and 0 < s["ssim"] <= 1
+    assert 10 < s["psnr_y"] < 100 and 10 < s["psnr_rgb"] < 100 and 0 < s["ssim_rgb"] <= 1
+    assert s["compared_frames"] == 8 and not s["warnings"]
+
+
+def test_stats_table_names_every_figure(files):
+    _, stream, _ = files
+    out = thc("stats", stream, "--frames").stdout
+    for text in ("video", "bits/pixel", "audio", "container", "worst 0.32 s", "the whole clip", "video bytes per frame"):
+        assert text in out, text
+    s = json.loads(thc("stats", stream, "--json", "--frames").stdout)
+    assert len(s["frame_bytes"]) == 8 and sum(f["video"] for f in s["frame_bytes"]) == s["video_bytes"]
+    assert s["window_s"] == pytest.approx(0.32)
+
+
+def test_stats_of_many_files_as_csv(files, tmp_path):
+    import csv
+    import io
+    import shutil
+
+    _, stream, _ = files
+    odd = tmp_path / 'd,e "q".thc'  # a comma and quotes in the name: the csv module quotes them
+    shutil.copy(stream, odd)
+    broken = tmp_path / "broken.thc"
+    broken.write_bytes(stream.read_bytes()[:100])
+    result = thc("stats", stream, odd, broken, "--csv")
+    assert result.exit_code == 1 and "broken.thc" in result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["file"] for r in rows] == [str(stream), str(odd), str(broken)]
+    assert rows[0]["bytes_total"] == rows[1]["bytes_total"] == str(stream.stat().st_size)
+    assert "truncated file" in rows[2]["error"] and rows[0]["error"] == ""
+    ok(thc("stats", stream, odd, "--csv"))
+    assert len(json.loads(thc("stats", stream, odd, "--json").stdout)) == 2
+    fails(thc("stats", stream, odd, "--reference", stream), "one INPUT")
 
 
 def test_decode_without_audio(files, tmp_path):

@@ -89,7 +89,8 @@ def test_the_rate_cap_holds_over_every_window(cut_clip, tmp_path, loaded):
     capped_path = tmp_path / "capped.thc"
     capped = _encode(cut_clip, capped_path, loaded, max_kbps=cap, **opts)
     s = stream_stats(capped_path)
-    assert s.worst_window_kbps <= cap
+    # the cap counts bytes per 10 s; stats divides the worst window by the clip's 3 s
+    assert s.window_s == 3.0 and s.worst_window_kbps * s.window_s / 10 <= cap
     # the clip is 3 s, but the cap assumes the key points go on for the whole 10 s window,
     # so both pivots must shrink; the cut still gets its own
     assert [p[:2] for p in capped.pivots] == [(0, "start"), (CUT, "scene_cut")]
@@ -111,14 +112,14 @@ def test_stats_lists_pivots_and_plots_quality(cut_clip, tmp_path, loaded):
     plot = tmp_path / "q.png"
     result = thc("stats", stream, "--reference", cut_clip, "--plot", plot)
     ok(result)
-    assert "frame 40 at 1.60 s (scene cut)" in result.stdout and "worst 10 s" in result.stdout
+    assert "frame 40 at 1.60 s (scene cut)" in result.stdout and "worst 3 s" in result.stdout
     with Image.open(plot) as im:
         assert im.format == "PNG" and im.size == (960, 360)
     fails(thc("stats", stream, "--reference", cut_clip, "--plot", plot), "exists")  # no overwrite without --force
     ok(thc("stats", stream, "--reference", cut_clip, "--plot", plot, "--force"))
     fails(thc("stats", stream, "--plot", tmp_path / "p.png"), "--plot needs --reference")
     s = json.loads(thc("stats", stream, "--reference", cut_clip, "--json").stdout)
-    assert len(s["psnr_per_frame"]) == FRAMES and [p["reason"] for p in s["pivots"]] == ["start", "scene_cut"]
+    assert len(s["psnr_y_per_frame"]) == FRAMES and [p["reason"] for p in s["pivots"]] == ["start", "scene_cut"]
 
 
 def test_a_refresh_fades_in_and_a_cut_does_not(cut_clip, make_clip, tmp_path, loaded, monkeypatch):

@@ -9,7 +9,8 @@ from thcodec.format import keypoint_bits as kpq
 from thcodec.sender.encoder import EncodeOptions, encode
 from thcodec.errors import ThcError
 from thcodec.media.frames import jpeg_encode
-from thcodec.stats import add_quality, stream_stats
+from thcodec.media.metrics import luma_bt601, mse_y, psnr_from_mse
+from thcodec.stats import CSV_FIELDS, SCHEMA_VERSION, add_quality, csv_row, stream_stats
 
 
 def known_stream(path, frames=50, fps=(25, 1), width=64, height=48):
@@ -60,17 +61,21 @@ def test_byte_split_of_a_known_stream(tmp_path):
 
 def test_rate_formulas_of_a_known_stream(tmp_path):
     path = tmp_path / "known.thc"
-    known_stream(path, frames=50, fps=(25, 1))  # 2 s
+    _, chunks = known_stream(path, frames=50, fps=(25, 1))  # 2 s
     s = stream_stats(path)
     size = path.stat().st_size
     assert (s.width, s.height, s.fps, s.frames, s.interp, s.model_id) == (64, 48, 25.0, 50, 1, "test-model")
     assert s.duration_s == 2.0
     assert s.kbps == pytest.approx(size * 8 / 2 / 1000)
-    assert s.bits_per_pixel == pytest.approx(size * 8 / (50 * 64 * 48))
+    video = payload(chunks, C.Pivot, C.PivotSwitch, C.KeypointBlock)
+    assert s.video_bytes == video and s.video_kbps == pytest.approx(video * 8 / 2 / 1000)
+    assert s.video_bits_per_pixel == pytest.approx(video * 8 / (50 * 64 * 48))  # audio and container apart
+    assert s.audio_kbps == pytest.approx(payload(chunks, C.AudioHeader, C.AudioPackets) * 8 / 2 / 1000)
+    assert s.base_share == 0.0
     kp = s.bytes_by_category["keypoints"]
     assert s.keypoint_kbps == pytest.approx(kp * 8 / 2 / 1000)
     assert s.keypoint_bytes_per_frame == pytest.approx(kp / 50)
-    assert s.psnr is None and s.ssim is None
+    assert s.psnr_y is None and s.psnr_rgb is None and s.ssim_rgb is None
     d = s.as_dict()
     assert d["bytes_total"] == size and d["pivots"][1] == {"frame": 25, "reason": "quality", "bytes": s.pivots[1].bytes}
 
@@ -134,12 +139,79 @@ def test_stats_of_an_encoded_clip(encoded):
 def test_add_quality_against_the_original(encoded, loaded):
     clip, thc, _, _ = encoded
     s = add_quality(stream_stats(thc), clip, loaded)
-    assert math.isfinite(s.psnr) and 10 < s.psnr < 100
-    assert 0 < s.ssim <= 1
+    assert math.isfinite(s.psnr_y) and 10 < s.psnr_y < 100 and 10 < s.psnr_rgb < 100
+    assert 0 < s.ssim_rgb <= 1
+    assert s.compared_frames == 8 and len(s.psnr_y_per_frame) == 8 and not s.warnings
+    # ffmpeg's average: the PSNR of the mean MSE, never above the best frame's
+    assert s.psnr_y <= max(s.psnr_y_per_frame)
+
+
+def test_a_reference_of_another_length_or_rate_is_named_in_a_warning(encoded, loaded):
+    _, thc, _, make = encoded
+    shorter = make(width=64, height=48, frames=5, audio=False)
+    s = add_quality(stream_stats(thc), shorter, loaded)
+    assert s.compared_frames == 5
+    assert any("has 5 frames" in w and str(shorter) in w for w in s.warnings)
+    faster = make(width=64, height=48, frames=8, fps=30, audio=False)
+    s = add_quality(stream_stats(thc), faster, loaded)
+    assert any("30.000 fps" in w for w in s.warnings)
 
 
 def test_add_quality_refuses_a_reference_of_another_size(encoded, loaded):
     _, thc, _, make = encoded
     other = make(width=32, height=32, frames=2, audio=False)
-    with pytest.raises(ThcError, match="reference is 32x32, stream is 64x48"):
+    with pytest.raises(ThcError, match="reference .* is 32x32, stream .* is 64x48"):
         add_quality(stream_stats(thc), other, loaded)
+
+
+def test_window_never_longer_than_the_clip(tmp_path):
+    path = tmp_path / "short.thc"
+    known_stream(path, frames=50, fps=(25, 1))  # 2 s: the worst window is the whole clip
+    s = stream_stats(path)
+    assert s.window_s == 2.0
+    # every byte is due within the clip, so the worst window is the mean rate
+    assert s.worst_window_kbps == pytest.approx(s.kbps)
+
+
+def test_per_frame_sizes_add_up_to_the_video_bytes(tmp_path):
+    path = tmp_path / "known.thc"
+    _, chunks = known_stream(path, frames=50)
+    s = stream_stats(path)
+    assert len(s.frame_bytes) == 50
+    assert sum(f.video for f in s.frame_bytes) == s.video_bytes
+    assert sum(f.keypoints for f in s.frame_bytes) == s.bytes_by_category["keypoints"]
+    assert s.frame_bytes[25].pivot == payload(chunks[5:7], C.Pivot, C.PivotSwitch)
+    assert s.as_dict()["frame_bytes"] is None and len(s.as_dict(frames=True)["frame_bytes"]) == 50
+
+
+def test_base_layer_bytes_are_video(tmp_path):
+    path = tmp_path / "hybrid.thc"
+    header, chunks = known_stream(path, frames=10)
+    base = C.BasePackets(0, 2, (b"\x11" * 40, b"\x22" * 30, b"\x33" * 20, b"\x44" * 10, b"\x55" * 5))
+    with open(path, "wb") as f:
+        w = C.ContainerWriter(f)
+        w.write_header(header, C.HYBRID_FORMAT)
+        bash = C.BaseHeader(C.BaseCodec.AV1, 64, 2, 55, bytes(32))
+        for ch in chunks[:3] + [bash, base] + chunks[3:]:
+            w.write(ch)
+    s = stream_stats(path)
+    n = len(base.to_payload()) + len(bash.to_payload())
+    assert s.bytes_by_category["base"] == n and s.base_share == pytest.approx(n / s.video_bytes)
+    assert [s.frame_bytes[i].base for i in (2, 4, 6, 8)] == [32, 22, 12, 7]
+    assert sum(f.video for f in s.frame_bytes) == s.video_bytes
+
+
+def test_luma_is_bt601_as_ffmpeg_writes_it():
+    import av
+
+    rgb = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    y = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()[:48]
+    assert np.abs(y.astype(int) - luma_bt601(rgb)).max() <= 1  # swscale's rounding
+    assert mse_y(rgb, rgb) == 0 and psnr_from_mse(255.0**2) == 0.0
+
+
+def test_csv_row_has_every_field(tmp_path):
+    path = tmp_path / "known.thc"
+    known_stream(path)
+    row = csv_row(stream_stats(path))
+    assert tuple(row) == CSV_FIELDS and row["schema_version"] == SCHEMA_VERSION and row["psnr_y"] == ""

@@ -118,6 +118,18 @@ def _run(fn, *args, **kwargs):
         raise
 
 
+@contextmanager
+def _about(*paths: Path) -> Iterator[None]:
+    """Every error names the file it is about: a ThcError naming none of paths gets the first as a prefix
+    (a damaged .thc's "truncated file: ..." becomes "call.thc: truncated file: ...")."""
+    try:
+        yield
+    except ThcError as e:
+        if not any(str(p) in str(e) for p in paths):
+            raise ThcError(f"{paths[0]}: {e}") from None
+        raise
+
+
 def _check_input(path: Path) -> None:
     if not path.exists():
         raise ThcError(f"{path}: no such file")
@@ -138,7 +150,7 @@ def _convert(input: Path, output: Path, force: bool, quiet: bool, label: str, ru
         if suffixes and output.suffix.lower() not in suffixes:
             raise ThcError(f"{output}: name the output {' or '.join(suffixes)}")
         loaded = load_model(backend=backend)
-        with atomic_output(output, force) as tmp, _progress(label, quiet) as (start, step):
+        with _about(input, output), atomic_output(output, force) as tmp, _progress(label, quiet) as (start, step):
             message, warnings = run(loaded, tmp, start, step)
         for w in warnings:
             err.print(f"thc: warning: {w}", highlight=False)
@@ -227,56 +239,119 @@ def decode(
 
 @app.command()
 def stats(
-    input: Annotated[Path, typer.Argument(help="The .thc file to describe.")],
-    reference: Annotated[Optional[Path], typer.Option(help="Original video: also decode and report PSNR and SSIM against it, over time.")] = None,
-    plot: Annotated[Optional[Path], typer.Option(help="With --reference: write PSNR over time, pivots marked, to this PNG.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    inputs: Annotated[list[Path], typer.Argument(metavar="INPUT...", help="The .thc file(s) to describe.")],
+    reference: Annotated[Optional[Path], typer.Option(help="Original video (one INPUT only): also decode and report PSNR Y (BT.601, as ffmpeg's psnr filter), PSNR RGB and SSIM RGB against it, over time. A reference with another frame count or rate is compared frame by frame over the shorter, with a warning.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="With --reference: write PSNR Y over time, pivots marked, to this PNG.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a list of them for several INPUTs) instead of a table; it carries schema_version.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print one CSV row per INPUT, with a header; a file that cannot be read gets a row with its error (and exit code 1).")] = False,
+    frames: Annotated[bool, typer.Option("--frames", help="Also list the video bytes of every frame (pivot, key points, base layer).")] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite the --plot file if it exists.")] = False,
 ) -> None:
-    """Frames, duration, kbit/s, bits per pixel, where the bytes go, the pivots; quality against a reference."""
-    from thcodec.stats import add_quality, stream_stats, worst_second
+    """Frames, duration, video-only kbit/s and bits per pixel, audio and container apart, the worst
+    window, where the bytes go, the pivots; quality against a reference."""
 
     def work():
-        _check_input(input)
+        if len(inputs) > 1 and (reference is not None or plot is not None):
+            raise ThcError("--reference and --plot take one INPUT")
+        if as_json and as_csv:
+            raise ThcError("choose one of --json and --csv")
         if plot is not None and reference is None:
             raise ThcError("--plot needs --reference (the plot shows quality against it)")
         if plot is not None and plot.suffix.lower() != ".png":
             raise ThcError(f"{plot}: name the plot .png")
-        s = stream_stats(input)
-        if reference is not None:
-            _check_input(reference)
-            from thcodec.models.weights import load_model
-
-            add_quality(s, reference, load_model())
-        if plot is not None:
-            from thcodec.media.atomic import atomic_output
-            from thcodec.media.plot import quality_chart
-
-            with atomic_output(plot, force) as tmp:
-                quality_chart(s.psnr_per_frame, s.fps, [(p.frame, p.reason) for p in s.pivots], f"{input.name} against {reference.name}", tmp)
+        if as_csv:
+            return _stats_csv(inputs)
+        results = [_one_stats(p, reference, plot, force) for p in inputs]
+        for s in results:
+            for w in s.warnings:
+                err.print(f"thc: warning: {w}", highlight=False)
         if as_json:
-            typer.echo(json.dumps(s.as_dict(), indent=2))
+            dicts = [s.as_dict(frames=frames) for s in results]
+            typer.echo(json.dumps(dicts[0] if len(dicts) == 1 else dicts, indent=2))
             return
-        out = Console()
-        t = Table(title=escape(str(input)), show_header=False)
-        t.add_row("size", f"{s.width}x{s.height} @ {s.fps:.3f} fps, {s.frames} frames, {s.duration_s:.2f} s")
-        t.add_row("model", escape(f"{s.model_id}, key points every {s.interp} frame(s)"))
-        t.add_row("total", f"{s.bytes_total} bytes, {s.kbps:.2f} kbit/s, {s.bits_per_pixel:.5f} bits/pixel")
-        t.add_row("worst 10 s", f"{s.worst_window_kbps:.2f} kbit/s (from {s.worst_window_start_s:.2f} s)")
-        for cat, n in s.bytes_by_category.items():
-            t.add_row(f"  {cat}", f"{n} bytes ({100 * n / max(1, s.bytes_total):.1f}%)")
-        t.add_row("key points", f"{s.keypoint_kbps:.2f} kbit/s, {s.keypoint_bytes_per_frame:.1f} bytes/frame")
-        for p in s.pivots:
-            t.add_row("pivot", f"frame {p.frame} at {p.frame / s.fps:.2f} s ({p.reason.replace('_', ' ')}), {p.bytes} bytes")
-        if s.psnr is not None:
-            t.add_row("quality", f"PSNR {s.psnr:.2f} dB, SSIM {s.ssim:.4f} (against {escape(str(reference))})")
-            start, worst = worst_second(s)
-            t.add_row("worst second", f"PSNR {worst:.2f} dB from {start:.2f} s")
-        if plot is not None:
-            t.add_row("plot", escape(str(plot)))
-        out.print(t)
+        for s in results:
+            _print_stats(s, plot, frames)
 
     _run(work)
+
+
+def _one_stats(input: Path, reference: Path | None, plot: Path | None, force: bool):
+    from thcodec.stats import add_quality, stream_stats
+
+    _check_input(input)
+    with _about(input):
+        s = stream_stats(input)
+    if reference is not None:
+        _check_input(reference)
+        from thcodec.models.weights import load_model
+
+        with _about(input, reference):
+            add_quality(s, reference, load_model())
+    if plot is not None:
+        from thcodec.media.atomic import atomic_output
+        from thcodec.media.plot import quality_chart
+
+        with atomic_output(plot, force) as tmp:
+            quality_chart(s.psnr_y_per_frame, s.fps, [(p.frame, p.reason) for p in s.pivots], f"{input.name} against {reference.name}", tmp)
+    return s
+
+
+def _stats_csv(inputs: list[Path]) -> None:
+    """One row per input on stdout; errors go in the row's error column and on stderr; exit 1 if any."""
+    import csv
+
+    from thcodec.stats import CSV_FIELDS, csv_row
+
+    out = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, lineterminator="\n")
+    out.writeheader()
+    failed = 0
+    for path in inputs:
+        try:
+            out.writerow(csv_row(_one_stats(path, None, None, False)))
+        except ThcError as e:
+            failed += 1
+            out.writerow({"file": str(path), "error": str(e)})
+            err.print(Text.assemble(("thc: error:", "bold red"), f" {e}"), highlight=False)
+        sys.stdout.flush()
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_stats(s, plot: Path | None, frames: bool) -> None:
+    from thcodec.stats import WINDOW_S, worst_second
+
+    out = Console()
+    t = Table(title=escape(s.file), show_header=False)
+    b = s.bytes_by_category
+    t.add_row("size", f"{s.width}x{s.height} @ {s.fps:.3f} fps, {s.frames} frames, {s.duration_s:.2f} s")
+    t.add_row("model", escape(f"{s.model_id}, key points every {s.interp} frame(s)"))
+    t.add_row("video", f"{s.video_bytes} bytes, {s.video_kbps:.2f} kbit/s, {s.video_bits_per_pixel:.5f} bits/pixel")
+    for cat in ("pivot", "keypoints", "base"):
+        if cat != "base" or b[cat]:
+            t.add_row(f"  {cat}", f"{b[cat]} bytes ({100 * b[cat] / max(1, s.video_bytes):.1f}% of video)")
+    t.add_row("audio", f"{b['audio']} bytes, {s.audio_kbps:.2f} kbit/s")
+    t.add_row("container", f"{b['container']} bytes, {s.container_kbps:.2f} kbit/s")
+    t.add_row("total", f"{s.bytes_total} bytes, {s.kbps:.2f} kbit/s (all of the above)")
+    clip = " (the whole clip: shorter than 10 s)" if s.window_s < WINDOW_S else ""
+    t.add_row(f"worst {s.window_s:g} s", f"{s.worst_window_kbps:.2f} kbit/s, all bytes, from {s.worst_window_start_s:.2f} s{clip}")
+    t.add_row("key points", f"{s.keypoint_kbps:.2f} kbit/s, {s.keypoint_bytes_per_frame:.1f} bytes/frame")
+    for p in s.pivots:
+        t.add_row("pivot", f"frame {p.frame} at {p.frame / s.fps:.2f} s ({p.reason.replace('_', ' ')}), {p.bytes} bytes")
+    if s.psnr_y is not None:
+        t.add_row("quality", f"PSNR Y {s.psnr_y:.2f} dB, PSNR RGB {s.psnr_rgb:.2f} dB, SSIM RGB {s.ssim_rgb:.4f}, "
+                  f"{s.compared_frames} frames against {escape(s.reference)}")
+        start, worst = worst_second(s)
+        t.add_row("worst second", f"PSNR Y {worst:.2f} dB from {start:.2f} s")
+    if plot is not None:
+        t.add_row("plot", escape(str(plot)))
+    out.print(t)
+    if frames:
+        f = Table(title="video bytes per frame", show_header=True)
+        for col in ("frame", "time s", "pivot", "key points", "base", "video"):
+            f.add_column(col, justify="right")
+        for fb in s.frame_bytes:
+            f.add_row(str(fb.frame), f"{fb.frame / s.fps:.3f}", str(fb.pivot), str(fb.keypoints), str(fb.base), str(fb.video))
+        out.print(f)
 
 
 @app.command()

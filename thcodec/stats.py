@@ -1,4 +1,13 @@
-"""What a .thc file holds and what its bytes are spent on; quality against a reference."""
+"""What a .thc file holds and what its bytes are spent on; quality against a reference.
+
+Figures follow the conventions of video tools and learned-compression papers:
+- video = the picture's bytes (pivots and their switch markers, key points, the hybrid
+  mode's base layer), chunk payloads only; audio and container overhead are counted apart;
+- bits per pixel = video bits / (width x height x frames);
+- the worst window is WINDOW_S seconds long, or the whole clip when it is shorter;
+- PSNR Y is on BT.601 limited-range luma, averaged as ffmpeg's ``psnr`` filter does (the
+  PSNR of the mean squared error over all frames); PSNR RGB and SSIM RGB on the RGB frames.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +20,19 @@ import numpy as np
 from thcodec.format import container as C
 from thcodec.receiver.decoder import Frame, decode_stream
 from thcodec.errors import ThcError
-from thcodec.media.metrics import psnr, ssim_u8
+from thcodec.media.metrics import mse_rgb, mse_y, psnr_from_mse, ssim_u8
 from thcodec.format.rate import WINDOW_S, chunk_time, worst_window
 from thcodec.media.video_io import VideoReader
 from thcodec.models.weights import LoadedModel
 
+# Bumped when a key of StreamStats.as_dict() changes meaning or goes away (2: issue 21's
+# video-only rate, clip-long window, PSNR Y/RGB named, per-frame sizes).
+SCHEMA_VERSION = 2
+
 # Payload bytes of these chunk types are charged to each category; everything else
 # (magic, version, HEAD, END, 12 bytes of type/length/CRC per chunk) is container overhead.
 CATEGORY = {"PIVT": "pivot", "SWCH": "pivot", "KPTS": "keypoints", "AUDH": "audio", "AUDI": "audio", "BASH": "base", "BASE": "base"}
+VIDEO_CATEGORIES = ("pivot", "keypoints", "base")
 
 
 @dataclass
@@ -26,6 +40,21 @@ class PivotInfo:
     frame: int
     reason: str
     bytes: int
+
+
+@dataclass
+class FrameBytes:
+    """Video payload bytes charged to one frame. A key-point block is coded as a whole: its
+    bytes are shared evenly among the frames it sends key points for; base packets are exact."""
+
+    frame: int
+    pivot: int = 0
+    keypoints: int = 0
+    base: int = 0
+
+    @property
+    def video(self) -> int:
+        return self.pivot + self.keypoints + self.base
 
 
 @dataclass
@@ -38,31 +67,85 @@ class StreamStats:
     duration_s: float
     interp: int
     model_id: str
-    bytes_total: int
-    bytes_by_category: dict[str, int]
-    kbps: float
-    bits_per_pixel: float
+    bytes_total: int  # the file's size
+    bytes_by_category: dict[str, int]  # pivot, keypoints, base, audio, container: sums to bytes_total
+    kbps: float  # all bytes
+    video_bytes: int
+    video_kbps: float
+    video_bits_per_pixel: float  # video bits / (width x height x frames)
+    audio_kbps: float
+    container_kbps: float
+    base_share: float  # the base layer's part of the video bytes (hybrid mode; 0 otherwise)
     keypoint_kbps: float
     keypoint_bytes_per_frame: float
-    worst_window_kbps: float = 0.0  # the most bytes any WINDOW_S seconds of the stream carry, as kbit/s
+    window_s: float = WINDOW_S  # length of the worst window: WINDOW_S, or the clip when shorter
+    worst_window_kbps: float = 0.0  # the most bytes (all of them) any window_s seconds carry, as kbit/s
     worst_window_start_s: float = 0.0
     pivots: list[PivotInfo] = field(default_factory=list)
-    psnr: float | None = None
-    ssim: float | None = None
-    psnr_per_frame: list[float] | None = None  # against the reference, capped at 100 dB
+    frame_bytes: list[FrameBytes] = field(default_factory=list)
+    reference: str | None = None
+    compared_frames: int | None = None
+    psnr_y: float | None = None  # dB, BT.601 luma, ffmpeg's average (mean MSE)
+    psnr_rgb: float | None = None  # dB, mean MSE over the RGB channels and frames
+    ssim_rgb: float | None = None
+    psnr_y_per_frame: list[float] | None = None  # capped at 100 dB
+    psnr_rgb_per_frame: list[float] | None = None
+    warnings: list[str] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    def as_dict(self, frames: bool = False) -> dict:
+        """JSON-ready; the per-frame sizes only with frames=True (they are one entry a frame)."""
+        d = asdict(self)
+        d["frame_bytes"] = [dict(asdict(b), video=b.video) for b in self.frame_bytes] if frames else None
+        return d
+
+
+class _Tally:
+    """Sums chunk payloads by category and by frame while the chunks stream past."""
+
+    def __init__(self) -> None:
+        self.split = {"pivot": 0, "keypoints": 0, "base": 0, "audio": 0, "container": C.FILE_HEADER_SIZE}
+        self.per_frame: dict[int, FrameBytes] = {}
+        self.segment_frame = 0  # frame of the last pivot: a BASH belongs to its segment
+
+    def at(self, frame: int) -> FrameBytes:
+        return self.per_frame.setdefault(frame, FrameBytes(frame))
+
+    def add(self, chunk, nbytes: int) -> None:
+        payload = nbytes - C.CHUNK_OVERHEAD
+        cat = CATEGORY.get(chunk.CHUNK_TYPE.decode("ascii"))
+        if cat is None:
+            self.split["container"] += nbytes
+            return
+        self.split[cat] += payload
+        self.split["container"] += C.CHUNK_OVERHEAD
+        if isinstance(chunk, (C.Pivot, C.PivotSwitch)):
+            self.segment_frame = chunk.frame_index
+            self.at(chunk.frame_index).pivot += payload
+        elif isinstance(chunk, C.KeypointBlock):
+            frames = [chunk.first_frame + i * chunk.step for i in range(chunk.count)] or [chunk.first_frame]
+            share, extra = divmod(payload, len(frames))
+            for i, f in enumerate(frames):
+                self.at(f).keypoints += share + (i < extra)
+        elif isinstance(chunk, C.BasePackets):
+            sizes = [2 + len(p) for p in chunk.packets]  # each packet's length field and data
+            for f, n in zip(chunk.frames, sizes):
+                self.at(f).base += n
+            self.at(chunk.first_frame).base += payload - sum(sizes)  # the chunk's own fields
+        elif isinstance(chunk, C.BaseHeader):
+            self.at(self.segment_frame).base += payload
+
+    def frames(self, count: int) -> list[FrameBytes]:
+        return [self.per_frame.get(i, FrameBytes(i)) for i in range(max(count, max(self.per_frame, default=-1) + 1))]
 
 
 def stream_stats(path: Path) -> StreamStats:
-    """Reads the chunks only (no model): sizes, rate, byte split, pivots."""
-    split = {"pivot": 0, "keypoints": 0, "base": 0, "audio": 0, "container": C.FILE_HEADER_SIZE}
+    """Reads the chunks only (no model): sizes, rate, byte split, pivots, per-frame sizes."""
+    tally = _Tally()
     header: C.StreamHeader | None = None
     pivots: list[PivotInfo] = []
     reason = "start"
     frames = 0
-    kp_frames = 0
     timed: list[tuple[object, int]] = []  # (chunk, bytes on disk) to place in time once fps is known
     audio_tb: Fraction | None = None
     try:
@@ -71,14 +154,7 @@ def stream_stats(path: Path) -> StreamStats:
         raise ThcError(f"cannot read {path}: {e.strerror or e}") from None
     with f:
         for chunk, nbytes in C.read_chunks(f):
-            name = chunk.CHUNK_TYPE.decode("ascii")
-            payload = nbytes - C.CHUNK_OVERHEAD
-            cat = CATEGORY.get(name)
-            if cat:
-                split[cat] += payload
-                split["container"] += C.CHUNK_OVERHEAD
-            else:
-                split["container"] += nbytes
+            tally.add(chunk, nbytes)
             timed.append((chunk, nbytes))
             if isinstance(chunk, C.StreamHeader):
                 header = chunk
@@ -87,18 +163,23 @@ def stream_stats(path: Path) -> StreamStats:
             elif isinstance(chunk, C.PivotSwitch):
                 reason = C.SwitchReason(chunk.reason).name.lower()
             elif isinstance(chunk, C.Pivot):
-                pivots.append(PivotInfo(chunk.frame_index, reason, payload))
-            elif isinstance(chunk, C.KeypointBlock):
-                kp_frames += chunk.count
+                pivots.append(PivotInfo(chunk.frame_index, reason, nbytes - C.CHUNK_OVERHEAD))
             elif isinstance(chunk, C.End):
                 frames = chunk.frame_count
+    split = tally.split
     total = sum(split.values())
+    video = sum(split[c] for c in VIDEO_CATEGORIES)
     fps = Fraction(header.fps_num, header.fps_den)
     duration = frames / fps if frames else 0
     secs = float(duration) or 1.0
     events = [(chunk_time(c, fps, audio_tb, float(duration)), n) for c, n in timed]
     events.append((0.0, C.FILE_HEADER_SIZE))
-    window_start, window_kbps = worst_window(events, WINDOW_S)
+    if duration and duration < WINDOW_S:  # one window, the whole clip: all its bytes over its length
+        window, window_start, window_kbps = float(duration), 0.0, total * 8 / float(duration) / 1000
+    else:
+        window = WINDOW_S
+        window_start, window_kbps = worst_window(events, window)
+    pixels = max(1, frames * header.width * header.height)
     return StreamStats(
         file=str(path),
         width=header.width,
@@ -111,42 +192,94 @@ def stream_stats(path: Path) -> StreamStats:
         bytes_total=total,
         bytes_by_category=split,
         kbps=total * 8 / secs / 1000,
-        bits_per_pixel=total * 8 / max(1, frames * header.width * header.height),
+        video_bytes=video,
+        video_kbps=video * 8 / secs / 1000,
+        video_bits_per_pixel=video * 8 / pixels,
+        audio_kbps=split["audio"] * 8 / secs / 1000,
+        container_kbps=split["container"] * 8 / secs / 1000,
+        base_share=split["base"] / video if video else 0.0,
         keypoint_kbps=split["keypoints"] * 8 / secs / 1000,
         keypoint_bytes_per_frame=split["keypoints"] / max(1, frames),
+        window_s=window,
         worst_window_kbps=window_kbps,
         worst_window_start_s=window_start,
         pivots=pivots,
+        frame_bytes=tally.frames(frames),
     )
 
 
+def _reference_warnings(stats: StreamStats, ref_path: Path, ref_fps: Fraction, ref_frames: int) -> list[str]:
+    out = []
+    if abs(float(ref_fps) - stats.fps) > 1e-6:
+        out.append(f"{ref_path} runs at {float(ref_fps):.3f} fps, {stats.file} at {stats.fps:.3f} fps: frames are compared in order")
+    if ref_frames and ref_frames != stats.frames:
+        out.append(f"{ref_path} has {ref_frames} frames, {stats.file} {stats.frames}: "
+                   f"only the first {min(ref_frames, stats.frames)} are compared")
+    return out
+
+
 def add_quality(stats: StreamStats, reference: Path, loaded: LoadedModel) -> StreamStats:
-    """Decode the stream and compare it frame by frame with the reference video (mean PSNR, SSIM)."""
-    p, s = [], []
+    """Decode the stream and compare it frame by frame with the reference video: PSNR Y and RGB
+    (ffmpeg's average: the PSNR of the mean MSE), mean SSIM RGB; warnings when the reference's
+    frame count or rate differ (the first min(count) frames are compared)."""
+    mse_ys, mse_rgbs, s = [], [], []
     with VideoReader(reference) as ref, open(stats.file, "rb") as f:
-        if (ref.info.width, ref.info.height) != (stats.width, stats.height):
-            raise ThcError(f"reference is {ref.info.width}x{ref.info.height}, stream is {stats.width}x{stats.height}")
+        info = ref.info
+        if (info.width, info.height) != (stats.width, stats.height):
+            raise ThcError(f"reference {reference} is {info.width}x{info.height}, stream {stats.file} is {stats.width}x{stats.height}")
         ref_frames = iter(ref)
+        read = 0
         for event in decode_stream(f, loaded):
             if not isinstance(event, Frame):
                 continue
             r = next(ref_frames, None)
             if r is None:
                 break
-            p.append(psnr(event.rgb, r))
+            read += 1
+            mse_ys.append(mse_y(event.rgb, r))
+            mse_rgbs.append(mse_rgb(event.rgb, r))
             s.append(ssim_u8(event.rgb, r))
-    if not p:
-        raise ThcError("no frames to compare")
-    stats.psnr_per_frame = [float(v) for v in np.minimum(p, 100.0)]
-    stats.psnr = float(np.mean(stats.psnr_per_frame))
-    stats.ssim = float(np.mean(s))
+        ref_count = read + sum(1 for _ in ref_frames) if read == stats.frames else read
+    if not mse_ys:
+        raise ThcError(f"{reference}: no frames to compare with {stats.file}")
+    stats.warnings += _reference_warnings(stats, reference, info.fps, ref_count)
+    stats.reference, stats.compared_frames = str(reference), len(mse_ys)
+    stats.psnr_y_per_frame = [min(100.0, psnr_from_mse(m)) for m in mse_ys]
+    stats.psnr_rgb_per_frame = [min(100.0, psnr_from_mse(m)) for m in mse_rgbs]
+    stats.psnr_y = min(100.0, psnr_from_mse(float(np.mean(mse_ys))))
+    stats.psnr_rgb = min(100.0, psnr_from_mse(float(np.mean(mse_rgbs))))
+    stats.ssim_rgb = float(np.mean(s))
     return stats
 
 
 def worst_second(stats: StreamStats) -> tuple[float, float]:
-    """(start s, mean PSNR) of the one-second stretch with the lowest mean PSNR."""
-    v = np.asarray(stats.psnr_per_frame, np.float64)
+    """(start s, PSNR Y of the mean MSE) of the one-second stretch with the lowest PSNR Y."""
+    v = 10 ** (-np.asarray(stats.psnr_y_per_frame, np.float64) / 10)  # MSE / 255^2
     per = max(1, round(stats.fps))
     means = [v[i : i + per].mean() for i in range(0, len(v), per)]
-    k = int(np.argmin(means))
-    return k * per / stats.fps, float(means[k])
+    k = int(np.argmax(means))
+    return k * per / stats.fps, float(-10 * np.log10(means[k]))
+
+
+# One row per stream for `thc stats --csv` (written with the csv module: any file name is safe).
+CSV_FIELDS = ("file", "schema_version", "frames", "width", "height", "fps", "duration_s", "bytes_total", "kbps",
+              "video_bytes", "video_kbps", "video_bits_per_pixel", "pivot_bytes", "keypoint_bytes", "base_bytes",
+              "base_share", "audio_bytes", "audio_kbps", "container_bytes", "window_s", "worst_window_kbps",
+              "worst_window_start_s", "pivots", "reference", "psnr_y", "psnr_rgb", "ssim_rgb", "error")
+
+
+def csv_row(s: StreamStats) -> dict:
+    """StreamStats -> a dict keyed by CSV_FIELDS (numbers rounded for reading, sizes exact)."""
+    b = s.bytes_by_category
+
+    def r(x, n):
+        return "" if x is None else round(x, n)
+
+    return {"file": s.file, "schema_version": s.schema_version, "frames": s.frames, "width": s.width, "height": s.height,
+            "fps": r(s.fps, 6), "duration_s": r(s.duration_s, 6), "bytes_total": s.bytes_total, "kbps": r(s.kbps, 4),
+            "video_bytes": s.video_bytes, "video_kbps": r(s.video_kbps, 4), "video_bits_per_pixel": r(s.video_bits_per_pixel, 8),
+            "pivot_bytes": b["pivot"], "keypoint_bytes": b["keypoints"], "base_bytes": b["base"], "base_share": r(s.base_share, 4),
+            "audio_bytes": b["audio"], "audio_kbps": r(s.audio_kbps, 4), "container_bytes": b["container"],
+            "window_s": r(s.window_s, 4), "worst_window_kbps": r(s.worst_window_kbps, 4),
+            "worst_window_start_s": r(s.worst_window_start_s, 4), "pivots": len(s.pivots), "reference": s.reference or "",
+            "psnr_y": r(s.psnr_y, 4), "psnr_rgb": r(s.psnr_rgb, 4), "ssim_rgb": r(s.ssim_rgb, 6), "error": ""}

@@ -1,4 +1,4 @@
-"""Picture-quality metrics on RGB frames: PSNR and SSIM (also used as a training loss)."""
+"""Picture-quality metrics on RGB frames: PSNR (RGB, and Y as ffmpeg's psnr filter) and SSIM (also a training loss)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,30 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB of two uint8 RGB images (any shape), peak 255; inf when identical."""
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
+# BT.601 limited-range luma from 8-bit RGB (what swscale writes into a yuv420p frame's Y plane).
+_Y601 = np.array([65.481, 128.553, 24.966]) / 255.0
+
+
+def luma_bt601(rgb: np.ndarray) -> np.ndarray:
+    """(H,W,3) uint8 RGB -> (H,W) uint8 Y, BT.601 limited range (16..235), rounded."""
+    return np.clip(np.rint(16.0 + rgb.astype(np.float64) @ _Y601), 0, 255).astype(np.uint8)
+
+
+def mse_rgb(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean squared error of two uint8 images over all pixels and channels."""
+    return float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+
+
+def mse_y(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean squared error of the BT.601 luma of two (H,W,3) uint8 RGB images."""
+    return mse_rgb(luma_bt601(a), luma_bt601(b))
+
+
+def psnr_from_mse(mse: float, peak: float = 255.0) -> float:
+    """10 log10(peak^2 / mse) dB; inf for 0. ffmpeg's psnr filter averages MSE over frames, then this."""
+    return float("inf") if mse == 0 else float(10 * np.log10(peak**2 / mse))
 
 
 def ssim_u8(a: np.ndarray, b: np.ndarray) -> float:

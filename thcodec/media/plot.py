@@ -62,12 +62,12 @@ def line_chart(series: list[Series], title: str, x_label: str, y_label: str, pat
 
 
 def quality_chart(values: list[float], fps: float, pivots: list[tuple[int, str]], title: str, path: Path) -> None:
-    """Per-frame PSNR (dB), its per-second mean, and a marker at every pivot (frame, reason)."""
+    """Per-frame PSNR (dB; stats passes PSNR Y), its per-second mean, and a marker at every pivot (frame, reason)."""
     v = np.minimum(np.asarray(values, np.float64), 60.0)
     per_s = max(1, round(fps))
     centres = [(i + min(i + per_s, len(v))) / 2 / fps for i in range(0, len(v), per_s)]
     means = [float(v[i : i + per_s].mean()) for i in range(0, len(v), per_s)]
     line_chart(
         [Series("frame", [i / fps for i in range(len(v))], list(v), GREY, 1), Series("1-second mean", centres, means, BLUE, 3)],
-        title, "time (s)", "PSNR (dB)", path, [(f / fps, why.replace("_", " ")) for f, why in pivots],
+        title, "time (s)", "PSNR Y (dB)", path, [(f / fps, why.replace("_", " ")) for f, why in pivots],
     )

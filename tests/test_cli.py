@@ -77,9 +77,33 @@ def test_help_mentions_every_option(command):
     ok(result)
     for param in COMMANDS[command].params:
         for opt in param.opts:
-            if opt.startswith("-"):
+            if opt.startswith("-") and not param.hidden:
                 assert opt in result.stdout, (command, opt)
-    assert "--help" in result.stdout
+    assert "--help" in result.stdout and "-h" in result.stdout
+    assert thc(command, "-h").stdout == result.stdout
+
+
+def test_old_option_names_are_hidden_aliases(files, tmp_path):
+    clip, _, _ = files
+    help_text = thc("encode", "--help").stdout
+    assert "--max-motion-error" in help_text and "--quality " not in help_text and " -q " not in help_text
+    out = tmp_path / "old.thc"
+    result = thc("encode", clip, out, "--quality", 3, "-q", "--single-pivot")
+    ok(result)
+    assert "--quality is now --max-motion-error" in result.stderr and "-q is now --quiet" in result.stderr
+    assert "wrote" not in result.stderr  # -q still means quiet, for this version
+    result = thc("encode", clip, tmp_path / "new.thc", "--max-motion-error", 3, "--quiet", "--single-pivot")
+    ok(result)
+    assert result.stderr.count("warning") == result.stderr.count("no face found")
+
+
+def test_encode_refuses_an_output_not_named_thc(files, tmp_path):
+    clip, _, _ = files
+    fails(thc("encode", clip, tmp_path / "wrongname.mp4", "--single-pivot"), r"wrongname\.mp4: .*name the output \.thc")
+    assert not (tmp_path / "wrongname.mp4").exists()
+    result = thc("encode", clip, tmp_path / "stream.bin", "--force", "--quiet", "--single-pivot")
+    ok(result)
+    assert "stream.bin: a .thc stream under another name" in result.stderr
 
 
 # --- happy paths ------------------------------------------------------------------------
@@ -159,7 +183,7 @@ def test_stats_of_many_files_as_csv(files, tmp_path):
 def test_decode_without_audio(files, tmp_path):
     _, stream, _ = files
     out = tmp_path / "mute.mkv"
-    ok(thc("decode", stream, out, "--no-audio", "-q"))
+    ok(thc("decode", stream, out, "--no-audio", "--quiet"))
     assert not probe(out).has_audio
     assert probe(out).width == 64
 
@@ -168,8 +192,8 @@ def test_odd_size_keeps_its_size(files, tmp_path):
     make = files[2]
     clip = make(width=65, height=49, frames=3, audio=False)
     stream, out = tmp_path / "odd.thc", tmp_path / "odd.mp4"
-    ok(thc("encode", clip, stream, "-q"))
-    ok(thc("decode", stream, out, "-q"))
+    ok(thc("encode", clip, stream, "--quiet"))
+    ok(thc("decode", stream, out, "--quiet"))
     with VideoReader(out) as reader:
         frames = list(reader)
     assert reader.info.width == 65 and reader.info.height == 49
@@ -180,11 +204,11 @@ def test_one_frame_video(files, tmp_path):
     make = files[2]
     clip = make(frames=1, audio=True)
     stream, out = tmp_path / "one.thc", tmp_path / "one.mp4"
-    ok(thc("encode", clip, stream, "-q"))
+    ok(thc("encode", clip, stream, "--quiet"))
     result = thc("stats", stream, "--json")
     ok(result)
     assert json.loads(result.stdout)["frames"] == 1
-    ok(thc("decode", stream, out, "-q"))
+    ok(thc("decode", stream, out, "--quiet"))
     with VideoReader(out) as reader:
         assert len(list(reader)) == 1
 
@@ -230,9 +254,9 @@ def test_output_exists_needs_force(files, tmp_path):
     fails(thc("decode", stream, video), "exists")
     assert video.read_bytes() == b"precious"
 
-    ok(thc("encode", clip, target, "--force", "-q"))
+    ok(thc("encode", clip, target, "--force", "--quiet"))
     assert target.read_bytes()[:4] == b"\x89THC"
-    ok(thc("decode", stream, video, "-f", "-q"))
+    ok(thc("decode", stream, video, "-f", "--quiet"))
     assert probe(video).width == 64
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.mp4", "taken.thc"]  # no temp files left
 
@@ -297,7 +321,7 @@ def test_long_paths_are_not_wrapped(tmp_path):
 def test_decode_to_another_size(files, tmp_path):
     _, stream, _ = files
     out = tmp_path / "big.mp4"
-    ok(thc("decode", stream, out, "--size", "96x72", "--sr", "bicubic", "-q"))
+    ok(thc("decode", stream, out, "--size", "96x72", "--sr", "bicubic", "--quiet"))
     assert (probe(out).width, probe(out).height) == (96, 72)
 
 

@@ -27,6 +27,7 @@ from thcodec.options import BASE_SIZES, MODES, MOTION_SOURCES, EncodeOptions
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},  # -h as in every other tool
     help="thcodec: video calls at a few kbit/s. Sends a picture of the speaker now and then and "
     "ten key points per frame; the receiver animates the picture.",
 )
@@ -66,7 +67,18 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite OUTPUT if it exists.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bar, no summary line.")]
+# -q is quality in ffmpeg and x264 habits (-q:v, -q 80), so it is no short name for --quiet any
+# more: kept hidden, with a warning, for one version (0.x) and then removed.
+QuietOld = Annotated[bool, typer.Option("-q", hidden=True)]
+
+
+def _alias(old: str, new: str, old_value, new_value, default=None):
+    """The value of an option given under its new name or its old, hidden one (with a warning)."""
+    if old_value is None or old_value is False:
+        return new_value
+    err.print(f"thc: warning: {old} is now {new}; the old name goes away in the next version", highlight=False)
+    return old_value if new_value == default else new_value
 NoAudio = Annotated[bool, typer.Option("--no-audio", help="Drop the audio track.")]
 
 
@@ -130,6 +142,15 @@ def _about(*paths: Path) -> Iterator[None]:
         raise
 
 
+def _check_thc_suffix(output: Path, force: bool) -> None:
+    """encode writes a .thc stream: a name like x.mp4 would mislead every player (--force: a warning)."""
+    if output.suffix.lower() == ".thc" or output.is_dir():  # a folder: atomic_output says so
+        return
+    if not force:
+        raise ThcError(f"{output}: encode writes a .thc stream; name the output .thc (or use --force)")
+    err.print(f"thc: warning: {output}: a .thc stream under another name", highlight=False)
+
+
 def _check_input(path: Path) -> None:
     if not path.exists():
         raise ThcError(f"{path}: no such file")
@@ -167,7 +188,7 @@ def encode(
     interp: Annotated[int, typer.Option(min=1, max=4, help="Send key points for every k-th frame; the receiver fills the rest (its interpolation network, see thc decode --interp-method). 2 costs about 1% in AKD for 15% less rate.")] = EncodeOptions.interp,
     pivot_quality: Annotated[int, typer.Option(min=10, max=95, help="JPEG quality of the pivot picture (its bytes dominate short calls).")] = EncodeOptions.pivot_quality,
     audio_kbps: Annotated[int, typer.Option(min=6, max=64, help="Opus bit rate of the audio track, kbit/s.")] = EncodeOptions.audio_bitrate // 1000,
-    quality: Annotated[float, typer.Option(min=0.5, max=100, help="Motion error, in pixels of a 256x256 face, at which a new pivot is sent: the sender predicts the receiver's picture and measures how far its face key points stray from the real ones (ordinary talking: under 4). Lower: more pivots, more bytes.")] = EncodeOptions.max_motion_error_px,
+    max_motion_error: Annotated[float, typer.Option(min=0.5, max=100, help="Motion error, in pixels of a 256x256 face, at which a new pivot is sent: the sender predicts the receiver's picture and measures how far its face key points stray from the real ones (ordinary talking: under 4). Lower: more pivots, more bytes.")] = EncodeOptions.max_motion_error_px,
     max_kbps: Annotated[float, typer.Option(min=0, help="Cap on the bit rate of any 10 seconds of the stream, kbit/s, audio included: pivots are held back or sent at lower JPEG quality to stay under it (0: no cap).")] = EncodeOptions.max_kbps,
     min_pivot_interval: Annotated[float, typer.Option(min=0, help="Seconds after a pivot before the quality or face-position test may send another (scene cuts do not wait).")] = EncodeOptions.min_pivot_interval_s,
     max_pivot_interval: Annotated[float, typer.Option(min=0, help="Send a pivot at least this often, seconds (0: only when needed).")] = EncodeOptions.max_pivot_interval_s,
@@ -180,15 +201,17 @@ def encode(
     base_size: Annotated[int, typer.Option(help=f"Hybrid mode: side of the base stream's square picture of the face, pixels ({', '.join(map(str, BASE_SIZES))}). Larger: more expression detail, more bytes.")] = EncodeOptions.base_size,
     base_crf: Annotated[int, typer.Option(min=1, max=63, help="Hybrid mode: the base stream's AV1 CRF (1-63). Higher: fewer bytes, a blurrier base.")] = EncodeOptions.base_crf,
     base_step: Annotated[int, typer.Option(min=1, max=8, help="Hybrid mode: code every n-th frame in the base stream (2: half the frame rate; the key points carry the motion in between).")] = EncodeOptions.base_step,
+    quality: Annotated[Optional[float], typer.Option("--quality", min=0.5, max=100, hidden=True)] = None,  # old name of --max-motion-error
     no_audio: NoAudio = False,
-    force: Force = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite OUTPUT if it exists; write a .thc stream into a file not named .thc.")] = False,
     quiet: Quiet = False,
+    q: QuietOld = False,
 ) -> None:
     """Compress a video into a .thc stream.
 
     New pivots are sent on a scene cut, when the face leaves its region, when the background
     changes, and when the sender, running the receiver's model, predicts that the face will
-    move wrongly (--quality)."""
+    move wrongly (--max-motion-error)."""
     from thcodec.sender.encoder import encode as encode_video
 
     def run(loaded, tmp: Path, start, step) -> tuple[str, list[str]]:
@@ -200,12 +223,17 @@ def encode(
 
     def options() -> EncodeOptions:
         return EncodeOptions(interp=interp, pivot_quality=pivot_quality, audio=not no_audio, audio_bitrate=audio_kbps * 1000,
-                             adaptive=not single_pivot, max_motion_error_px=quality, min_pivot_interval_s=min_pivot_interval,
+                             adaptive=not single_pivot, max_motion_error_px=motion_error, min_pivot_interval_s=min_pivot_interval,
                              max_pivot_interval_s=max_pivot_interval, max_kbps=max_kbps, refine_steps=refine,
                              xy_step=xy_step, jac_step=jac_step, motion=motion.value, mode=mode.value, base_size=base_size,
                              base_crf=base_crf, base_step=base_step)
 
+    motion_error = _alias("--quality", "--max-motion-error", quality, max_motion_error, EncodeOptions.max_motion_error_px)
+    quiet = _alias("-q", "--quiet", q, quiet, False)
     opts = _run(options)
+    _run(_check_input, input)  # a missing input is the first thing to say
+    _run(_check_thc_suffix, output, force)
+
 
     # The sender runs eager PyTorch: the key points it quantizes, hence the stream's bytes, are the
     # same on every machine and backend; the receiver may take the faster backend.
@@ -222,6 +250,7 @@ def decode(
     no_audio: NoAudio = False,
     force: Force = False,
     quiet: Quiet = False,
+    q: QuietOld = False,
 ) -> None:
     """Rebuild a video from a .thc stream."""
     from thcodec.receiver.decoder import decode_file
@@ -233,6 +262,7 @@ def decode(
         return f"wrote {output}: {n} frames", []
 
     out_size = _run(parse_size, size)
+    quiet = _alias("-q", "--quiet", q, quiet, False)
 
     _convert(input, output, force, quiet, "decoding", run, suffixes=OUTPUT_SUFFIXES)
 
@@ -367,9 +397,12 @@ def bench(
     weights: Annotated[Optional[Path], typer.Option(help="thcodec's weights folder (manifest.json + networks, as written by python -m thcodec.train.export --out DIR): measure a candidate before shipping it. Default: the shipped weights/.")] = None,
     only: Annotated[Optional[list[str]], typer.Option(help="Measure only this setting, as points.csv's setting column names it, e.g. 'pivot_quality=50,interp=2,motion=landmarks,xy_step=4,jac_step=8' (repeat for more).")] = None,
     quiet: Quiet = False,
+    q: QuietOld = False,
 ) -> None:
     """Measure thcodec against x264, x265, vvenc, SVT-AV1 and a frozen frame (condition th256)."""
     from thcodec.bench.run import BenchOptions, parse_codecs, run_bench, val_clips
+
+    quiet = _alias("-q", "--quiet", q, quiet, False)
 
     def work():
         paths = list(clips or [])

@@ -1,30 +1,30 @@
 #!/usr/bin/env bash
-# One CSV row per .thc file in a folder: size, rate and where the bytes go; with a reference
-# folder (originals with the same base names), also PSNR and SSIM.
+# One CSV row per .thc file in a folder (thc stats --csv: the csv module quotes any file name):
+# sizes, video-only rate and bits per pixel, audio and container apart, the worst window; with a
+# reference folder (originals with the same base names), also PSNR Y, PSNR RGB and SSIM RGB.
 # Usage: examples/stats_csv.sh THC_DIR [REFERENCE_DIR] > stats.csv
-# Stops at the first failure and names the file that failed.
-set -euo pipefail
+# Keeps going past a failure (its row carries the error) and lists the failed files at the end (exit 1 if any).
+set -uo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 THC_DIR [REFERENCE_DIR]" >&2; exit 2; }
 thc_dir=$1 ref_dir=${2:-}
 shopt -s nullglob
 files=("$thc_dir"/*.thc)
 [ ${#files[@]} -gt 0 ] || { echo "no .thc files in $thc_dir" >&2; exit 1; }
-echo "file,frames,width,height,fps,duration_s,bytes,kbps,bits_per_pixel,pivot_bytes,keypoint_bytes,audio_bytes,container_bytes,keypoint_kbps,psnr,ssim"
+if [ -z "$ref_dir" ]; then
+  exec thc stats "${files[@]}" --csv
+fi
+failed=()
+header=1
 for f in "${files[@]}"; do
-  args=("$f" --json)
-  if [ -n "$ref_dir" ]; then
-    base=$(basename "${f%.thc}")
-    ref=$(ls "$ref_dir/$base".* 2>/dev/null | head -n 1 || true)
-    [ -n "$ref" ] || { echo "FAILED: $f (no reference named $base.* in $ref_dir)" >&2; exit 1; }
-    args+=(--reference "$ref")
-  fi
-  json=$(thc stats "${args[@]}") || { echo "FAILED: $f" >&2; exit 1; }
-  python3 - "$json" <<'PY'
-import json, sys
-s = json.loads(sys.argv[1]); b = s["bytes_by_category"]
-row = [s["file"], s["frames"], s["width"], s["height"], f'{s["fps"]:.3f}', f'{s["duration_s"]:.3f}', s["bytes_total"],
-       f'{s["kbps"]:.3f}', f'{s["bits_per_pixel"]:.6f}', b["pivot"], b["keypoints"], b["audio"], b["container"],
-       f'{s["keypoint_kbps"]:.3f}', "" if s["psnr"] is None else f'{s["psnr"]:.3f}', "" if s["ssim"] is None else f'{s["ssim"]:.5f}']
-print(",".join(str(x) for x in row))
-PY
+  base=$(basename "${f%.thc}")
+  refs=("$ref_dir/$base".*)
+  if [ ${#refs[@]} -eq 0 ]; then echo "no reference named $base.* in $ref_dir" >&2; failed+=("$f"); continue; fi
+  # the header once; a failed file still prints its row (with the error) and a non-zero status
+  thc stats "$f" --reference "${refs[0]}" --csv | tail -n +$((header ? 1 : 2)) || failed+=("$f")
+  header=0
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED (${#failed[@]} of ${#files[@]}):" >&2
+  printf '  %s\n' "${failed[@]}" >&2
+  exit 1
+fi

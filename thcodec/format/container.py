@@ -22,7 +22,7 @@ import enum
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, ClassVar, Iterator, Union
+from typing import BinaryIO, Callable, ClassVar, Iterator, Union
 
 from thcodec.errors import ThcError
 
@@ -34,6 +34,40 @@ FILE_HEADER_SIZE = len(MAGIC) + 2
 CHUNK_OVERHEAD = 12  # type + length + CRC
 MAX_PAYLOAD = 16 * 1024 * 1024
 _READ_PIECE = 1 << 20  # payloads are read in pieces so a lying length cannot allocate 16 MiB
+
+
+# What a receiver agrees to decode (docs/FORMAT.md, "Bounds"): checked before any work starts,
+# so no stream, however its fields are set, asks for more memory or time than these allow.
+MAX_SIDE = 8192  # pixels, either side of a frame (--size too)
+MAX_PIXELS = 4096 * 4096  # width x height
+MAX_FRAMES = 1 << 22  # frames in a stream (46 hours at 25 fps): HEAD's and END's counts
+MIN_FPS, MAX_FPS = 1, 1000
+MAX_TIME_BASE_DEN = 1_000_000  # audio time base: at least 1/1,000,000 s (Opus uses 1/48000)
+_I32 = (1 << 31) - 1
+
+
+def check_bounds(header: "StreamHeader") -> None:
+    """Refuse (ThcError) a stream header whose sizes, rate or frame count are past the bounds."""
+    w, h = header.width, header.height
+    if w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
+        raise ThcError(f"unsupported stream: {w}x{h} frames (at most {MAX_SIDE} a side and {MAX_PIXELS // 1000000} Mpixel)")
+    if header.fps_num > _I32 or header.fps_den > _I32 or not MIN_FPS <= header.fps_num / header.fps_den <= MAX_FPS:
+        raise ThcError(f"unsupported stream: {header.fps_num}/{header.fps_den} fps ({MIN_FPS} to {MAX_FPS})")
+    if header.frame_count > MAX_FRAMES:
+        raise ThcError(f"unsupported stream: {header.frame_count} frames (at most {MAX_FRAMES})")
+
+
+def check_audio_bounds(header: "AudioHeader") -> None:
+    """Refuse (ThcError) an audio time base PyAV cannot carry or finer than 1/1,000,000 s."""
+    num, den = header.time_base_num, header.time_base_den
+    if num > _I32 or den > _I32 or num * MAX_TIME_BASE_DEN < den or num > den:
+        raise ThcError(f"unsupported audio time base {num}/{den} (1/{MAX_TIME_BASE_DEN} s to 1 s)")
+
+
+def check_size(width: int, height: int) -> None:
+    """Refuse an output size past the bounds (thc decode --size)."""
+    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
+        raise ThcError(f"output size {width}x{height}: at most {MAX_SIDE} a side and {MAX_PIXELS // 1000000} Mpixel")
 
 
 class SwitchReason(enum.IntEnum):
@@ -567,11 +601,8 @@ def _read_exact(f: BinaryIO, n: int, what: str, offset: int) -> bytes:
     return data
 
 
-def read_chunks(f: BinaryIO) -> Iterator[tuple[Chunk, int]]:
-    """Yield (chunk, bytes on disk) for every known chunk in order, HEAD first, END last.
-
-    Everything wrong with the bytes raises ThcError; nothing else escapes.
-    """
+def _read_file_header(f: BinaryIO) -> int:
+    """The magic and the format version; -> the version."""
     head = _read_upto(f, len(MAGIC))
     if head != MAGIC:
         if head and MAGIC.startswith(head):
@@ -582,6 +613,36 @@ def read_chunks(f: BinaryIO) -> Iterator[tuple[Chunk, int]]:
         raise ThcError(f"made by a newer thcodec (format {version}), this one reads format {FORMAT_VERSION}")
     if version < 1:
         raise ThcError(f"damaged file: format version {version}")
+    return version
+
+
+def _parse(ctype: bytes, payload: bytes, version: int, index: int, where: str) -> Chunk | None:
+    """The chunk of a CRC-checked (type, payload), index counting from 1; None: ancillary, skipped."""
+    name = _type_name(ctype)
+    cls = CHUNK_TYPES.get(ctype)
+    if index == 1 and cls is not StreamHeader:
+        raise ThcError(f"damaged file: first chunk is {name}, not HEAD")
+    if cls is None:
+        if chr(ctype[0]).islower():
+            return None  # ancillary: safe to ignore
+        raise ThcError(f"unsupported chunk type {name} in {where}: made by a newer thcodec?")
+    if cls is StreamHeader and index != 1:
+        raise ThcError(f"damaged file: second HEAD in {where}")
+    if _SINCE_VERSION.get(cls, KEYPOINT_FORMAT) > version:
+        raise ThcError(f"damaged file: {where} in a format-{version} file")
+    return cls.from_payload(payload)
+
+
+def read_chunks(f: BinaryIO, on_damage: Callable[[Damage], None] | None = None) -> Iterator[tuple[Chunk, int]]:
+    """Yield (chunk, bytes on disk) for every known chunk in order, HEAD first, END last.
+
+    Without on_damage, everything wrong with the bytes raises ThcError; nothing else escapes.
+    With it, damage is reported there and skipped (read_chunks_tolerant).
+    """
+    if on_damage is not None:
+        yield from read_chunks_tolerant(f, on_damage)
+        return
+    version = _read_file_header(f)
     offset = FILE_HEADER_SIZE
     index = 0
     while True:
@@ -603,20 +664,153 @@ def read_chunks(f: BinaryIO) -> Iterator[tuple[Chunk, int]]:
         nbytes = CHUNK_OVERHEAD + length
         offset += nbytes
         index += 1
-        cls = CHUNK_TYPES.get(ctype)
-        if index == 1 and cls is not StreamHeader:
-            raise ThcError(f"damaged file: first chunk is {name}, not HEAD")
-        if cls is None:
-            if chr(ctype[0]).islower():
-                continue  # ancillary: safe to ignore
-            raise ThcError(f"unsupported chunk type {name} in {where}: made by a newer thcodec?")
-        if cls is StreamHeader and index != 1:
-            raise ThcError(f"damaged file: second HEAD in {where}")
-        if _SINCE_VERSION.get(cls, KEYPOINT_FORMAT) > version:
-            raise ThcError(f"damaged file: {where} in a format-{version} file")
-        chunk = cls.from_payload(payload)
+        chunk = _parse(ctype, payload, version, index, where)
+        if chunk is None:
+            continue
         yield chunk, nbytes
-        if cls is End:
+        if isinstance(chunk, End):
             if f.read(1):
                 raise ThcError(f"damaged file: data after the END chunk at byte {offset}")
+            return
+
+
+# --- Reading with concealment -------------------------------------------------------------
+
+RESYNC_SCAN = 1 << 20  # bytes scanned for the next chunk after a damaged one before giving up
+_RESYNC_CRC_BYTES = 64 << 20  # payload bytes CRC-checked in one scan (candidates with long lengths)
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A region of a stream the tolerant reader could not use.
+
+    kind: "damaged" (a chunk failed its CRC or its checks; the reader resynchronised after
+    it), "truncated" (the file ends inside a chunk) or "no-end" (it ends between chunks
+    without END). chunk_type: the lost chunk's type when the reader could tell it (the
+    damaged chunk's header was intact: the next chunk follows exactly where its length says),
+    else None (the receiver must assume any chunk may be lost)."""
+
+    offset: int
+    nbytes: int  # bytes skipped
+    kind: str
+    chunk_type: str | None
+    message: str
+
+
+class _Window:
+    """The file as a byte window: peek ahead, drop what is behind. Holds at most one chunk
+    (16 MiB) plus the resync scan, whatever the file's size."""
+
+    def __init__(self, f: BinaryIO, offset: int) -> None:
+        self._f, self._buf, self._base, self._eof = f, bytearray(), offset, False
+
+    def peek(self, pos: int, n: int) -> bytes:
+        """Up to n bytes at absolute offset pos (fewer at EOF)."""
+        need = pos + n - self._base - len(self._buf)
+        while need > 0 and not self._eof:
+            piece = self._f.read(max(need, 1 << 16))
+            if not piece:
+                self._eof = True
+                break
+            self._buf += piece
+            need -= len(piece)
+        start = pos - self._base
+        return bytes(self._buf[start : start + n])
+
+    def drop_before(self, pos: int) -> None:
+        if pos > self._base:
+            del self._buf[: pos - self._base]
+            self._base = pos
+
+
+def _chunk_at(win: _Window, pos: int) -> tuple[bytes, bytes] | str:
+    """(type, payload) of a whole chunk at pos whose header and CRC check, or why not:
+    "eof" (nothing there), "truncated" (the file ends inside it), "bad" (damaged)."""
+    hdr = win.peek(pos, 8)
+    if not hdr:
+        return "eof"
+    if len(hdr) < 8:
+        return "truncated"
+    ctype, length = hdr[:4], struct.unpack(">I", hdr[4:])[0]
+    if not _valid_type(ctype) or length > MAX_PAYLOAD:
+        return "bad"
+    body = win.peek(pos + 8, length + 4)
+    if len(body) < length + 4:
+        return "truncated"
+    payload, (crc,) = body[:length], struct.unpack(">I", body[length:])
+    if zlib.crc32(ctype + payload) != crc:
+        return "bad"
+    return ctype, payload
+
+
+def _plausible(ctype: bytes) -> bool:
+    """A type a resync may stop at: a known chunk other than HEAD, or an ancillary one."""
+    return (ctype in CHUNK_TYPES and ctype != StreamHeader.CHUNK_TYPE) or (_valid_type(ctype) and chr(ctype[0]).islower())
+
+
+def _resync(win: _Window, start: int) -> int | None:
+    """The offset of the next whole, CRC-valid chunk at or after start (bounded scan), or None."""
+    crc_budget = _RESYNC_CRC_BYTES
+    for pos in range(start, start + RESYNC_SCAN):
+        hdr = win.peek(pos, 8)
+        if len(hdr) < 8:
+            return None
+        if not _plausible(hdr[:4]):
+            continue
+        length = struct.unpack(">I", hdr[4:])[0]
+        if length > MAX_PAYLOAD or length > crc_budget:
+            continue
+        crc_budget -= length
+        if isinstance(_chunk_at(win, pos), tuple):
+            return pos
+    return None
+
+
+def read_chunks_tolerant(f: BinaryIO, on_damage: Callable[[Damage], None]) -> Iterator[tuple[Chunk, int]]:
+    """As read_chunks, but what is damaged is reported to on_damage and skipped: after a bad
+    chunk the reader looks for the next whole chunk whose CRC checks (within RESYNC_SCAN
+    bytes), and a file that ends early simply ends. A bad file header or a lost HEAD still
+    raise ThcError (nothing can be decoded without them)."""
+    version = _read_file_header(f)
+    win = _Window(f, FILE_HEADER_SIZE)
+    pos, index = FILE_HEADER_SIZE, 0
+    while True:
+        win.drop_before(pos)
+        got = _chunk_at(win, pos)
+        if got == "eof":
+            if index == 0:
+                raise ThcError("truncated file: no stream header")
+            on_damage(Damage(pos, 0, "no-end", None, f"the stream ends at byte {pos} without an END chunk"))
+            return
+        if isinstance(got, str):
+            if index == 0:
+                raise ThcError(f"damaged file: the stream header is {'truncated' if got == 'truncated' else 'damaged'}")
+            nxt = _resync(win, pos + 1)
+            kind = "truncated" if got == "truncated" and nxt is None else "damaged"
+            hdr = win.peek(pos, 8)
+            ctype = None
+            if nxt is not None and len(hdr) == 8 and nxt == pos + CHUNK_OVERHEAD + struct.unpack(">I", hdr[4:])[0]:
+                ctype = _type_name(hdr[:4])  # its header was intact: we know what was lost
+            skipped = (nxt if nxt is not None else pos + len(win.peek(pos, RESYNC_SCAN))) - pos
+            what = f"{ctype} chunk" if ctype else "chunk"
+            on_damage(Damage(pos, skipped, kind, ctype, f"{kind} {what} at byte {pos}"))
+            if nxt is None:
+                return
+            pos = nxt
+            continue
+        ctype, payload = got
+        nbytes = CHUNK_OVERHEAD + len(payload)
+        at, pos = pos, pos + nbytes
+        index += 1
+        try:
+            chunk = _parse(ctype, payload, version, index, f"chunk #{index - 1} ({_type_name(ctype)} at byte {at})")
+        except ThcError as e:
+            if index == 1:
+                raise
+            on_damage(Damage(at, nbytes, "damaged", _type_name(ctype), str(e)))
+            continue
+        if chunk is None:
+            continue
+        yield chunk, nbytes
+        if isinstance(chunk, End):
             return

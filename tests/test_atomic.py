@@ -127,3 +127,22 @@ def test_video_writer_on_temp_name(tmp_path):
                 writer.write_frame(square_frame(i, 32, 32))
     assert probe(target).frame_count == 3
     assert listing(tmp_path) == ["out.mp4"]
+
+
+def test_sigterm_cleans_up_like_ctrl_c(tmp_path):
+    """thc's SIGTERM handler (cli.run installs it) turns the signal into KeyboardInterrupt, so
+    atomic_output removes its temp file and the target is never created."""
+    import signal
+
+    from thcodec.cli import _terminated
+
+    target = tmp_path / "out.thc"
+    old = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with atomic_output(target, force=False) as tmp:
+                tmp.write_bytes(b"partial")
+                os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    assert list(tmp_path.iterdir()) == []

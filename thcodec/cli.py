@@ -111,6 +111,9 @@ def _progress(label: str, quiet: bool) -> Iterator[tuple]:
         yield (lambda total: bar.update(task, total=total or None), lambda n: bar.advance(task, n))
 
 
+EXIT_LOSSES = 3  # thc decode: written, with damaged or missing parts concealed
+
+
 def _run(fn, *args, **kwargs):
     """Run fn, turning ThcError and Ctrl-C into a one-line message and an exit code."""
     try:
@@ -201,6 +204,7 @@ def encode(
     base_size: Annotated[int, typer.Option(help=f"Hybrid mode: side of the base stream's square picture of the face, pixels ({', '.join(map(str, BASE_SIZES))}). Larger: more expression detail, more bytes.")] = EncodeOptions.base_size,
     base_crf: Annotated[int, typer.Option(min=1, max=63, help="Hybrid mode: the base stream's AV1 CRF (1-63). Higher: fewer bytes, a blurrier base.")] = EncodeOptions.base_crf,
     base_step: Annotated[int, typer.Option(min=1, max=8, help="Hybrid mode: code every n-th frame in the base stream (2: half the frame rate; the key points carry the motion in between).")] = EncodeOptions.base_step,
+    kpts_refresh: Annotated[int, typer.Option(min=0, max=1000, help="Code every n-th key-point block (a block: 25 sent frames) on its own rather than predicted from the one before, so a lost block is concealed only up to the next such one (0: only each pivot's first block). See docs/robustness.md.")] = EncodeOptions.independent_every,
     quality: Annotated[Optional[float], typer.Option("--quality", min=0.5, max=100, hidden=True)] = None,  # old name of --max-motion-error
     no_audio: NoAudio = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite OUTPUT if it exists; write a .thc stream into a file not named .thc.")] = False,
@@ -226,14 +230,13 @@ def encode(
                              adaptive=not single_pivot, max_motion_error_px=motion_error, min_pivot_interval_s=min_pivot_interval,
                              max_pivot_interval_s=max_pivot_interval, max_kbps=max_kbps, refine_steps=refine,
                              xy_step=xy_step, jac_step=jac_step, motion=motion.value, mode=mode.value, base_size=base_size,
-                             base_crf=base_crf, base_step=base_step)
+                             base_crf=base_crf, base_step=base_step, independent_every=kpts_refresh)
 
     motion_error = _alias("--quality", "--max-motion-error", quality, max_motion_error, EncodeOptions.max_motion_error_px)
     quiet = _alias("-q", "--quiet", q, quiet, False)
     opts = _run(options)
     _run(_check_input, input)  # a missing input is the first thing to say
     _run(_check_thc_suffix, output, force)
-
 
     # The sender runs eager PyTorch: the key points it quantizes, hence the stream's bytes, are the
     # same on every machine and backend; the receiver may take the faster backend.
@@ -248,23 +251,28 @@ def decode(
     sr: Annotated[SrMethod, typer.Option(help="How the 256x256 face comes back to its size in the output: the super-resolution network, which brings in the pivot's own detail, or plain bicubic up-scaling (the baseline, faster).")] = SrMethod.net,
     size: Annotated[Optional[str], typer.Option(metavar="WxH", help="Output frame size, e.g. 1280x720 (default: the original's). The background is the pivot resized; the face goes through --sr at its new size.")] = None,
     no_audio: NoAudio = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse a damaged or truncated stream (exit 1) instead of concealing what is lost (exit 3).")] = False,
     force: Force = False,
     quiet: Quiet = False,
     q: QuietOld = False,
 ) -> None:
-    """Rebuild a video from a .thc stream."""
-    from thcodec.receiver.decoder import decode_file
+    """Rebuild a video from a .thc stream. What is damaged or missing is concealed (exit code 3, one warning line)."""
+    from thcodec.receiver.decoder import Losses, decode_file
     from thcodec.media.video_io import OUTPUT_SUFFIXES
+
+    losses = Losses()
 
     def run(loaded, tmp: Path, start, step) -> tuple[str, list[str]]:
         n = decode_file(input, tmp, loaded, on_start=start, on_frames=step, with_audio=not no_audio,
-                        interp_method=interp_method.value, sr=sr.value, size=out_size)
-        return f"wrote {output}: {n} frames", []
+                        interp_method=interp_method.value, sr=sr.value, size=out_size, strict=strict, losses=losses)
+        return f"wrote {output}: {n} frames", [f"decoded with losses: {losses.summary()}"] if losses else []
 
     out_size = _run(parse_size, size)
     quiet = _alias("-q", "--quiet", q, quiet, False)
 
     _convert(input, output, force, quiet, "decoding", run, suffixes=OUTPUT_SUFFIXES)
+    if losses:
+        raise typer.Exit(EXIT_LOSSES)
 
 
 @app.command()
@@ -451,7 +459,15 @@ def _bench_progress(quiet: bool):
         yield Bar(bar)
 
 
+def _terminated(signum, frame) -> None:
+    """SIGTERM (kill, a service manager) ends a run as Ctrl-C does: temp files removed, nothing written."""
+    raise KeyboardInterrupt
+
+
 def run() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     app(prog_name="thc")
 
 

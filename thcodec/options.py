@@ -19,6 +19,7 @@ class EncodeOptions:
     audio: bool = True
     audio_bitrate: int = 12000
     block_frames: int = 25  # sent frames per key-point block (1 s at 25 fps)
+    independent_every: int = 0  # every n-th key-point block of a segment coded on its own, so a lost block stops there (0: only a segment's first; cost: docs/robustness.md)
     # Pivot policy (see thcodec/sender/pivot_policy.py). adaptive=False: one pivot, at frame 0.
     adaptive: bool = True
     max_motion_error_px: float = 5.0  # new pivot when the predicted frames' key points stray this far (px at 256)
@@ -44,6 +45,8 @@ class EncodeOptions:
             raise ThcError(f"--base-crf {self.base_crf}: SVT-AV1 takes 1-63")
         if not 1 <= self.base_step <= 8:
             raise ThcError(f"--base-step {self.base_step}: 1-8 frames")
+        if not 0 <= self.independent_every <= 1000:
+            raise ThcError(f"--kpts-refresh {self.independent_every}: 0-1000 blocks")
         if self.motion not in MOTION_SOURCES:
             raise ThcError(f"unknown motion source {self.motion!r}: choose one of {', '.join(MOTION_SOURCES)}")
         if self.max_pivot_interval_s and self.max_pivot_interval_s < self.min_pivot_interval_s:

@@ -27,19 +27,29 @@ class BaseLayerReceiver:
         self._pictures: list[np.ndarray] = []
         self._pending: list[int] = []  # frames of packets given to the decoder whose pictures are not out (none: see BaseDecoder)
         self._start = 0
+        self._last = -1  # frame of the last packet given to the decoder this segment
+        self.broken = False  # a packet of this segment was lost: the rest of it waits for the next key frame
 
     def restart(self, start: int) -> None:
         """A new segment begins at frame start: a new base stream."""
         self._decoder = BaseDecoder()
         self._frames, self._pictures, self._pending = [], [], []
-        self._start = start
+        self._start, self._last, self.broken = start, -1, False
 
     def add(self, chunk: C.BasePackets) -> None:
         for index, packet in zip(chunk.frames, chunk.packets):
             if index < self._start or (self._frames and index <= self._frames[-1]):
                 raise ThcError(f"damaged file: base picture for frame {index} out of order")
             self._pending.append(index)
+            self._last = index
             self._keep(self._decoder.decode(packet))
+
+    def follows(self, chunk: C.BasePackets) -> bool:
+        """Whether chunk continues this segment's base stream with no packet missing before it:
+        its first frame is the segment's first, or at most a step after the last packet."""
+        if self._last < 0:
+            return chunk.first_frame == self._start
+        return 0 < chunk.first_frame - self._last <= self.header.step
 
     def _keep(self, pictures: list[np.ndarray]) -> None:
         size = self.header.size

@@ -2,6 +2,14 @@
 
 `decode_stream` yields events in time order: a `Start` once the stream's set-up is known,
 then `Frame`s and `AudioPacketData`s. `decode_file` writes them to an MP4.
+
+By default the receiver conceals damage (docs/FORMAT.md, "Damaged streams"): the reader skips
+what fails its CRC or checks and resynchronises; frames whose key points were lost hold or
+interpolate the motion of the good blocks either side (a predicted block after a lost one
+cannot be decoded, so its frames are concealed too, until the next independent block or
+pivot); lost audio is a gap (silence); a lost pivot keeps the last good one; a lost base
+picture leaves the newest one, or the animated pivot alone; a truncated file gives the frames
+up to where it ends. Every concealment is counted in `Losses`. strict=True refuses instead.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from thcodec.receiver.segment import PivotSegment, SegmentRenderer
 from thcodec.receiver.timeline import KeypointTimeline, Ready
 
 BATCH = 8  # frames animated together
+MAX_GAP_S = 30  # the longest run of frames a loss may conceal (held or interpolated); past it a block is damage
 FADE_FRAMES = 8  # a pivot refresh (not a cut) blends in over this many frames
 _FADE_REASONS = (C.SwitchReason.QUALITY, C.SwitchReason.MAX_INTERVAL, C.SwitchReason.FACE_LEFT)
 
@@ -43,6 +52,36 @@ class Start:
         return Fraction(self.header.fps_num, self.header.fps_den)
 
 
+@dataclass
+class Losses:
+    """What a concealing decode could not use, counted."""
+
+    chunks: int = 0  # damaged regions the reader skipped (a bad chunk, or garbage up to the next good one)
+    keypoint_blocks: int = 0  # key-point blocks received but not decodable (damaged, or predicted from a lost one)
+    frames: int = 0  # frames whose motion was concealed (held, or interpolated across a loss)
+    pivots: int = 0  # pivots lost or undecodable: the last good one went on
+    audio: int = 0  # audio chunks or packets lost: silence for their span
+    base: int = 0  # base-layer chunks lost or undecodable (hybrid): the newest picture, or none, instead
+    truncated: bool = False  # the file ends inside a chunk: the frames up to there
+    end_lost: bool = False  # no END chunk: the frame count is HEAD's estimate (or the frames decoded, if truncated)
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, name) for name in self.__dataclass_fields__)
+
+    def summary(self) -> str:
+        """One line: what was lost and concealed."""
+        parts = [f"{self.chunks} damaged chunk regions skipped"] if self.chunks else []
+        for name, what in (("keypoint_blocks", "key-point blocks undecodable"), ("frames", "frames with concealed motion"),
+                           ("pivots", "pivots lost"), ("audio", "audio chunks lost"), ("base", "base-layer chunks lost")):
+            if getattr(self, name):
+                parts.append(f"{getattr(self, name)} {what}")
+        if self.truncated:
+            parts.append("file truncated")
+        elif self.end_lost:
+            parts.append("END chunk lost")
+        return ", ".join(parts) or "no losses"
+
+
 @dataclass(frozen=True)
 class Frame:
     index: int
@@ -54,8 +93,12 @@ class Receiver:
     generator of the events that chunk makes (frames come out as soon as their key points are
     known; a refreshed pivot fades in over FADE_FRAMES)."""
 
-    def __init__(self, loaded: LoadedModel, interp_method: str = "net", sr: str = "net", size: tuple[int, int] | None = None) -> None:
+    def __init__(self, loaded: LoadedModel, interp_method: str = "net", sr: str = "net", size: tuple[int, int] | None = None,
+                 strict: bool = False, losses: Losses | None = None) -> None:
         self._loaded, self._sr, self._size = loaded, sr, size
+        self.strict = strict
+        self.losses = losses if losses is not None else Losses()
+        self.ended = False  # END seen
         self.header: C.StreamHeader | None = None
         self.audio: AudioConfig | None = None
         self.started = False
@@ -64,7 +107,8 @@ class Receiver:
         self._last_rgb: np.ndarray | None = None  # the last frame yielded
         self._reason = C.SwitchReason.START
         self._switch_at: int | None = None  # frame of the last SWCH, until its PIVT
-        self._prev_fields: np.ndarray | None = None
+        self._prev_fields: np.ndarray | None = None  # the last decoded block's last frame (what a predicted block adds to)
+        self._prev_last = -1  # and its index
         self._base: BaseLayerReceiver | None = None  # the hybrid mode's base layer (format 2)
         self._timeline = KeypointTimeline(loaded.interpolator if interp_method == "net" else None)
 
@@ -90,12 +134,17 @@ class Receiver:
 
     def on_header(self, chunk: C.StreamHeader) -> Iterator[Start | Frame | AudioPacketData]:
         _check_header(chunk, self._loaded)
+        if self._size is not None:
+            C.check_size(*self._size)
         self.header = chunk
+        fps = chunk.fps_num / chunk.fps_den
+        self._max_gap = max(250, int(MAX_GAP_S * fps))
         return iter(())
 
     def on_audio_header(self, chunk: C.AudioHeader) -> Iterator[Start | Frame | AudioPacketData]:
         if self.started:
-            raise ThcError("damaged file: audio header after the stream started")
+            return self._damage("damaged file: audio header after the stream started", "audio")
+        C.check_audio_bounds(chunk)
         if chunk.sample_rate != 48000 or chunk.channels not in (1, 2):
             raise ThcError(f"unsupported audio: {chunk.sample_rate} Hz, {chunk.channels} channels (Opus at 48 kHz, 1-2 channels)")
         tb = Fraction(chunk.time_base_num, chunk.time_base_den)
@@ -104,6 +153,8 @@ class Receiver:
 
     def on_base_header(self, chunk: C.BaseHeader) -> Iterator[Frame]:
         if self._base is not None or self.started or self.header is None:
+            if not self.strict and self.header is not None:
+                return self._damage("", "base")
             raise ThcError("damaged file: a BASH chunk out of place (one, after HEAD, before the first pivot)")
         fusion = self._loaded.fusion_sha256
         if fusion != chunk.fusion_sha256:
@@ -114,13 +165,25 @@ class Receiver:
 
     def on_base(self, chunk: C.BasePackets) -> Iterator[Frame]:
         if self._base is None or self._segment is None:
-            raise ThcError("damaged file: base-layer packets before the BASH chunk or the first pivot")
-        self._base.add(chunk)
+            return self._damage("damaged file: base-layer packets before the BASH chunk or the first pivot", "base")
+        if self.strict:
+            self._base.add(chunk)
+            return iter(())
+        if self._base.broken or not self._base.follows(chunk):
+            self._base.broken = True  # a packet before this one was lost: wait for the next segment's key frame
+            self.losses.base += 1
+            return iter(())
+        try:
+            self._base.add(chunk)
+        except (ThcError, av.error.FFmpegError, ValueError):
+            self._base.broken = True
+            self.losses.base += 1
         return iter(())
 
     def on_audio(self, chunk: C.AudioPackets) -> Iterator[AudioPacketData]:
         if self.audio is None:
-            raise ThcError("damaged file: audio packet without an audio header")
+            yield from self._damage("damaged file: audio packet without an audio header", "audio")
+            return
         for pts, duration, data in chunk.with_pts():
             yield AudioPacketData(pts, duration, data)
 
@@ -130,15 +193,30 @@ class Receiver:
 
     def on_pivot(self, chunk: C.Pivot) -> Iterator[Frame]:
         timeline, old = self._timeline, self._segment
+        if not self.strict and chunk.frame_index - timeline.next_frame >= self._max_gap:
+            self.losses.pivots += 1  # a pivot this far on is damage, not a loss to conceal
+            return
         if old is not None:
             yield from self._rendered(timeline.end_segment())
-        if chunk.frame_index != timeline.next_frame:
-            raise ThcError(f"damaged file: pivot for frame {chunk.frame_index}, expected {timeline.next_frame}")
-        if self._switch_at is not None and self._switch_at != chunk.frame_index:
+            if not self.strict:  # the old segment's last key points were lost: hold them up to the pivot
+                yield from self._concealed(timeline.hold_until(chunk.frame_index, self._still()))
+        if chunk.frame_index != timeline.next_frame and (self.strict or chunk.frame_index < timeline.next_frame):
+            yield from self._damage(f"damaged file: pivot for frame {chunk.frame_index}, expected {timeline.next_frame}", "pivots")
+            return
+        if self._switch_at is not None and self._switch_at != chunk.frame_index and self.strict:
             raise ThcError(f"damaged file: pivot switch for frame {self._switch_at}, pivot for frame {chunk.frame_index}")
         if self._base is not None:
             self._base.restart(chunk.frame_index)
-        new = SegmentRenderer(PivotSegment.from_chunk(self._loaded.model, chunk, self.header), self._loaded, self._size, self._sr)
+        try:
+            segment = PivotSegment.from_chunk(self._loaded.model, chunk, self.header)
+        except ThcError:
+            if self.strict or old is None:
+                raise
+            self.losses.pivots += 1  # the last good pivot goes on
+            self._reason, self._switch_at = C.SwitchReason.START, None
+            return
+        new = SegmentRenderer(segment, self._loaded, self._size, self._sr)
+        timeline.new_segment()
         self._fade_from = None
         if old is not None and self._reason in _FADE_REASONS:
             self._fade_from = old if new.region == old.region else self._last_rgb
@@ -148,21 +226,107 @@ class Receiver:
 
     def on_keypoints(self, chunk: C.KeypointBlock) -> Iterator[Frame]:
         if self._segment is None:
-            raise ThcError("damaged file: key points before any pivot")
+            yield from self._damage("damaged file: key points before any pivot", "keypoint_blocks")
+            return
+        if self._switch_at is not None and chunk.first_frame >= self._switch_at and not self.strict:
+            self.losses.pivots += 1  # a pivot switch whose pivot never came: the last good one goes on
+            self._switch_at = None
         prev = self._prev_fields if chunk.predicted else None
         if chunk.predicted and prev is None:
-            raise ThcError("damaged file: predicted key-point block without a previous block")
-        fields = kpq.decompress_block(chunk.data, chunk.count, self.header.num_kp, prev)
+            yield from self._lost_block("damaged file: predicted key-point block without a previous block")
+            return
+        if prev is not None and not self.strict and not 0 < chunk.first_frame - self._prev_last <= chunk.step:
+            yield from self._lost_block("")  # the block it is predicted from was lost
+            return
+        try:
+            fields = kpq.decompress_block(chunk.data, chunk.count, self.header.num_kp, prev)
+        except ThcError:
+            if self.strict:
+                raise
+            yield from self._lost_block("")
+            return
         indices = [chunk.first_frame + n * chunk.step for n in range(chunk.count)]
+        if not self.strict and indices and (indices[0] <= self._timeline.last_sent or not self._in_bounds(indices[-1])):
+            yield from self._lost_block("")
+            return
+        if not self.strict and indices:
+            self._count_gap(indices[0], chunk.step)
         yield from self._rendered(self._ready(indices, fields))  # one stream over the block, so batches span sent frames
         if chunk.count:
-            self._prev_fields = fields[-1]
+            self._prev_fields, self._prev_last = fields[-1], indices[-1]
+
+    def _lost_block(self, message: str) -> Iterator[Frame]:
+        """A key-point block that cannot be decoded: its frames are concealed (the timeline fills
+        them from the good blocks either side), and so are those of blocks predicted from it."""
+        self._prev_fields = None
+        yield from self._damage(message, "keypoint_blocks")
+
+    def _count_gap(self, first: int, step: int) -> None:
+        """Frames between the last sent frame and `first` whose key points were lost."""
+        timeline = self._timeline
+        if timeline.in_segment:
+            if first - timeline.last_sent > step:
+                self.losses.frames += first - timeline.last_sent - 1
+        elif first > timeline.next_frame:
+            self.losses.frames += first - timeline.next_frame
+
+    def _in_bounds(self, index: int) -> bool:
+        fc = self.header.frame_count
+        return (not fc or index < 2 * fc + 250) and index - self._timeline.next_frame < self._max_gap
+
+    def _still(self) -> np.ndarray:
+        """(K,6) the current pivot's own key points: its picture unmoved, for frames of a segment
+        none of whose key points came."""
+        kp = self._segment.segment.keypoints
+        return np.concatenate([kp.xy[0].numpy(), kp.jacobian[0].reshape(-1, 4).numpy()], axis=-1).astype(np.float32)
+
+    def _concealed(self, ready: Ready) -> Iterator[Frame]:
+        for frame in self._rendered(ready):
+            self.losses.frames += 1
+            yield frame
+
+    def _damage(self, message: str, counter: str) -> Iterator[Frame]:
+        """Strict: refuse with message. Else count the loss under `counter` and go on."""
+        if self.strict:
+            raise ThcError(message)
+        setattr(self.losses, counter, getattr(self.losses, counter) + 1)
+        return iter(())
+
+    def on_damage(self, damage: C.Damage) -> None:
+        """The reader skipped a damaged region (concealing mode)."""
+        self.losses.chunks += 1
+        if damage.kind == "truncated":
+            self.losses.truncated = True
+        elif damage.kind == "no-end":
+            self.losses.chunks -= 1  # not a region of bytes: the stream just ends
+            self.losses.end_lost = True
+        if damage.chunk_type == "AUDI":
+            self.losses.audio += 1
+        elif damage.chunk_type == "BASE" and self._base is not None:
+            self._base.broken = True
+            self.losses.base += 1
+
+    def finish(self) -> Iterator[Frame]:
+        """Concealing mode, the stream over without END: the last segment's frames, then (unless
+        the file was cut inside a chunk) held frames up to HEAD's frame count."""
+        if self.ended or self._segment is None:
+            return
+        self.losses.end_lost = True
+        timeline = self._timeline
+        yield from self._rendered(timeline.end_segment())
+        if not self.losses.truncated and self.header.frame_count > timeline.next_frame:
+            yield from self._concealed(timeline.hold_until(min(self.header.frame_count, timeline.next_frame + self._max_gap), self._still()))
 
     def on_end(self, chunk: C.End) -> Iterator[Frame]:
         timeline = self._timeline
+        self.ended = True
         if self._segment is not None:
             yield from self._rendered(timeline.end_segment())
-        if chunk.frame_count != timeline.next_frame:
+            if not self.strict:  # the last key points were lost: hold them to the end
+                yield from self._concealed(timeline.hold_until(min(chunk.frame_count, timeline.next_frame + self._max_gap), self._still()))
+        if chunk.frame_count != timeline.next_frame and not self.strict:
+            self.losses.chunks += 1  # END disagrees with what was decoded: the frames decoded stand
+        elif chunk.frame_count != timeline.next_frame:
             raise ThcError(f"damaged file: {timeline.next_frame} frames decoded, END says {chunk.frame_count}")
 
     _handlers: ClassVar[dict] = {C.BasePackets: on_base, C.AudioPackets: on_audio, C.PivotSwitch: on_switch, C.Pivot: on_pivot, C.KeypointBlock: on_keypoints, C.End: on_end}
@@ -176,6 +340,8 @@ class Receiver:
                 # HEAD's count is the sender's estimate; a gap this far past it is damage, and
                 # filling it would keep the decoder busy for hours.
                 raise ThcError(f"damaged file: key points for frame {index}, the stream announced {header.frame_count}")
+            if index - timeline.next_frame >= self._max_gap:  # legitimate gaps are a few frames (--interp)
+                raise ThcError(f"damaged file: key points for frame {index}, {index - timeline.next_frame} frames after the last")
             yield from timeline.add(index, fields)
 
     def _rendered(self, ready: Ready) -> Iterator[Frame]:
@@ -219,18 +385,30 @@ def _check_header(h: C.StreamHeader, loaded: LoadedModel) -> None:
         )
     if h.num_kp != loaded.model.num_kp or h.model_size != MODEL_SIZE:
         raise ThcError(f"unsupported stream: {h.num_kp} key points at {h.model_size}px")
+    C.check_bounds(h)
 
 
 def decode_stream(
-    f: BinaryIO, loaded: LoadedModel, interp_method: str = "net", sr: str = "net", size: tuple[int, int] | None = None
+    f: BinaryIO, loaded: LoadedModel, interp_method: str = "net", sr: str = "net", size: tuple[int, int] | None = None,
+    strict: bool = False, losses: Losses | None = None,
 ) -> Iterator[Start | Frame | AudioPacketData]:
     """interp_method: "net" (the interpolation network, when the weights have one) or "linear";
     sr: "net" (the super-resolution network, when the weights have one) or "bicubic";
-    size: (width, height) of the output frames, default the stream's."""
-    receiver = Receiver(loaded, interp_method, sr, size)
+    size: (width, height) of the output frames, default the stream's;
+    strict: refuse a damaged stream (ThcError) instead of concealing; losses: filled with what
+    was concealed."""
+    receiver = Receiver(loaded, interp_method, sr, size, strict, losses)
+    damage: list[C.Damage] = []
     with torch.inference_mode():
-        for chunk, _ in C.read_chunks(f):
+        for chunk, _ in C.read_chunks(f, None if strict else damage.append):
+            for d in damage:
+                receiver.on_damage(d)
+            damage.clear()
             yield from receiver.on_chunk(chunk)
+        for d in damage:
+            receiver.on_damage(d)
+        if not strict:
+            yield from receiver.finish()
 
 
 def decode_file(
@@ -243,8 +421,12 @@ def decode_file(
     interp_method: str = "net",
     sr: str = "net",
     size: tuple[int, int] | None = None,
+    strict: bool = False,
+    losses: Losses | None = None,
 ) -> int:
-    """Decode src (.thc) into the video file `out` (its suffix picks the container)."""
+    """Decode src (.thc) into the video file `out` (its suffix picks the container); -> frames written.
+    strict: refuse a damaged stream; else conceal, counting what was lost in `losses`."""
+    losses = losses if losses is not None else Losses()
     writer: VideoWriter | None = None
     frames = 0
     try:
@@ -253,7 +435,7 @@ def decode_file(
         raise ThcError(f"cannot read {src}: {e.strerror or e}") from None
     try:
         with f:
-            for event in decode_stream(f, loaded, interp_method, sr, size):
+            for event in decode_stream(f, loaded, interp_method, sr, size, strict, losses):
                 if isinstance(event, Start):
                     if on_start:
                         on_start(event.header.frame_count)
@@ -269,6 +451,9 @@ def decode_file(
                     except OSError:
                         raise  # a write error (disk full): atomic_output reports it
                     except av.error.FFmpegError as e:
+                        if not strict:
+                            losses.audio += 1  # an undecodable packet: silence for its span
+                            continue
                         raise ThcError(f"damaged file: audio packet at {event.pts} cannot be decoded ({e})") from None
         if frames == 0:
             raise ThcError(f"{src}: stream holds no frames")

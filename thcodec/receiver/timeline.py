@@ -32,12 +32,27 @@ class KeypointTimeline:
         self._sent: list[tuple[int, np.ndarray]] = []  # the current segment's last sent frames
         self.last_sent = -1  # index of the last sent frame seen
         self.next_frame = 0  # the first frame not yet handed out (once the returned iterators are drained)
+        self._last_kp: np.ndarray | None = None  # the last sent frame's key points (what a loss holds)
+
+    @property
+    def in_segment(self) -> bool:
+        """Whether the current segment has had a sent frame."""
+        return bool(self._sent)
+
+    def hold_until(self, index: int, still: np.ndarray | None = None) -> Ready:
+        """Concealment: frames next_frame .. index-1, which no sent frame will reach (their key
+        points were lost), hold the last sent frame's key points (K,6), or `still` when none came."""
+        start, kp = self.next_frame, self._last_kp if self._last_kp is not None else still
+        if kp is None or index <= start:
+            return iter(())
+        self.next_frame = index
+        return ((i, kp) for i in range(start, index))
 
     def add(self, index: int, fields: np.ndarray) -> Ready:
         """A sent frame (index > last_sent); -> the frames now ready. State is updated at once;
         the caller drains the iterator before the next call."""
         kp = _flat(fields)
-        self.last_sent = index
+        self.last_sent, self._last_kp = index, kp
         if not self._sent:
             start, self.next_frame = self.next_frame, index + 1
             self._sent.append((index, kp))
@@ -48,6 +63,10 @@ class KeypointTimeline:
         if len(self._sent) >= 3:
             return self._interval(len(self._sent) - 3, after=self._sent[-1][1])
         return iter(())
+
+    def new_segment(self) -> None:
+        """A new pivot is in place: a loss before its first sent frame holds its own pose, not the old one's."""
+        self._last_kp = None
 
     def end_segment(self) -> Ready:
         """A new pivot or the end of the stream: hand out what waits for a sent frame that will not come."""

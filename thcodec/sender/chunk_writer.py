@@ -54,13 +54,16 @@ class AudioInterleaver:
 
 
 class KeypointBlocks:
-    """Collects the kept frames' quantized key points and writes them as KPTS blocks."""
+    """Collects the kept frames' quantized key points and writes them as KPTS blocks.
+    independent_every: every n-th block of a segment is coded on its own (not predicted from the
+    block before), so a lost block costs frames only up to the next such block; 0: only the first."""
 
-    def __init__(self, emit: Callable[[object], None], step: int, block: int) -> None:
-        self._emit, self._step, self._block = emit, step, block
+    def __init__(self, emit: Callable[[object], None], step: int, block: int, independent_every: int = 0) -> None:
+        self._emit, self._step, self._block, self._every = emit, step, block, independent_every
         self._frames: list[int] = []
         self._fields: list[np.ndarray] = []
         self._prev: np.ndarray | None = None
+        self._in_segment = 0  # blocks written in the current segment
 
     def add(self, index: int, fields: np.ndarray) -> None:
         # A block is a run at a fixed step; the segment's last frame may break the run.
@@ -75,6 +78,9 @@ class KeypointBlocks:
         if not self._frames:
             return
         f = np.stack(self._fields)
+        if self._every and self._in_segment % self._every == 0:
+            self._prev = None
+        self._in_segment += 1
         flags = C.KPTS_FLAG_PREDICTED if self._prev is not None else 0
         data = kpq.compress_block(f, self._prev)
         self._emit(C.KeypointBlock(first_frame=self._frames[0], count=len(self._frames), step=self._step, flags=flags, data=data))
@@ -85,17 +91,18 @@ class KeypointBlocks:
         """Before a new pivot: the receiver predicts nothing across it."""
         self.flush()
         self._prev = None
+        self._in_segment = 0
 
 
 class ChunkWriter:
     """Everything the sender writes after the stream header, in stream order."""
 
     def __init__(self, writer: C.ContainerWriter, fps: Fraction, interp: int, block_frames: int, written: Written,
-                 base: BaseLayerSender | None = None) -> None:
+                 base: BaseLayerSender | None = None, independent_every: int = 0) -> None:
         self._writer, self._fps, self._written, self._base = writer, fps, written, base
         self.audio_tb: Fraction | None = None
         self._interleave: AudioInterleaver | None = None
-        self._blocks = KeypointBlocks(self.emit, interp, block_frames)
+        self._blocks = KeypointBlocks(self.emit, interp, block_frames, independent_every)
 
     def set_audio(self, header: C.AudioHeader, packets: Iterator[AudioPacketData]) -> None:
         self.emit(header)

@@ -61,7 +61,8 @@ class Sender:
         self._model = loaded.model
         self._rate = RateController(opts, info.fps, writer.bytes_written)
         self._base = BaseLayerSender(opts, info.fps) if opts.mode == "hybrid" else None
-        self._out = ChunkWriter(writer, info.fps, opts.interp, opts.block_frames, self._rate.record, self._base)
+        self._out = ChunkWriter(writer, info.fps, opts.interp, opts.block_frames, self._rate.record, self._base,
+                                opts.independent_every)
         if self._base is not None:
             self._out.emit(self._base.header(loaded.fusion_sha256))
         self._finder = FaceFinder()

@@ -105,3 +105,11 @@ def test_to_tensor_of_a_read_only_array_does_not_warn(recwarn):
     t = to_tensor(f)
     assert not [w for w in recwarn if "not writable" in str(w.message)]
     assert np.array_equal(to_uint8(t)[0], f)
+
+
+def test_jpeg_decode_refuses_progressive_before_decoding():
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 16), (10, 20, 30)).save(buf, format="JPEG", progressive=True)
+    with pytest.raises(ThcError, match="progressive"):
+        jpeg_decode(buf.getvalue(), 32, 16)
+    assert jpeg_decode(jpeg_encode(np.zeros((16, 32, 3), np.uint8), 50), 32, 16).shape == (16, 32, 3)

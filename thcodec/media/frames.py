@@ -40,11 +40,16 @@ def jpeg_encode(frame: np.ndarray, quality: int, optimize: bool = True) -> bytes
 
 
 def jpeg_decode(data: bytes, width: int, height: int) -> np.ndarray:
-    """JPEG bytes -> (H,W,3) uint8, refusing anything that is not a JPEG of that size."""
+    """JPEG bytes -> (H,W,3) uint8, refusing anything that is not a baseline JPEG of that size
+    (both checked from the header, before any pixel is decoded)."""
     try:
         with Image.open(io.BytesIO(data), formats=["JPEG"]) as im:
             if im.size != (width, height):
                 raise ThcError(f"damaged file: pivot image is {im.size[0]}x{im.size[1]}, expected {width}x{height}")
+            if im.info.get("progressive") or im.info.get("progression"):
+                # The sender writes baseline JPEGs only; a progressive one may hold thousands of
+                # scans, each a pass over the whole picture (seconds a frame for a few kB).
+                raise ThcError("damaged file: pivot image is a progressive JPEG (pivots are baseline)")
             return np.array(im.convert("RGB"))
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ThcError(f"damaged file: pivot image cannot be decoded ({e})") from None

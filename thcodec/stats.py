@@ -146,7 +146,8 @@ def stream_stats(path: Path) -> StreamStats:
     pivots: list[PivotInfo] = []
     reason = "start"
     frames = 0
-    timed: list[tuple[object, int]] = []  # (chunk, bytes on disk) to place in time once fps is known
+    events: list[tuple[float, int]] = []  # (seconds, bytes on disk) per chunk: the chunks themselves are not kept
+    fps = Fraction(1)
     audio_tb: Fraction | None = None
     try:
         f = open(path, "rb")
@@ -155,10 +156,12 @@ def stream_stats(path: Path) -> StreamStats:
     with f:
         for chunk, nbytes in C.read_chunks(f):
             tally.add(chunk, nbytes)
-            timed.append((chunk, nbytes))
-            if isinstance(chunk, C.StreamHeader):
+            if isinstance(chunk, C.StreamHeader):  # always first: the times below need its rate
                 header = chunk
-            elif isinstance(chunk, C.AudioHeader):
+                fps = Fraction(header.fps_num, header.fps_den)
+            end_s = float(chunk.frame_count / fps) if isinstance(chunk, C.End) else 0.0
+            events.append((chunk_time(chunk, fps, audio_tb, end_s), nbytes))
+            if isinstance(chunk, C.AudioHeader):
                 audio_tb = Fraction(chunk.time_base_num, chunk.time_base_den)
             elif isinstance(chunk, C.PivotSwitch):
                 reason = C.SwitchReason(chunk.reason).name.lower()
@@ -169,10 +172,8 @@ def stream_stats(path: Path) -> StreamStats:
     split = tally.split
     total = sum(split.values())
     video = sum(split[c] for c in VIDEO_CATEGORIES)
-    fps = Fraction(header.fps_num, header.fps_den)
     duration = frames / fps if frames else 0
     secs = float(duration) or 1.0
-    events = [(chunk_time(c, fps, audio_tb, float(duration)), n) for c, n in timed]
     events.append((0.0, C.FILE_HEADER_SIZE))
     if duration and duration < WINDOW_S:  # one window, the whole clip: all its bytes over its length
         window, window_start, window_kbps = float(duration), 0.0, total * 8 / float(duration) / 1000

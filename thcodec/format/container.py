@@ -785,9 +785,14 @@ def read_chunks_tolerant(f: BinaryIO, on_damage: Callable[[Damage], None]) -> It
         if isinstance(got, str):
             if index == 0:
                 raise ThcError(f"damaged file: the stream header is {'truncated' if got == 'truncated' else 'damaged'}")
-            nxt = _resync(win, pos + 1)
-            kind = "truncated" if got == "truncated" and nxt is None else "damaged"
             hdr = win.peek(pos, 8)
+            nxt = None
+            if len(hdr) == 8 and struct.unpack(">I", hdr[4:])[0] <= MAX_PAYLOAD:  # where its own length says it ends
+                at = pos + CHUNK_OVERHEAD + struct.unpack(">I", hdr[4:])[0]
+                if len(win.peek(at, 4)) == 4 and _plausible(win.peek(at, 4)) and isinstance(_chunk_at(win, at), tuple):
+                    nxt = at
+            nxt = nxt if nxt is not None else _resync(win, pos + 1)
+            kind = "truncated" if got == "truncated" and nxt is None else "damaged"
             ctype = None
             if nxt is not None and len(hdr) == 8 and nxt == pos + CHUNK_OVERHEAD + struct.unpack(">I", hdr[4:])[0]:
                 ctype = _type_name(hdr[:4])  # its header was intact: we know what was lost

@@ -4,8 +4,8 @@
     python -m thcodec.bench.speed [--clip VIDEO] [--threads 2 1] [--reps 5] [--doc docs/speed.md]
 
 Stages (medians of --reps runs, torch and onnx alternating so that a change in the machine's
-load hits both alike): key-point detection, dense motion + generator, fusion (a seeded
-untrained network: the same arithmetic as a trained one), super-resolution 256->512, each at
+load hits both alike): key-point detection, dense motion + generator, fusion (the shipped
+network, or a seeded one where weights/onnx has none), super-resolution 256->512, each at
 batch 8 and 256x256, at every --threads count. Commands: `thc encode` and `thc decode` of a
 10-second th256 stream (the clip's th256 reference), `thc decode` of a 1-frame stream
 (start-up) and `thc --help`, each in a fresh process with THC_BACKEND, OMP_NUM_THREADS and
@@ -87,9 +87,13 @@ def stage_rows(threads: int, reps: int, fusion_dir: Path | None) -> list[tuple[s
             lambda: ort_th.animate_with_motion(pivot, src, kp))
         gen, flow, occ = eager.model.animate_with_motion(pivot, src, kp)
         gen = gen.clamp(0, 1)
-        if fusion_dir is not None:
+        fusion = ort_fusion = None
+        if eager.fusion is not None and "fusion" in sessions:  # the shipped network and its graph
+            fusion, ort_fusion = eager.fusion, OrtFusion(eager.fusion, sessions)
+        elif fusion_dir is not None:
             fusion = _seeded_fusion()
             ort_fusion = OrtFusion(fusion, Sessions(fusion_dir, {"fusion": "seeded"}, threads))
+        if fusion is not None:
             base = torch.nn.functional.avg_pool2d(frames, 4).repeat_interleave(4, -1).repeat_interleave(4, -2)
             row("fusion (B=8)", lambda: fusion(base, gen, occ), lambda: ort_fusion(base, gen, occ))
         if eager.super_resolution is not None:
@@ -262,7 +266,11 @@ def main(argv: list[str] | None = None) -> None:
     loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="thc-speed-") as tmp:
         work = Path(tmp)
-        fusion_dir = export_seeded_fusion(work / "fusion")
+        from thcodec.models.manifest import read_manifest
+        from thcodec.models.weights import weights_dir
+
+        shipped = any(e.get("graph") == "fusion" for e in read_manifest(weights_dir() / "onnx").get("files", []))
+        fusion_dir = None if shipped else export_seeded_fusion(work / "fusion")
         stages, commands = {}, {}
         for t in a.threads:
             stages[t] = stage_rows(t, a.reps, fusion_dir)

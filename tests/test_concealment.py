@@ -272,3 +272,24 @@ def test_huge_frame_gap_is_refused_not_filled(stream, loaded):
         decode(buf.getvalue(), loaded, strict=True)
     frames, losses = decode(buf.getvalue(), loaded)
     assert len(frames) <= FRAMES and losses.keypoint_blocks == 1
+
+
+@pytest.mark.slow
+def test_tolerant_reader_fuzz_10000(stream):
+    """The concealing reader on 10,000 damaged streams: chunks and Damage events, never an
+    exception past HEAD, every chunk it yields one the clean stream has (no false resync)."""
+    good = tolerant_chunks(stream)[0]
+    rng = np.random.default_rng(22)
+    for trial in range(10_000):
+        kind = trial % 4
+        rate = float(rng.choice([0.01, 0.05, 0.1, 0.3]))
+        if kind == 0:
+            bad = damage.corrupt_chunks(stream, rate, rng)
+        elif kind == 1:
+            bad = damage.drop_chunks(stream, rate, rng)
+        elif kind == 2:
+            bad = damage.bit_errors(stream, rate / 100, rng)
+        else:
+            bad = damage.truncate(stream, rng.uniform(0.1, 1.0))
+        chunks, _ = tolerant_chunks(bad)
+        assert all(c in good for c in chunks)

@@ -174,5 +174,5 @@ def test_a_switch_marker_must_name_its_pivots_frame(cut_clip, tmp_path, loaded):
             if isinstance(c, C.PivotSwitch) and c.frame_index == CUT:
                 c = C.PivotSwitch(frame_index=CUT - 1, reason=c.reason)
             w.write(c)
-    with pytest.raises(ThcError, match="pivot switch for frame 39, pivot for frame 40"):
-        _frames(bad, loaded)
+    with pytest.raises(ThcError, match="pivot switch for frame 39, pivot for frame 40"), open(bad, "rb") as f:
+        list(decode_stream(f, loaded, strict=True))

@@ -88,7 +88,117 @@ class Frame:
     rgb: np.ndarray  # (H,W,3) uint8 at the output size (Start.size)
 
 
-class Receiver:
+class _Concealment:
+    """The receiver's concealment (docs/FORMAT.md, "Damaged streams"): what a loss does to the
+    frames, and its count in self.losses. A part of Receiver, whose state it uses."""
+
+    def _lost_block(self, message: str) -> Iterator[Frame]:
+        """A key-point block that cannot be decoded: its frames are concealed (the timeline fills
+        them from the good blocks either side), and so are those of blocks predicted from it."""
+        self._prev_fields = None
+        yield from self._damage(message, "keypoint_blocks")
+
+    def _count_gap(self, first: int, step: int) -> None:
+        """Frames between the last sent frame and `first` whose key points were lost."""
+        timeline = self._timeline
+        if timeline.in_segment:
+            if first - timeline.last_sent > step:
+                self.losses.frames += first - timeline.last_sent - 1
+        elif first > timeline.next_frame:
+            self.losses.frames += first - timeline.next_frame
+
+    def _in_bounds(self, index: int) -> bool:
+        fc = self.header.frame_count
+        return (not fc or index < 2 * fc + 250) and index - self._timeline.next_frame < self._max_gap
+
+    def _still(self) -> np.ndarray:
+        """(K,6) the current pivot's own key points: its picture unmoved, for frames of a segment
+        none of whose key points came."""
+        kp = self._segment.segment.keypoints
+        return np.concatenate([kp.xy[0].numpy(), kp.jacobian[0].reshape(-1, 4).numpy()], axis=-1).astype(np.float32)
+
+    def _hold(self, until: int) -> Iterator[Frame]:
+        """Frames up to `until` (at most MAX_GAP_S of them) that no key points reach: the last ones
+        held (or the pivot unmoved), counted."""
+        timeline = self._timeline
+        yield from self._concealed(timeline.hold_until(min(until, timeline.next_frame + self._max_gap), self._still()))
+
+    def _concealed(self, ready: Ready) -> Iterator[Frame]:
+        for frame in self._rendered(ready):
+            self.losses.frames += 1
+            yield frame
+
+    def _damage(self, message: str, counter: str) -> Iterator[Frame]:
+        """Strict: refuse with message. Else count the loss under `counter` and go on."""
+        if self.strict:
+            raise ThcError(message)
+        setattr(self.losses, counter, getattr(self.losses, counter) + 1)
+        return iter(())
+
+    def on_damage(self, damage: C.Damage) -> None:
+        """The reader skipped a damaged region (concealing mode)."""
+        self.losses.chunks += 1
+        if damage.kind == "truncated":
+            self.losses.truncated = True
+        elif damage.kind == "no-end":
+            self.losses.chunks -= 1  # not a region of bytes: the stream just ends
+            self.losses.end_lost = True
+        if damage.chunk_type == "AUDI":
+            self.losses.audio += 1
+        elif damage.chunk_type == "BASE" and self._base is not None:
+            self._base.broken = True
+            self.losses.base += 1
+
+    def finish(self) -> Iterator[Frame]:
+        """Concealing mode, the stream over without END: the last segment's frames, then (unless
+        the file was cut inside a chunk) held frames up to HEAD's frame count."""
+        if self.ended or self._segment is None:
+            return
+        self.losses.end_lost = True
+        timeline = self._timeline
+        yield from self._rendered(timeline.end_segment())
+        if not self.losses.truncated and self.header.frame_count > timeline.next_frame:
+            yield from self._hold(self.header.frame_count)
+
+
+class _Drawing:
+    """The receiver's drawing: ready key points -> frames in batches, a refreshed pivot faded in.
+    A part of Receiver, whose state it uses."""
+
+    def _rendered(self, ready: Ready) -> Iterator[Frame]:
+        todo = []
+        for item in ready:  # lazily: a long gap in a damaged stream must not pile up frames
+            todo.append(item)
+            if len(todo) == BATCH:
+                yield from self._render(todo)
+                todo = []
+        if todo:
+            yield from self._render(todo)
+
+    def _render(self, todo: list[tuple[int, np.ndarray]]) -> Iterator[Frame]:
+        segment, fade_from = self._segment, self._fade_from
+        kp6 = np.stack([k for _, k in todo])
+        kp = Keypoints.from_numpy(kp6[..., :2], kp6[..., 2:].reshape(len(todo), -1, 2, 2))
+        base = self._base.pictures([i for i, _ in todo]) if self._base is not None else None
+        frames = segment.render(kp, base)
+        fading = [n for n, (i, _) in enumerate(todo) if fade_from is not None and i < segment.start + FADE_FRAMES]
+        if fading:
+            # A refreshed pivot corrects what the old one got wrong; shown at once that is a
+            # jump, so the old picture fades out: the old pivot animated by the same key points
+            # when the face region is the same, else the old segment's last frame.
+            if isinstance(fade_from, SegmentRenderer):
+                old = fade_from.render(Keypoints(kp.xy[fading], kp.jacobian[fading]), None if base is None else base[fading])
+            else:
+                old = [fade_from] * len(fading)
+            for n, o in zip(fading, old):
+                w = (todo[n][0] - segment.start + 1) / (FADE_FRAMES + 1)
+                frames[n] = np.clip(o + w * (frames[n].astype(np.float32) - o) + 0.5, 0, 255).astype(np.uint8)
+        for (i, _), rgb in zip(todo, frames):
+            yield Frame(i, rgb)
+        self._last_rgb = frames[-1]
+
+
+class Receiver(_Concealment, _Drawing):
     """Turns a stream's chunks, in order, into events: one method per chunk type, each a
     generator of the events that chunk makes (frames come out as soon as their key points are
     known; a refreshed pivot fades in over FADE_FRAMES)."""
@@ -199,9 +309,10 @@ class Receiver:
         if old is not None:
             yield from self._rendered(timeline.end_segment())
             if not self.strict:  # the old segment's last key points were lost: hold them up to the pivot
-                yield from self._concealed(timeline.hold_until(chunk.frame_index, self._still()))
+                yield from self._hold(chunk.frame_index)
         if chunk.frame_index != timeline.next_frame and (self.strict or chunk.frame_index < timeline.next_frame):
-            yield from self._damage(f"damaged file: pivot for frame {chunk.frame_index}, expected {timeline.next_frame}", "pivots")
+            message = f"damaged file: pivot for frame {chunk.frame_index}, expected {timeline.next_frame}"
+            yield from self._damage(message, "pivots")
             return
         if self._switch_at is not None and self._switch_at != chunk.frame_index and self.strict:
             raise ThcError(f"damaged file: pivot switch for frame {self._switch_at}, pivot for frame {chunk.frame_index}")
@@ -236,7 +347,9 @@ class Receiver:
             yield from self._lost_block("damaged file: predicted key-point block without a previous block")
             return
         if prev is not None and not self.strict and not 0 < chunk.first_frame - self._prev_last <= chunk.step:
-            yield from self._lost_block("")  # the block it is predicted from was lost
+            # The block it is predicted from was lost. (Adding its residuals to the last pose known
+            # instead was tried: 0.1-1.1 dB worse than holding on examples/demo.mp4.)
+            yield from self._lost_block("")
             return
         try:
             fields = kpq.decompress_block(chunk.data, chunk.count, self.header.num_kp, prev)
@@ -255,75 +368,13 @@ class Receiver:
         if chunk.count:
             self._prev_fields, self._prev_last = fields[-1], indices[-1]
 
-    def _lost_block(self, message: str) -> Iterator[Frame]:
-        """A key-point block that cannot be decoded: its frames are concealed (the timeline fills
-        them from the good blocks either side), and so are those of blocks predicted from it."""
-        self._prev_fields = None
-        yield from self._damage(message, "keypoint_blocks")
-
-    def _count_gap(self, first: int, step: int) -> None:
-        """Frames between the last sent frame and `first` whose key points were lost."""
-        timeline = self._timeline
-        if timeline.in_segment:
-            if first - timeline.last_sent > step:
-                self.losses.frames += first - timeline.last_sent - 1
-        elif first > timeline.next_frame:
-            self.losses.frames += first - timeline.next_frame
-
-    def _in_bounds(self, index: int) -> bool:
-        fc = self.header.frame_count
-        return (not fc or index < 2 * fc + 250) and index - self._timeline.next_frame < self._max_gap
-
-    def _still(self) -> np.ndarray:
-        """(K,6) the current pivot's own key points: its picture unmoved, for frames of a segment
-        none of whose key points came."""
-        kp = self._segment.segment.keypoints
-        return np.concatenate([kp.xy[0].numpy(), kp.jacobian[0].reshape(-1, 4).numpy()], axis=-1).astype(np.float32)
-
-    def _concealed(self, ready: Ready) -> Iterator[Frame]:
-        for frame in self._rendered(ready):
-            self.losses.frames += 1
-            yield frame
-
-    def _damage(self, message: str, counter: str) -> Iterator[Frame]:
-        """Strict: refuse with message. Else count the loss under `counter` and go on."""
-        if self.strict:
-            raise ThcError(message)
-        setattr(self.losses, counter, getattr(self.losses, counter) + 1)
-        return iter(())
-
-    def on_damage(self, damage: C.Damage) -> None:
-        """The reader skipped a damaged region (concealing mode)."""
-        self.losses.chunks += 1
-        if damage.kind == "truncated":
-            self.losses.truncated = True
-        elif damage.kind == "no-end":
-            self.losses.chunks -= 1  # not a region of bytes: the stream just ends
-            self.losses.end_lost = True
-        if damage.chunk_type == "AUDI":
-            self.losses.audio += 1
-        elif damage.chunk_type == "BASE" and self._base is not None:
-            self._base.broken = True
-            self.losses.base += 1
-
-    def finish(self) -> Iterator[Frame]:
-        """Concealing mode, the stream over without END: the last segment's frames, then (unless
-        the file was cut inside a chunk) held frames up to HEAD's frame count."""
-        if self.ended or self._segment is None:
-            return
-        self.losses.end_lost = True
-        timeline = self._timeline
-        yield from self._rendered(timeline.end_segment())
-        if not self.losses.truncated and self.header.frame_count > timeline.next_frame:
-            yield from self._concealed(timeline.hold_until(min(self.header.frame_count, timeline.next_frame + self._max_gap), self._still()))
-
     def on_end(self, chunk: C.End) -> Iterator[Frame]:
         timeline = self._timeline
         self.ended = True
         if self._segment is not None:
             yield from self._rendered(timeline.end_segment())
             if not self.strict:  # the last key points were lost: hold them to the end
-                yield from self._concealed(timeline.hold_until(min(chunk.frame_count, timeline.next_frame + self._max_gap), self._still()))
+                yield from self._hold(chunk.frame_count)
         if chunk.frame_count != timeline.next_frame and not self.strict:
             self.losses.chunks += 1  # END disagrees with what was decoded: the frames decoded stand
         elif chunk.frame_count != timeline.next_frame:
@@ -343,38 +394,6 @@ class Receiver:
             if index - timeline.next_frame >= self._max_gap:  # legitimate gaps are a few frames (--interp)
                 raise ThcError(f"damaged file: key points for frame {index}, {index - timeline.next_frame} frames after the last")
             yield from timeline.add(index, fields)
-
-    def _rendered(self, ready: Ready) -> Iterator[Frame]:
-        todo = []
-        for item in ready:  # lazily: a long gap in a damaged stream must not pile up frames
-            todo.append(item)
-            if len(todo) == BATCH:
-                yield from self._render(todo)
-                todo = []
-        if todo:
-            yield from self._render(todo)
-
-    def _render(self, todo: list[tuple[int, np.ndarray]]) -> Iterator[Frame]:
-        segment, fade_from = self._segment, self._fade_from
-        kp6 = np.stack([k for _, k in todo])
-        kp = Keypoints.from_numpy(kp6[..., :2], kp6[..., 2:].reshape(len(todo), -1, 2, 2))
-        base = self._base.pictures([i for i, _ in todo]) if self._base is not None else None
-        frames = segment.render(kp, base)
-        fading = [n for n, (i, _) in enumerate(todo) if fade_from is not None and i < segment.start + FADE_FRAMES]
-        if fading:
-            # A refreshed pivot corrects what the old one got wrong; shown at once that is a
-            # jump, so the old picture fades out: the old pivot animated by the same key points
-            # when the face region is the same, else the old segment's last frame.
-            if isinstance(fade_from, SegmentRenderer):
-                old = fade_from.render(Keypoints(kp.xy[fading], kp.jacobian[fading]), None if base is None else base[fading])
-            else:
-                old = [fade_from] * len(fading)
-            for n, o in zip(fading, old):
-                w = (todo[n][0] - segment.start + 1) / (FADE_FRAMES + 1)
-                frames[n] = np.clip(o + w * (frames[n].astype(np.float32) - o) + 0.5, 0, 255).astype(np.uint8)
-        for (i, _), rgb in zip(todo, frames):
-            yield Frame(i, rgb)
-        self._last_rgb = frames[-1]
 
 
 def _check_header(h: C.StreamHeader, loaded: LoadedModel) -> None:

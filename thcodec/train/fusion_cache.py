@@ -2,8 +2,10 @@
 
 Per cached clip (256x256 face crops every 2nd frame, so 12.5 fps: the base layer's rate for a
 25 fps call): the first frame is the pivot (through the codec's JPEG at a random quality);
-every frame is animated from it by the shipped model, driven by the key-point detector's
-points as the stream carries them (8-byte quantized, coarsened like the default sender); and
+every frame is animated from it by the shipped model, driven by key points as a stream carries
+them, 8-byte quantized and coarsened like the default sender (--motion detector, which made the
+shipped fusion network: the detector's own; --motion landmarks: the detector's pivot points
+moved by dlib's landmarks from the cache, as the default sender sends them); and
 the clip is coded by the base layer's own codec (thcodec/media/base_stream.py) at two
 (size, CRF) settings drawn from SETTINGS, decoded and up-scaled, so the network learns that
 codec's artefacts at the sizes and rates the sender uses.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,11 +27,13 @@ import numpy as np
 import torch
 
 from thcodec.data.frame_cache import FrameCache
+from thcodec.face.landmarks import keypoints_from_landmarks
 from thcodec.format import keypoint_bits as kpq
 from thcodec.media.base_stream import code_sequence, upscale
 from thcodec.media.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
 from thcodec.models.keypoints import Keypoints
 from thcodec.models.weights import load_model
+from thcodec.sender.landmark_motion import TEMPLATE, relative_keypoints
 
 SETTINGS = ((64, 63), (64, 55), (64, 47), (96, 63), (96, 55), (96, 47), (128, 63), (128, 55))
 BASES = 2  # settings per clip
@@ -37,48 +42,71 @@ SIZE = 256
 BATCH = 16
 
 
-def _drive_keypoints(model, frames: torch.Tensor) -> Keypoints:
+def _drive_keypoints(model, frames: torch.Tensor, pivot_kp: Keypoints, marks: np.ndarray | None, pivot_marks: np.ndarray | None) -> Keypoints:
     kp = model.detect_keypoints(frames)
+    if marks is not None and pivot_marks is not None:
+        have = ~np.isnan(marks).any(axis=(1, 2))
+        if have.any():
+            teach_d = Keypoints.from_numpy(*keypoints_from_landmarks(marks[have], TEMPLATE))
+            teach_s = Keypoints.from_numpy(*keypoints_from_landmarks(pivot_marks[None], TEMPLATE))
+            moved = relative_keypoints(pivot_kp, teach_s, teach_d)
+            h = torch.from_numpy(have)
+            kp = Keypoints(kp.xy.clone(), kp.jacobian.clone())
+            kp.xy[h], kp.jacobian[h] = moved.xy, moved.jacobian
     fields = kpq.coarsen(kpq.quantize(*kp.numpy()), 4, 8)  # as the default sender sends them
     return Keypoints.from_numpy(*kpq.dequantize(fields))
 
 
-def _animate(model, pivot: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _animate(model, pivot: np.ndarray, frames: np.ndarray, marks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     p = to_tensor(pivot)
     pkp = model.detect_keypoints(p)
+    pivot_marks = None if marks is None or np.isnan(marks[0]).any() else marks[0]
     gens, occs = [], []
     for s in range(0, len(frames), BATCH):
         f = to_tensor(np.ascontiguousarray(frames[s : s + BATCH]))
         b = f.shape[0]
-        gen, _, occ = model.animate_with_motion(p.expand(b, -1, -1, -1), pkp.expand(b), _drive_keypoints(model, f))
+        drive = _drive_keypoints(model, f, pkp, None if marks is None else marks[s : s + BATCH], pivot_marks)
+        gen, _, occ = model.animate_with_motion(p.expand(b, -1, -1, -1), pkp.expand(b), drive)
         gens.append(to_uint8(gen.clamp(0, 1)))
         occs.append((occ[:, 0] * 255).round().to(torch.uint8).numpy())
     return np.concatenate(gens), np.concatenate(occs)
 
 
-def build(frames_dir: Path, out: Path, seed: int) -> None:
+def build(frames_dir: Path, out: Path, seed: int, motion: str = "detector", reuse_base: Path | None = None) -> None:
+    """reuse_base: a fusion cache of the same frames whose base layer (base.u8, settings) is
+    kept (linked), so only the animation is made again (e.g. for another --motion)."""
     rng = np.random.default_rng(seed)
     cache = FrameCache(frames_dir)
-    model = load_model().model
+    model = load_model(backend="torch").model
     out.mkdir(parents=True, exist_ok=True)
+    old = json.loads((reuse_base / "index.json").read_text())["clips"] if reuse_base else None
+    if reuse_base:
+        (out / "base.u8").unlink(missing_ok=True)
+        (out / "base.u8").symlink_to((reuse_base / "base.u8").resolve())
     clips, targets = [], []
-    with open(out / "gen.u8", "wb") as fg, open(out / "occ.u8", "wb") as fo, open(out / "base.u8", "wb") as fb, torch.inference_mode():
+    with open(out / "gen.u8", "wb") as fg, open(out / "occ.u8", "wb") as fo, \
+            open(os.devnull if reuse_base else out / "base.u8", "wb") as fb, torch.inference_mode():
         for n, (start, stop) in enumerate(cache.clips):
             frames = np.asarray(cache.frames[start:stop])
             q = int(rng.integers(30, 81))
             pivot = jpeg_decode(jpeg_encode(frames[0], q), SIZE, SIZE)
-            gen, occ = _animate(model, pivot, frames)
+            marks = np.asarray(cache.landmarks[start:stop]) if motion == "landmarks" else None
+            gen, occ = _animate(model, pivot, frames, marks)
             picks = rng.choice(len(SETTINGS), BASES, replace=False)
             bases, rates = [], []
-            for k in picks:
+            for k in picks if old is None else ():
                 size, crf = SETTINGS[k]
                 packets, decoded = code_sequence(frames, size, crf, BASE_RATE)
                 up = upscale(to_tensor(np.stack(decoded)), SIZE)
                 bases.append(to_uint8(up))
                 rates.append(sum(map(len, packets)) * 8 / (len(frames) / float(BASE_RATE)) / 1000)
+            if old is not None:
+                picks = [SETTINGS.index(tuple(s)) for s in old[n]["settings"]]
+                rates = old[n]["kbps"]
+            else:
+                fb.write(np.stack(bases, 1).tobytes())
             fg.write(gen.tobytes())
             fo.write(occ.tobytes())
-            fb.write(np.stack(bases, 1).tobytes())
             clips.append({"frames": [len(targets), len(targets) + len(frames)], "pivot_quality": q,
                           "settings": [list(SETTINGS[k]) for k in picks], "kbps": [round(r, 2) for r in rates]})
             targets += list(range(start, stop))
@@ -108,10 +136,13 @@ def main() -> None:
     p.add_argument("--frames", type=Path, default=Path(".cache/frames"), help="the frame cache (thcodec.train.cache)")
     p.add_argument("--out", type=Path, default=Path(".cache/fusion"))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--motion", choices=("landmarks", "detector"), default="detector",
+                   help="the key points that drive the animation (the shipped fusion network: detector; landmarks: as the default sender)")
+    p.add_argument("--reuse-base", type=Path, help="keep the base layer of this fusion cache (same frames): only animate again")
     a = p.parse_args()
     torch.set_num_threads(1)
     for n, split in enumerate(("val", "train")):
-        build(a.frames / split, a.out / split, a.seed + n)
+        build(a.frames / split, a.out / split, a.seed + n, a.motion, a.reuse_base / split if a.reuse_base else None)
 
 
 if __name__ == "__main__":

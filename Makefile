@@ -30,6 +30,8 @@ demo: install
 # runtime without train/bench), then the tests. pytest exits 5 when no test is collected; that
 # is not a failure of the code.
 test: install
+	$(VENV)/bin/ruff check thcodec tests
+	$(VENV)/bin/ruff format --check thcodec tests
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q; code=$$?; if [ $$code -eq 5 ]; then exit 0; else exit $$code; fi
 

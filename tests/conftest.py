@@ -70,8 +70,9 @@ def _add_video(container, width: int, height: int, fps: Fraction, variable: bool
     return stream
 
 
-def _write_video(container, stream, width: int, height: int, frames: int,
-                 frame_times: Sequence[float] | None, picture: FrameFn) -> None:
+def _write_video(
+    container, stream, width: int, height: int, frames: int, frame_times: Sequence[float] | None, picture: FrameFn
+) -> None:
     count = len(frame_times) if frame_times is not None else frames
     for i in range(count):
         frame = av.VideoFrame.from_ndarray(picture(i, width, height), format="rgb24")

@@ -6,10 +6,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-
 from conftest import square_frame
-from thcodec.media.atomic import atomic_output
+
 from thcodec.errors import ThcError
+from thcodec.media.atomic import atomic_output
 from thcodec.media.video_io import VideoWriter, probe
 
 
@@ -42,9 +42,8 @@ def test_new_file_mode_follows_umask(tmp_path):
 def test_refuses_existing_without_force(tmp_path):
     target = tmp_path / "out.thc"
     target.write_bytes(b"old")
-    with pytest.raises(ThcError, match=r"out\.thc exists \(use --force to overwrite\)"):
-        with atomic_output(target, force=False):
-            pytest.fail("must not get here")
+    with pytest.raises(ThcError, match=r"out\.thc exists \(use --force to overwrite\)"), atomic_output(target, force=False):
+        pytest.fail("must not get here")
     assert target.read_bytes() == b"old"
     assert listing(tmp_path) == ["out.thc"]
 
@@ -62,19 +61,17 @@ def test_force_overwrites(tmp_path):
 def test_error_leaves_old_file_and_no_temp(tmp_path, error):
     target = tmp_path / "out.thc"
     target.write_bytes(b"old")
-    with pytest.raises(type(error)):
-        with atomic_output(target, force=True) as tmp:
-            tmp.write_bytes(b"half written")
-            raise error
+    with pytest.raises(type(error)), atomic_output(target, force=True) as tmp:
+        tmp.write_bytes(b"half written")
+        raise error
     assert target.read_bytes() == b"old"
     assert listing(tmp_path) == ["out.thc"]
 
 
 def test_error_without_old_file_leaves_nothing(tmp_path):
-    with pytest.raises(RuntimeError):
-        with atomic_output(tmp_path / "out.thc", force=False) as tmp:
-            tmp.write_bytes(b"half")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), atomic_output(tmp_path / "out.thc", force=False) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("boom")
     assert listing(tmp_path) == []
 
 
@@ -87,23 +84,20 @@ def test_disk_full_becomes_thc_error(tmp_path):
 
 
 def test_other_os_errors_pass_through(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        with atomic_output(tmp_path / "out.thc", force=False):
-            raise FileNotFoundError(errno.ENOENT, "input vanished")
+    with pytest.raises(FileNotFoundError), atomic_output(tmp_path / "out.thc", force=False):
+        raise FileNotFoundError(errno.ENOENT, "input vanished")
     assert listing(tmp_path) == []
 
 
 def test_missing_directory(tmp_path):
-    with pytest.raises(ThcError, match="does not exist"):
-        with atomic_output(tmp_path / "no" / "such" / "out.thc", force=False):
-            pytest.fail("must not get here")
+    with pytest.raises(ThcError, match="does not exist"), atomic_output(tmp_path / "no" / "such" / "out.thc", force=False):
+        pytest.fail("must not get here")
 
 
 def test_target_is_a_directory(tmp_path):
     (tmp_path / "out.thc").mkdir()
-    with pytest.raises(ThcError, match="is a directory"):
-        with atomic_output(tmp_path / "out.thc", force=True):
-            pytest.fail("must not get here")
+    with pytest.raises(ThcError, match="is a directory"), atomic_output(tmp_path / "out.thc", force=True):
+        pytest.fail("must not get here")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
@@ -112,19 +106,17 @@ def test_unwritable_directory(tmp_path):
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        with pytest.raises(ThcError, match="not writable"):
-            with atomic_output(locked / "out.thc", force=False):
-                pytest.fail("must not get here")
+        with pytest.raises(ThcError, match="not writable"), atomic_output(locked / "out.thc", force=False):
+            pytest.fail("must not get here")
     finally:
         locked.chmod(0o700)
 
 
 def test_video_writer_on_temp_name(tmp_path):
     target = tmp_path / "out.mp4"
-    with atomic_output(target, force=False) as tmp:
-        with VideoWriter(tmp, 32, 32, Fraction(25)) as writer:
-            for i in range(3):
-                writer.write_frame(square_frame(i, 32, 32))
+    with atomic_output(target, force=False) as tmp, VideoWriter(tmp, 32, 32, Fraction(25)) as writer:
+        for i in range(3):
+            writer.write_frame(square_frame(i, 32, 32))
     assert probe(target).frame_count == 3
     assert listing(tmp_path) == ["out.mp4"]
 
@@ -139,10 +131,9 @@ def test_sigterm_cleans_up_like_ctrl_c(tmp_path):
     target = tmp_path / "out.thc"
     old = signal.signal(signal.SIGTERM, _terminated)
     try:
-        with pytest.raises(KeyboardInterrupt):
-            with atomic_output(target, force=False) as tmp:
-                tmp.write_bytes(b"partial")
-                os.kill(os.getpid(), signal.SIGTERM)
+        with pytest.raises(KeyboardInterrupt), atomic_output(target, force=False) as tmp:
+            tmp.write_bytes(b"partial")
+            os.kill(os.getpid(), signal.SIGTERM)
     finally:
         signal.signal(signal.SIGTERM, old)
     assert list(tmp_path.iterdir()) == []

@@ -144,12 +144,19 @@ def test_fusion_graph_matches_eager(tmp_path):
     fusion = Fusion().eval()
     torch.nn.init.normal_(fusion.out.weight, std=0.02)
     g = torch.Generator().manual_seed(1)
-    base, animated, occ = torch.rand(2, 3, 256, 256, generator=g), torch.rand(2, 3, 256, 256, generator=g), torch.rand(2, 1, 64, 64, generator=g)
-    export_graph(Graph("fusion", fusion, ("fusion",), (base, animated, occ), ("base", "animated", "occlusion"), ("out",)),
-                 tmp_path / "fusion.onnx")
+    base, animated, occ = (
+        torch.rand(2, 3, 256, 256, generator=g),
+        torch.rand(2, 3, 256, 256, generator=g),
+        torch.rand(2, 1, 64, 64, generator=g),
+    )
+    export_graph(
+        Graph("fusion", fusion, ("fusion",), (base, animated, occ), ("base", "animated", "occlusion"), ("out",)),
+        tmp_path / "fusion.onnx",
+    )
     sha = hashlib.sha256((tmp_path / "fusion.onnx").read_bytes()).hexdigest()
-    (tmp_path / "manifest.json").write_text(json.dumps({"files": [
-        {"graph": "fusion", "file": "fusion.onnx", "sha256": sha, "sources": {"fusion": "x"}}]}))
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"files": [{"graph": "fusion", "file": "fusion.onnx", "sha256": sha, "sources": {"fusion": "x"}}]})
+    )
     ort_fusion = OrtFusion(fusion, Sessions(tmp_path, {"fusion": "x"}, 1))
     with torch.inference_mode():
         b = 3  # another batch size than the export's
@@ -161,6 +168,10 @@ def test_shipped_fusion_matches_eager(pair):
     if pair[0].fusion is None or not isinstance(pair[1].fusion, OrtFusion):
         pytest.skip("no fusion network or no fusion graph in this export")
     g = torch.Generator().manual_seed(7)
-    base, animated, occ = torch.rand(2, 3, 256, 256, generator=g), torch.rand(2, 3, 256, 256, generator=g), torch.rand(2, 1, 64, 64, generator=g)
+    base, animated, occ = (
+        torch.rand(2, 3, 256, 256, generator=g),
+        torch.rand(2, 3, 256, 256, generator=g),
+        torch.rand(2, 1, 64, 64, generator=g),
+    )
     with torch.inference_mode():
         torch.testing.assert_close(pair[1].fusion(base, animated, occ), pair[0].fusion(base, animated, occ), atol=1e-4, rtol=0)

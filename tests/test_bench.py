@@ -8,16 +8,16 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from thcodec.bench import quality as Q
 from thcodec.bench.codec import Setting
-from thcodec.data.reference import Condition, make_reference, read_lossless, source_indices, square_region, write_lossless
 from thcodec.bench.report import Row, at_rate, bd_rate, bd_rate_rows, markdown, pareto, pchip, read_csv, write_csv
 from thcodec.bench.run import clip_names, parse_codecs, val_clips
 from thcodec.cli import app
+from thcodec.data.reference import Condition, make_reference, read_lossless, source_indices, square_region, write_lossless
 from thcodec.errors import ThcError
 from thcodec.face.region import Region
 
@@ -269,7 +269,7 @@ def test_bench_measures_the_weights_it_is_given(tmp_path: Path):
     shipped = make_codecs(("thc",))["thc"].loaded
     assert make_codecs(("thc",), weights_dir())["thc"].loaded.weights_sha256 == shipped.weights_sha256
     with pytest.raises(ThcError, match="manifest"):
-        make_codecs(("thc",), tmp_path)["thc"].loaded
+        _ = make_codecs(("thc",), tmp_path)["thc"].loaded
 
 
 def test_only_picks_named_settings_from_either_sweep():
@@ -320,12 +320,16 @@ def test_refined_points_are_listed_but_kept_out_of_the_bd_rate():
     assert "| q30 i1 r5 | 12.00 | 90.0 |" in both and "r5" not in plain
     # a refined point whose label goes on after refine= (key-point steps) is refined too
     stepped = row("thc", 12, 90, 0.5, setting="pivot_quality=30,interp=1,refine=5,xy_step=4,jac_step=8")
-    assert next(line for line in markdown([*rows, stepped], labels, "t", []).splitlines() if line.startswith("| H.264 |")) == bd[0]
+    assert (
+        next(line for line in markdown([*rows, stepped], labels, "t", []).splitlines() if line.startswith("| H.264 |")) == bd[0]
+    )
 
 
 def test_each_sender_has_its_own_bd_rate_curve():
     rows = [row("x264", r, v, a) for r, v, a in zip([10, 20, 40], [30, 50, 70], [3, 2, 1])]
-    rows += [row("thc", r, v, a, setting=f"pivot_quality={q},interp=2") for r, v, a, q in zip([8, 16], [35, 45], [2.5, 2.0], [30, 80])]
+    rows += [
+        row("thc", r, v, a, setting=f"pivot_quality={q},interp=2") for r, v, a, q in zip([8, 16], [35, 45], [2.5, 2.0], [30, 80])
+    ]
     rows += [row("thc", r, v, a, setting=f"pivot_quality={q},interp=2,motion=landmarks,xy_step=4,jac_step=8")
              for r, v, a, q in zip([8, 16], [35, 45], [1.5, 1.0], [30, 80])]  # fmt: skip
     md = markdown(rows, {"thc": "ours", "x264": "H.264"}, "t", [])
@@ -338,7 +342,7 @@ def test_each_sender_has_its_own_bd_rate_curve():
 
 @pytest.mark.skipif(not HAVE_FFMPEG, reason="needs imageio-ffmpeg (the eval extra)")
 def test_vmaf_of_the_reference_itself_is_high_and_noise_lowers_it(tmp_path: Path):
-    yy, xx = np.mgrid[0:96, 0:96]
+    _yy, xx = np.mgrid[0:96, 0:96]
     base = np.stack([(xx * 2 + t * 3) % 256 for t in range(8)]).astype(np.uint8)
     ref = np.repeat(base[..., None], 3, axis=-1)
     write_lossless(ref, tmp_path / "ref.mkv", Fraction(25))
@@ -405,9 +409,18 @@ def test_default_point_is_judged_at_the_anchor_rate_or_at_the_ends_of_its_sweep(
     assert "## The default operating point (q80 i2 s4x8) against each anchor" in md
     lines = {line.split(" | ")[1]: line for line in md.splitlines() if line.startswith("| H.264 | ")}
     # a: x264 at 20 kbps, halfway in log rate: AKD 2.0, VMAF 50
-    assert lines["at our rate"] == "| H.264 | at our rate | 1 | 20.00 | 20.00 | 2.10 / 2.00 (0/1) | 0.300 / 0.300 (0/1) | 40.0 / 50.0 (0/1) |"
-    assert lines["its lowest rate"] == "| H.264 | its lowest rate | 1 | 5.00 | 10.00 | 2.10 / 3.00 (1/1) | 0.300 / 0.300 (0/1) | 40.0 / 30.0 (1/1) |"
-    assert lines["its highest rate"] == "| H.264 | its highest rate | 1 | 50.00 | 40.00 | 2.10 / 1.00 (0/1) | 0.300 / 0.300 (0/1) | 40.0 / 70.0 (0/1) |"
+    assert (
+        lines["at our rate"]
+        == "| H.264 | at our rate | 1 | 20.00 | 20.00 | 2.10 / 2.00 (0/1) | 0.300 / 0.300 (0/1) | 40.0 / 50.0 (0/1) |"
+    )
+    assert (
+        lines["its lowest rate"]
+        == "| H.264 | its lowest rate | 1 | 5.00 | 10.00 | 2.10 / 3.00 (1/1) | 0.300 / 0.300 (0/1) | 40.0 / 30.0 (1/1) |"
+    )
+    assert (
+        lines["its highest rate"]
+        == "| H.264 | its highest rate | 1 | 50.00 | 40.00 | 2.10 / 1.00 (0/1) | 0.300 / 0.300 (0/1) | 40.0 / 70.0 (0/1) |"
+    )
     assert "## The default operating point" not in markdown(rows, {"thc": "ours", "x264": "H.264"}, "t", [])
 
 

@@ -87,8 +87,18 @@ def test_blocks_run_at_the_step_and_break_at_the_segment_end():
 def test_writer_orders_audio_before_pictures_and_reports_every_chunk():
     buf = io.BytesIO()
     container = C.ContainerWriter(buf)
-    head = C.StreamHeader(width=64, height=48, fps_num=25, fps_den=1, frame_count=4, model_size=256, num_kp=10, interp=1,
-                          model_id="m", weights_sha256=bytes(32))
+    head = C.StreamHeader(
+        width=64,
+        height=48,
+        fps_num=25,
+        fps_den=1,
+        frame_count=4,
+        model_size=256,
+        num_kp=10,
+        interp=1,
+        model_id="m",
+        weights_sha256=bytes(32),
+    )
     container.write_header(head)
     head_bytes = container.bytes_written
     written = []
@@ -104,7 +114,16 @@ def test_writer_orders_audio_before_pictures_and_reports_every_chunk():
     buf.seek(0)
     chunks = [c for c, _ in C.read_chunks(buf)]
     kinds = [type(c).__name__ for c in chunks]
-    assert kinds == ["StreamHeader", "AudioHeader", "PivotSwitch", "Pivot", "AudioPackets", "KeypointBlock", "AudioPackets", "End"]
+    assert kinds == [
+        "StreamHeader",
+        "AudioHeader",
+        "PivotSwitch",
+        "Pivot",
+        "AudioPackets",
+        "KeypointBlock",
+        "AudioPackets",
+        "End",
+    ]
     # the audio before the block ends where the block's last frame (3, t = 0.12 s) starts
     first_audio = chunks[4]
     assert [p * tb for p, _, _ in first_audio.with_pts()][-1] < Fraction(3, 25)

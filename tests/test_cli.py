@@ -7,9 +7,9 @@ import re
 
 import pytest
 import typer.main
+from conftest import clip_factory
 from typer.testing import CliRunner
 
-from conftest import clip_factory
 from thcodec import __version__
 from thcodec.cli import app
 from thcodec.media.video_io import VideoReader, probe
@@ -18,7 +18,7 @@ runner = CliRunner()
 COMMANDS = typer.main.get_command(app).commands
 
 
-def thc(*args) -> "typer.testing.Result":
+def thc(*args) -> typer.testing.Result:
     return runner.invoke(app, [str(a) for a in args])
 
 
@@ -110,7 +110,7 @@ def test_encode_refuses_an_output_not_named_thc(files, tmp_path):
 
 
 def test_encode_decode_stats(files, tmp_path):
-    clip, stream, _ = files
+    _clip, stream, _ = files
     assert stream.read_bytes()[:4] == b"\x89THC"
     out = tmp_path / "back.mp4"
     result = thc("decode", stream, out)

@@ -10,16 +10,16 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
 from conftest import DEMO, clip_factory, face_frame
-from thcodec.format import container as C
-from thcodec.receiver.decoder import Frame, Start, decode_file, decode_stream
-from thcodec.sender.encoder import EncodeOptions, encode
+
 from thcodec.errors import ThcError
 from thcodec.face.region import Region
+from thcodec.format import container as C
 from thcodec.media.frames import jpeg_decode
 from thcodec.media.metrics import psnr
 from thcodec.media.video_io import AudioPacketData, VideoReader, probe
+from thcodec.receiver.decoder import Frame, Start, decode_file, decode_stream
+from thcodec.sender.encoder import EncodeOptions, encode
 
 
 def encode_to(src: Path, dst: Path, loaded, **opts):
@@ -274,8 +274,18 @@ def test_rewrite_without_change_decodes_the_same(encoded, tmp_path, loaded):
 
 
 def header_for(loaded, **kw) -> C.StreamHeader:
-    base = dict(width=64, height=48, fps_num=25, fps_den=1, frame_count=0, model_size=256, num_kp=10, interp=1,
-                model_id=loaded.model_id, weights_sha256=loaded.weights_sha256)
+    base = dict(
+        width=64,
+        height=48,
+        fps_num=25,
+        fps_den=1,
+        frame_count=0,
+        model_size=256,
+        num_kp=10,
+        interp=1,
+        model_id=loaded.model_id,
+        weights_sha256=loaded.weights_sha256,
+    )
     base.update(kw)
     return C.StreamHeader(**base)
 

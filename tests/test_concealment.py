@@ -229,17 +229,32 @@ def test_zstd_frame_declaring_a_huge_size_costs_no_memory():
 
 
 def _head(**kw) -> bytes:
-    base = dict(width=64, height=48, fps_num=25, fps_den=1, frame_count=24, model_size=256, num_kp=10, interp=1,
-                model_id="m", weights_sha256=b"\0" * 32)
+    base = dict(
+        width=64,
+        height=48,
+        fps_num=25,
+        fps_den=1,
+        frame_count=24,
+        model_size=256,
+        num_kp=10,
+        interp=1,
+        model_id="m",
+        weights_sha256=b"\0" * 32,
+    )
     base.update(kw)
     return C.StreamHeader(**base)
 
 
-@pytest.mark.parametrize("fields, match", [
-    (dict(width=8193, height=16), "frames"), (dict(width=8000, height=8000), "Mpixel"),
-    (dict(fps_num=1, fps_den=1000), "fps"), (dict(fps_num=4_000_000_000, fps_den=1), "fps"),
-    (dict(frame_count=C.MAX_FRAMES + 1), "frames"),
-])
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        (dict(width=8193, height=16), "frames"),
+        (dict(width=8000, height=8000), "Mpixel"),
+        (dict(fps_num=1, fps_den=1000), "fps"),
+        (dict(fps_num=4_000_000_000, fps_den=1), "fps"),
+        (dict(frame_count=C.MAX_FRAMES + 1), "frames"),
+    ],
+)
 def test_header_bounds(fields, match):
     with pytest.raises(ThcError, match=match):
         C.check_bounds(_head(**fields))

@@ -4,8 +4,8 @@ import zlib
 
 import pytest
 
-from thcodec.format import container as c
 from thcodec.errors import ThcError
+from thcodec.format import container as c
 
 SHA = bytes(range(32))
 JPEG = b"\xff\xd8\xff\xe0" + b"jpeg body" + b"\xff\xd9"
@@ -13,8 +13,16 @@ JPEG = b"\xff\xd8\xff\xe0" + b"jpeg body" + b"\xff\xd9"
 
 def header(**kw):
     base = dict(
-        width=1280, height=720, fps_num=30000, fps_den=1001, frame_count=0, model_size=256,
-        num_kp=10, interp=1, model_id="fomm-vox-v1", weights_sha256=SHA,
+        width=1280,
+        height=720,
+        fps_num=30000,
+        fps_den=1001,
+        frame_count=0,
+        model_size=256,
+        num_kp=10,
+        interp=1,
+        model_id="fomm-vox-v1",
+        weights_sha256=SHA,
     )
     base.update(kw)
     return c.StreamHeader(**base)
@@ -61,10 +69,19 @@ def head_raw():
 
 EDGE_CHUNKS = [
     header(),
-    header(width=65535, height=65535, fps_num=0xFFFFFFFF, fps_den=0xFFFFFFFF, frame_count=0xFFFFFFFF,
-           model_size=65535, num_kp=255, interp=255, model_id="m" * 255, weights_sha256=b"\xff" * 32),
-    header(width=1, height=1, fps_num=1, fps_den=1, model_size=1, num_kp=1, interp=0, model_id="",
-           weights_sha256=b"\0" * 32),
+    header(
+        width=65535,
+        height=65535,
+        fps_num=0xFFFFFFFF,
+        fps_den=0xFFFFFFFF,
+        frame_count=0xFFFFFFFF,
+        model_size=65535,
+        num_kp=255,
+        interp=255,
+        model_id="m" * 255,
+        weights_sha256=b"\xff" * 32,
+    ),
+    header(width=1, height=1, fps_num=1, fps_den=1, model_size=1, num_kp=1, interp=0, model_id="", weights_sha256=b"\0" * 32),
     c.Pivot(0, 0, 0, 1, 1, b"\xff\xd8"),
     c.Pivot(0xFFFFFFFF, 65535, 65535, 65535, 65535, JPEG),
     *[c.PivotSwitch(i, r) for i, r in zip([0, 1, 2, 3, 0xFFFFFFFF], c.SwitchReason)],
@@ -92,8 +109,15 @@ def test_payload_round_trip(chunk):
 
 def test_type_ids_are_explicit():
     assert {k: v.__name__ for k, v in c.CHUNK_TYPES.items()} == {
-        b"HEAD": "StreamHeader", b"PIVT": "Pivot", b"SWCH": "PivotSwitch", b"KPTS": "KeypointBlock",
-        b"AUDH": "AudioHeader", b"AUDI": "AudioPackets", b"BASH": "BaseHeader", b"BASE": "BasePackets", b"END ": "End",
+        b"HEAD": "StreamHeader",
+        b"PIVT": "Pivot",
+        b"SWCH": "PivotSwitch",
+        b"KPTS": "KeypointBlock",
+        b"AUDH": "AudioHeader",
+        b"AUDI": "AudioPackets",
+        b"BASH": "BaseHeader",
+        b"BASE": "BasePackets",
+        b"END ": "End",
     }
     assert [int(r) for r in c.SwitchReason] == [0, 1, 2, 3, 4]
     assert int(c.AudioCodec.OPUS) == 1
@@ -102,21 +126,20 @@ def test_type_ids_are_explicit():
 
 def test_head_payload_layout():
     h = header(model_id="ab")
-    assert h.to_payload() == (
-        struct.pack(">HHIIIHBBB", 1280, 720, 30000, 1001, 0, 256, 10, 1, 2) + b"ab" + SHA
-    )
+    assert h.to_payload() == (struct.pack(">HHIIIHBBB", 1280, 720, 30000, 1001, 0, 256, 10, 1, 2) + b"ab" + SHA)
 
 
 def test_other_payload_layouts():
     assert c.Pivot(7, 1, 2, 3, 4, JPEG).to_payload() == bytes.fromhex("00000007 0001 0002 0003 0004") + JPEG
     assert c.PivotSwitch(9, c.SwitchReason.SCENE_CUT).to_payload() == bytes.fromhex("00000009 03")
     assert c.KeypointBlock(5, 25, 2, 1, b"z").to_payload() == bytes.fromhex("00000005 0019 02 01") + b"z"
-    assert c.AudioHeader(1, 48000, 1, 1, 48000, b"e").to_payload() == bytes.fromhex(
-        "01 0000bb80 01 00000001 0000bb80 0001"
-    ) + b"e"
-    assert c.AudioPackets(-2, ((960, b"p"), (2880, b"qr"))).to_payload() == bytes.fromhex(
-        "fffffffffffffffe 0002 03c0 0001"
-    ) + b"p" + bytes.fromhex("0b40 0002") + b"qr"
+    assert (
+        c.AudioHeader(1, 48000, 1, 1, 48000, b"e").to_payload() == bytes.fromhex("01 0000bb80 01 00000001 0000bb80 0001") + b"e"
+    )
+    assert (
+        c.AudioPackets(-2, ((960, b"p"), (2880, b"qr"))).to_payload()
+        == bytes.fromhex("fffffffffffffffe 0002 03c0 0001") + b"p" + bytes.fromhex("0b40 0002") + b"qr"
+    )
     assert c.End(3).to_payload() == bytes.fromhex("00000003")
 
 

@@ -10,9 +10,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from thcodec.errors import ThcError
 from thcodec.format import container as c
 from thcodec.format import keypoint_bits as kp
-from thcodec.errors import ThcError
 
 EXAMPLES = int(os.environ.get("THC_FUZZ_EXAMPLES", "300"))
 FUZZ = settings(
@@ -32,7 +32,9 @@ def raw_chunk(ctype: bytes, payload: bytes) -> bytes:
 def valid_file(hybrid: bool = False) -> bytes:
     buf = io.BytesIO()
     w = c.ContainerWriter(buf)
-    w.write_header(c.StreamHeader(640, 480, 25, 1, 3, 256, 10, 0, "m", bytes(32)), c.HYBRID_FORMAT if hybrid else c.KEYPOINT_FORMAT)
+    w.write_header(
+        c.StreamHeader(640, 480, 25, 1, 3, 256, 10, 0, "m", bytes(32)), c.HYBRID_FORMAT if hybrid else c.KEYPOINT_FORMAT
+    )
     w.write(c.AudioHeader(c.AudioCodec.OPUS, 48000, 1, 1, 48000, b"OpusHead"))
     if hybrid:
         w.write(c.BaseHeader(c.BaseCodec.AV1, 64, 2, 63, bytes(range(32))))

@@ -11,8 +11,8 @@ import pytest
 import torch
 from conftest import write_frame_cache
 
-from thcodec.models.keypoints import Keypoints
 from thcodec.models.blocks import make_coordinate_grid
+from thcodec.models.keypoints import Keypoints
 from thcodec.train.equivariance import equivariance_loss, mapped_back, random_affine, warp_affine
 
 
@@ -72,9 +72,26 @@ def test_keypoint_training_logs_the_equivariance_terms(tmp_path):
     write_frame_cache(tmp_path / "cache" / "train", 8, 1)
     write_frame_cache(tmp_path / "cache" / "val", 4, 2)
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "thcodec.train.train", "--part", "keypoints", "--cache", str(tmp_path / "cache"),
-           "--run", str(run), "--steps", "20", "--batch", "1", "--val-every", "10", "--equivariance", "1"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    cmd = [
+        sys.executable,
+        "-m",
+        "thcodec.train.train",
+        "--part",
+        "keypoints",
+        "--cache",
+        str(tmp_path / "cache"),
+        "--run",
+        str(run),
+        "--steps",
+        "20",
+        "--batch",
+        "1",
+        "--val-every",
+        "10",
+        "--equivariance",
+        "1",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     steps = [r for r in log if "eq_xy_px" in r]

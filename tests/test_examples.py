@@ -17,7 +17,14 @@ ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.envi
 
 
 def script(name: str, *args) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(ROOT / "examples" / name), *map(str, args)], capture_output=True, text=True, env=ENV, timeout=120, check=False)
+    return subprocess.run(
+        ["bash", str(ROOT / "examples" / name), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.slow  # about 5 s here: a thc process starts (torch import)

@@ -8,7 +8,14 @@ def face(eye_open: float = 1.0, mouth_open: float = 0.0) -> np.ndarray:
     lm = np.zeros((68, 2))
     for start, x0 in ((36, 70.0), (42, 156.0)):
         h = 5 * eye_open
-        lm[start : start + 6] = [(x0, 100), (x0 + 10, 100 - h), (x0 + 20, 100 - h), (x0 + 30, 100), (x0 + 20, 100 + h), (x0 + 10, 100 + h)]
+        lm[start : start + 6] = [
+            (x0, 100),
+            (x0 + 10, 100 - h),
+            (x0 + 20, 100 - h),
+            (x0 + 30, 100),
+            (x0 + 20, 100 + h),
+            (x0 + 10, 100 + h),
+        ]
     lm[60], lm[64] = (108, 180), (148, 180)
     for a, b, x in ((61, 67, 118), (62, 66, 128), (63, 65, 138)):
         lm[a], lm[b] = (x, 180 - 10 * mouth_open), (x, 180 + 10 * mouth_open)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from conftest import demo_face, face_frame
+
 from thcodec.face.region import FACE_SCALE, FaceFinder, Region, choose_region, feather_mask, paste
 
 # --- choose_region ----------------------------------------------------------------------

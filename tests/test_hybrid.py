@@ -7,8 +7,8 @@ import dataclasses
 import av
 import numpy as np
 import pytest
-
 from conftest import DEMO
+
 from thcodec.errors import ThcError
 from thcodec.format import container as C
 from thcodec.media.metrics import psnr

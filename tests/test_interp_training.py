@@ -39,8 +39,24 @@ def test_a_few_steps_train_validate_and_save(tmp_path):
     _trajectories(tmp_path / "kps" / "train.npz", 3, 30, 1)
     _trajectories(tmp_path / "kps" / "val.npz", 1, 20, 2)
     run = tmp_path / "run"
-    train.main(["--part", "interp", "--kps", str(tmp_path / "kps"), "--run", str(run), "--steps", "4", "--batch", "16",
-                "--lr", "1e-3", "--val-every", "2"])
+    train.main(
+        [
+            "--part",
+            "interp",
+            "--kps",
+            str(tmp_path / "kps"),
+            "--run",
+            str(run),
+            "--steps",
+            "4",
+            "--batch",
+            "16",
+            "--lr",
+            "1e-3",
+            "--val-every",
+            "2",
+        ]
+    )
     best = load_checkpoint(run / "best.pt")
     assert {"net_px", "linear_px", "k2_net_px"} <= set(best["val"])
     assert set(best["ema"]) == set(torch.load(run / "last.pt", weights_only=True)["model"])

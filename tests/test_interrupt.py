@@ -42,8 +42,13 @@ def interrupt_when_temp_appears(args: list, target: Path, delay_s: float) -> sub
     # SIGINT ignored, and children inherit that: give the CLI the default disposition, as a
     # terminal would, so Python turns the signal into KeyboardInterrupt.
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+        cwd=ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 (the test process runs no threads here)
     )
     try:
         deadline = time.monotonic() + APPEAR_TIMEOUT_S
@@ -99,8 +104,8 @@ def long_clip(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def long_stream(tmp_path_factory, loaded) -> Path:
     """A .thc of 120 frames (decoding animates every frame: several seconds even on a fast machine)."""
-    from thcodec.sender.encoder import encode
     from thcodec.options import EncodeOptions
+    from thcodec.sender.encoder import encode
 
     directory = tmp_path_factory.mktemp("interrupt_thc")
     clip = clip_factory(directory)(width=64, height=64, frames=120, name="long.mp4")

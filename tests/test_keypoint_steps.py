@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import face_frame
 from test_codec import chunks_of, decoded_frames, encode_to
+
 from thcodec.format import container as C
 from thcodec.format import keypoint_bits as kpq
 

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
+from thcodec.errors import ThcError
 from thcodec.format import keypoint_bits as kp
 from thcodec.models.keypoints import Keypoints
-from thcodec.errors import ThcError
 
 
 def talking_head_walk(rng, n, k):
@@ -184,7 +184,7 @@ def _payload():
 
 
 def test_damaged_payload_truncated_or_extended():
-    f, data = _payload()
+    _f, data = _payload()
     for cut in range(len(data)):
         with pytest.raises(ThcError):
             kp.decompress_block(data[:cut], 25, 10, None)
@@ -193,7 +193,7 @@ def test_damaged_payload_truncated_or_extended():
 
 
 def test_damaged_payload_wrong_shape():
-    f, data = _payload()
+    _f, data = _payload()
     for n, k in [(26, 10), (24, 10), (25, 9), (50, 10), (1, 1)]:
         with pytest.raises(ThcError):
             kp.decompress_block(data, n, k, None)
@@ -201,7 +201,7 @@ def test_damaged_payload_wrong_shape():
 
 def test_damaged_payload_bit_flips_never_crash():
     # No checksum here (the chunk CRC covers it): a flip may decode to other valid fields.
-    f, data = _payload()
+    _f, data = _payload()
     for i in range(len(data) * 8):
         bad = bytearray(data)
         bad[i // 8] ^= 1 << (i % 8)

@@ -6,12 +6,12 @@ import torch
 from conftest import demo_face, face_frame
 from test_codec import chunks_of, decoded_frames, encode_to
 
-from thcodec.format import container as C
-from thcodec.face import landmarks as T
 from thcodec.errors import ThcError
+from thcodec.face import landmarks as T
+from thcodec.format import container as C
 from thcodec.models.keypoints import Keypoints
-from thcodec.sender.landmark_motion import BOX_EVERY, TEMPLATE, LandmarkMotion, Smoother, relative_keypoints
 from thcodec.options import EncodeOptions
+from thcodec.sender.landmark_motion import BOX_EVERY, TEMPLATE, LandmarkMotion, Smoother, relative_keypoints
 
 
 def kp(n=1, seed=0):

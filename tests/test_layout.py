@@ -53,10 +53,7 @@ def imported(tree: ast.AST, name: str, is_package: bool, known: set[str]) -> set
 def import_graph() -> dict[str, set[str]]:
     mods = modules()
     known = set(mods)
-    return {
-        name: imported(ast.parse(path.read_text()), name, path.name == "__init__.py", known)
-        for name, path in mods.items()
-    }
+    return {name: imported(ast.parse(path.read_text()), name, path.name == "__init__.py", known) for name, path in mods.items()}
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from thcodec.models.keypoints import Keypoints
 from thcodec.models.blocks import gaussian_heatmaps, make_coordinate_grid, warp
 from thcodec.models.dense_motion import MOTION_SIZE, DenseMotion, safe_inverse
 from thcodec.models.generator import Generator
 from thcodec.models.keypoint_detector import KeypointDetector
+from thcodec.models.keypoints import Keypoints
 from thcodec.models.talking_head import TalkingHead
 
 K = 10

@@ -18,7 +18,20 @@ from thcodec.train import motion, train
 def test_a_fine_tune_goes_on_from_a_snapshot_and_its_discriminator(tmp_path, monkeypatch):
     write_frame_cache(tmp_path / "cache" / "train", 6, 1)
     write_frame_cache(tmp_path / "cache" / "val", 4, 2)
-    common = ["train", "--part", "motion", "--driving", "landmarks", "--cache", str(tmp_path / "cache"), "--batch", "2", "--gan", "0.1", "--keep-all"]
+    common = [
+        "train",
+        "--part",
+        "motion",
+        "--driving",
+        "landmarks",
+        "--cache",
+        str(tmp_path / "cache"),
+        "--batch",
+        "2",
+        "--gan",
+        "0.1",
+        "--keep-all",
+    ]
     monkeypatch.setattr(sys, "argv", [*common, "--run", str(tmp_path / "a"), "--steps", "2", "--val-every", "5"])
     train.main()
     first = load_checkpoint(tmp_path / "a" / "snap_000002.pt")
@@ -30,7 +43,21 @@ def test_a_fine_tune_goes_on_from_a_snapshot_and_its_discriminator(tmp_path, mon
         rec["d_loss"] = 0.0
 
     monkeypatch.setattr(motion.Adversary, "step", record)
-    monkeypatch.setattr(sys, "argv", [*common, "--run", str(tmp_path / "b"), "--steps", "1", "--init", str(tmp_path / "a" / "snap_000002.pt"), "--gan-warmup", "2"])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            *common,
+            "--run",
+            str(tmp_path / "b"),
+            "--steps",
+            "1",
+            "--init",
+            str(tmp_path / "a" / "snap_000002.pt"),
+            "--gan-warmup",
+            "2",
+        ],
+    )
     train.main()
     assert len(seen) == 3  # two warm-up steps of the discriminator alone, then one beside the networks
     for k, v in first["disc"].items():  # and the first of them started from the carried discriminator
@@ -40,7 +67,21 @@ def test_a_fine_tune_goes_on_from_a_snapshot_and_its_discriminator(tmp_path, mon
     for k, v in load_model().model.keypoint_detector.state_dict().items():  # not in the snapshot: the shipped detector
         torch.testing.assert_close(ema["keypoint_detector." + k], v)
     seen.clear()
-    monkeypatch.setattr(sys, "argv", [*common, "--run", str(tmp_path / "c"), "--steps", "1", "--init", str(tmp_path / "a" / "snap_000002.pt"), "--disc-channels", "8,16"])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            *common,
+            "--run",
+            str(tmp_path / "c"),
+            "--steps",
+            "1",
+            "--init",
+            str(tmp_path / "a" / "snap_000002.pt"),
+            "--disc-channels",
+            "8,16",
+        ],
+    )
     train.main()  # a discriminator of another shape starts fresh
     assert seen[0]["scales.0.0.0.weight"].shape[0] == 8
 

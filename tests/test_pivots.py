@@ -6,17 +6,17 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import clip_factory, face_frame
+from PIL import Image
 from test_cli import fails, ok, thc
+
 from thcodec.format import container as C
+from thcodec.media.metrics import psnr
+from thcodec.media.video_io import VideoReader
+from thcodec.options import EncodeOptions
 from thcodec.receiver.decoder import Frame, decode_stream
 from thcodec.sender.encoder import encode
-from thcodec.media.metrics import psnr
-from thcodec.options import EncodeOptions
 from thcodec.stats import stream_stats
-from thcodec.media.video_io import VideoReader
 
 CUT = 40
 FRAMES = 75
@@ -133,7 +133,7 @@ def test_a_refresh_fades_in_and_a_cut_does_not(cut_clip, make_clip, tmp_path, lo
     faded = _frames(out, loaded)
     monkeypatch.setattr(D, "FADE_FRAMES", 0)
     hard = _frames(out, loaded)
-    step = lambda frames, i: np.abs(frames[i].astype(float) - frames[i - 1]).mean()  # noqa: E731
+    step = lambda frames, i: np.abs(frames[i].astype(float) - frames[i - 1]).mean()
     assert all(np.array_equal(a, b) for a, b in zip(faded[:m], hard[:m]))
     assert any(not np.array_equal(faded[i], hard[i]) for i in range(m, m + 8))
     assert all(np.array_equal(faded[i], hard[i]) for i in range(m + 8, 40))

@@ -16,8 +16,14 @@ pytest.importorskip("matplotlib")
 
 def test_a_line_chart_is_a_png_of_the_stated_size_with_its_lines(tmp_path):
     path = tmp_path / "c.png"
-    plot.line_chart([plot.Series("loss", [0, 1, 2, 3], [4.0, 2.0, 1.0, 0.5], plot.RED, 3), plot.Series("one", [1], [2.0])],
-                    "title", "step", "loss", path, markers=[(2, "pivot")])
+    plot.line_chart(
+        [plot.Series("loss", [0, 1, 2, 3], [4.0, 2.0, 1.0, 0.5], plot.RED, 3), plot.Series("one", [1], [2.0])],
+        "title",
+        "step",
+        "loss",
+        path,
+        markers=[(2, "pivot")],
+    )
     img = np.asarray(Image.open(path).convert("RGB"))
     assert img.shape == (plot.HEIGHT, plot.WIDTH, 3)
     red = (img[..., 0] > 180) & (img[..., 1] < 80) & (img[..., 2] < 80)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import demo_face, face_frame
 from test_codec import chunks_of, decoded_frames, encode_to
+
 from thcodec.format import container as C
 from thcodec.media.frames import to_tensor
 from thcodec.models.keypoints import Keypoints
@@ -62,8 +62,10 @@ def test_encode_with_refine_sends_other_points_in_the_same_format(make_clip, tmp
     clip = make_clip(width=96, height=96, frames=13, audio=False, picture=face_frame)
     plain, refined = tmp_path / "plain.thc", tmp_path / "refined.thc"
     # The detector's motion: the refinement's landmark term then targets what the analysis measures.
-    results = [encode_to(clip, plain, loaded, interp=1, motion="detector"),
-               encode_to(clip, refined, loaded, interp=1, motion="detector", refine_steps=5)]
+    results = [
+        encode_to(clip, plain, loaded, interp=1, motion="detector"),
+        encode_to(clip, refined, loaded, interp=1, motion="detector", refine_steps=5),
+    ]
     blocks = [[ch for ch in chunks_of(p) if isinstance(ch, C.KeypointBlock)] for p in (plain, refined)]
     assert [(b.first_frame, b.count) for b in blocks[0]] == [(b.first_frame, b.count) for b in blocks[1]]
     assert [b.data for b in blocks[0]] != [b.data for b in blocks[1]]

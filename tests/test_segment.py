@@ -24,8 +24,18 @@ def segment(loaded):
 
 
 def test_receive_matches_the_chunk_path(segment, loaded):
-    header = C.StreamHeader(width=W, height=H, fps_num=25, fps_den=1, frame_count=0, model_size=256, num_kp=10, interp=1,
-                            model_id="m", weights_sha256=bytes(32))
+    header = C.StreamHeader(
+        width=W,
+        height=H,
+        fps_num=25,
+        fps_den=1,
+        frame_count=0,
+        model_size=256,
+        num_kp=10,
+        interp=1,
+        model_id="m",
+        weights_sha256=bytes(32),
+    )
     pivot = C.Pivot(frame_index=5, x=40, y=12, w=72, h=72, jpeg=jpeg_encode(face_frame(0, W, H), 50))
     again = PivotSegment.from_chunk(loaded.model, pivot, header)
     assert again.start == 5 and again.region == REGION
@@ -48,4 +58,8 @@ def test_renderer_pastes_into_the_background(segment, loaded):
     outside[REGION.y : REGION.y + REGION.h, REGION.x : REGION.x + REGION.w] = False
     assert np.array_equal(frames[0][outside], segment.picture[outside])
     half = SegmentRenderer(segment, loaded, (W // 2, H // 2), sr="bicubic")
-    assert half.region == scaled_region(REGION, 0.5, 0.5) and half.render(segment.keypoints.expand(1))[0].shape == (H // 2, W // 2, 3)
+    assert half.region == scaled_region(REGION, 0.5, 0.5) and half.render(segment.keypoints.expand(1))[0].shape == (
+        H // 2,
+        W // 2,
+        3,
+    )

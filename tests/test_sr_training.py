@@ -54,9 +54,14 @@ def _tiny_cache(root, pairs: int, seed: int) -> None:
     rng.integers(0, 256, (pairs, 512, 512, 3), dtype=np.uint8).tofile(root / "frames.u8")
     rng.integers(0, 256, (1, 512, 512, 3), dtype=np.uint8).tofile(root / "pivots.u8")
     grid = np.stack(np.meshgrid(np.linspace(-1, 1, 64), np.linspace(-1, 1, 64)), -1)
-    np.savez(root / "pairs.npz", pivot=np.zeros(pairs, int), frame=np.arange(pairs),
-             gen=rng.integers(0, 256, (pairs, 256, 256, 3), dtype=np.uint8),
-             flow=np.broadcast_to(grid, (pairs, 64, 64, 2)).astype(np.float16), occlusion=np.ones((pairs, 64, 64), np.float16))
+    np.savez(
+        root / "pairs.npz",
+        pivot=np.zeros(pairs, int),
+        frame=np.arange(pairs),
+        gen=rng.integers(0, 256, (pairs, 256, 256, 3), dtype=np.uint8),
+        flow=np.broadcast_to(grid, (pairs, 64, 64, 2)).astype(np.float16),
+        occlusion=np.ones((pairs, 64, 64), np.float16),
+    )
     (root / "index.json").write_text(json.dumps({"size": 512, "frames": pairs, "pivots": 1, "pairs": pairs, "clips": []}))
 
 
@@ -65,8 +70,24 @@ def test_a_few_sr_steps_train_validate_and_save(tmp_path):
     _tiny_cache(tmp_path / "sr" / "train", 3, 0)
     _tiny_cache(tmp_path / "sr" / "val", 1, 1)
     run = tmp_path / "run"
-    train.main(["--part", "sr", "--sr-cache", str(tmp_path / "sr"), "--run", str(run), "--steps", "2", "--batch", "2",
-                "--lr", "1e-3", "--val-every", "2"])
+    train.main(
+        [
+            "--part",
+            "sr",
+            "--sr-cache",
+            str(tmp_path / "sr"),
+            "--run",
+            str(run),
+            "--steps",
+            "2",
+            "--batch",
+            "2",
+            "--lr",
+            "1e-3",
+            "--val-every",
+            "2",
+        ]
+    )
     best = load_checkpoint(run / "best.pt")
     assert {"x2_psnr", "x2_bicubic_psnr", "x4_psnr", "psnr"} <= set(best["val"])
     assert best["ema"]["use_pivot"].item() is True

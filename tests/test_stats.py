@@ -2,14 +2,14 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import clip_factory
+
+from thcodec.errors import ThcError
 from thcodec.format import container as C
 from thcodec.format import keypoint_bits as kpq
-from thcodec.sender.encoder import EncodeOptions, encode
-from thcodec.errors import ThcError
 from thcodec.media.frames import jpeg_encode
 from thcodec.media.metrics import luma_bt601, mse_y, psnr_from_mse
+from thcodec.sender.encoder import EncodeOptions, encode
 from thcodec.stats import CSV_FIELDS, SCHEMA_VERSION, add_quality, csv_row, stream_stats
 
 

@@ -90,8 +90,16 @@ def measure(directory: Path, label: str, minutes: float) -> dict:
     assert re.search(rf": {frames} frames, \d+ bytes", err), err
     dec_kib, dec_s, err = run_measured(["decode", stream, out])
     assert f"wrote {out}: {frames} frames" in err, err
-    result = {"label": label, "minutes": minutes, "frames": frames, "encode_kib": enc_kib, "decode_kib": dec_kib,
-              "encode_s": enc_s, "decode_s": dec_s, "thc_bytes": stream.stat().st_size}
+    result = {
+        "label": label,
+        "minutes": minutes,
+        "frames": frames,
+        "encode_kib": enc_kib,
+        "decode_kib": dec_kib,
+        "encode_s": enc_s,
+        "decode_s": dec_s,
+        "thc_bytes": stream.stat().st_size,
+    }
     for path in (clip, stream, out):  # the long clip's files are large
         path.unlink()
     return result
@@ -106,9 +114,11 @@ def test_peak_memory_is_flat(tmp_path, capsys, record_property):
     with capsys.disabled():
         print()
         for r in (base, long):
-            print(f"streaming {r['minutes']:g} min ({r['frames']} frames {WIDTH}x{HEIGHT}, {r['thc_bytes']} bytes of .thc): "
-                  f"encode peak RSS {r['encode_kib'] / 1024:.1f} MiB in {r['encode_s']:.1f} s, "
-                  f"decode peak RSS {r['decode_kib'] / 1024:.1f} MiB in {r['decode_s']:.1f} s")
+            print(
+                f"streaming {r['minutes']:g} min ({r['frames']} frames {WIDTH}x{HEIGHT}, {r['thc_bytes']} bytes of .thc): "
+                f"encode peak RSS {r['encode_kib'] / 1024:.1f} MiB in {r['encode_s']:.1f} s, "
+                f"decode peak RSS {r['decode_kib'] / 1024:.1f} MiB in {r['decode_s']:.1f} s"
+            )
         for step in ("encode", "decode"):
             ratio = long[f"{step}_kib"] / base[f"{step}_kib"]
             print(f"streaming {step}: {MINUTES:g} min / {BASE_MINUTES:g} min peak = {ratio:.3f} (limit {TOLERANCE})")

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import face_frame
-from thcodec.receiver.decoder import Frame, Start, decode_stream
-from thcodec.receiver.segment import scaled_region
-from thcodec.sender.encoder import EncodeOptions, encode
+
 from thcodec.face.region import Region
 from thcodec.models.blocks import make_coordinate_grid
 from thcodec.models.super_resolution import PivotDetail, SuperResolution
+from thcodec.receiver.decoder import Frame, Start, decode_stream
+from thcodec.receiver.segment import scaled_region
+from thcodec.sender.encoder import EncodeOptions, encode
 
 
 def random_net(use_pivot: bool = True, seed: int = 0) -> SuperResolution:

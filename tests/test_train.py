@@ -20,8 +20,27 @@ def test_a_spent_time_budget_validates_saves_and_stops(tmp_path, monkeypatch):
     write_frame_cache(tmp_path / "cache" / "train", 6, 1)
     write_frame_cache(tmp_path / "cache" / "val", 4, 2)
     run = tmp_path / "run"
-    monkeypatch.setattr(sys, "argv", ["train", "--part", "motion", "--driving", "landmarks", "--cache", str(tmp_path / "cache"),
-                                      "--run", str(run), "--steps", "1000", "--batch", "1", "--minutes", "1e-9"])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "train",
+            "--part",
+            "motion",
+            "--driving",
+            "landmarks",
+            "--cache",
+            str(tmp_path / "cache"),
+            "--run",
+            str(run),
+            "--steps",
+            "1000",
+            "--batch",
+            "1",
+            "--minutes",
+            "1e-9",
+        ],
+    )
     train.main()
     ck = torch.load(run / "last.pt", weights_only=True)
     assert ck["step"] == 1  # the first step found the budget spent
@@ -34,8 +53,30 @@ def test_keep_all_snapshots_the_trained_networks_at_every_validation_and_exports
     write_frame_cache(tmp_path / "cache" / "train", 6, 1)
     write_frame_cache(tmp_path / "cache" / "val", 4, 2)
     run = tmp_path / "run"
-    monkeypatch.setattr(sys, "argv", ["train", "--part", "motion", "--driving", "landmarks", "--cache", str(tmp_path / "cache"), "--run", str(run),
-                                      "--steps", "2", "--val-every", "1", "--batch", "2", "--keep-all", "--pivot-jpeg", "20-60"])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "train",
+            "--part",
+            "motion",
+            "--driving",
+            "landmarks",
+            "--cache",
+            str(tmp_path / "cache"),
+            "--run",
+            str(run),
+            "--steps",
+            "2",
+            "--val-every",
+            "1",
+            "--batch",
+            "2",
+            "--keep-all",
+            "--pivot-jpeg",
+            "20-60",
+        ],
+    )
     train.main()
     snaps = sorted(run.glob("snap_*.pt"))
     assert [p.name for p in snaps] == ["snap_000001.pt", "snap_000002.pt"]

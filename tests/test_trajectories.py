@@ -18,7 +18,9 @@ def test_every_clip_of_a_split_becomes_quantized_key_points_at_25_fps(make_clip,
     make_clip(width=96, height=96, frames=12, fps=50, audio=False, picture=face_frame).rename(data / "clips" / "a.mp4")
     make_clip(width=64, height=64, frames=5, audio=False, picture=face_frame).rename(data / "clips" / "b.mp4")
     (data / "MANIFEST.tsv").write_text("file\tsplit\na.mp4\tval\nb.mp4\ttrain\n")
-    monkeypatch.setattr(sys, "argv", ["trajectories", "--data", str(data), "--out", str(tmp_path / "kps"), "--splits", "val", "--max-frames", "4"])
+    monkeypatch.setattr(
+        sys, "argv", ["trajectories", "--data", str(data), "--out", str(tmp_path / "kps"), "--splits", "val", "--max-frames", "4"]
+    )
     trajectories.main()
     with np.load(tmp_path / "kps" / "val.npz") as z:
         assert z.files == ["a"]  # only the val split's clip

@@ -6,8 +6,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
 from conftest import square_frame
+
 from thcodec.errors import ThcError
 from thcodec.media.video_io import (
     AudioConfig,

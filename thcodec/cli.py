@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -35,6 +36,7 @@ app = typer.Typer(
 # markup=False: messages hold user paths, and "[/x]" in a file name must print as itself.
 err = Console(stderr=True, soft_wrap=True, markup=False)
 
+
 class InterpMethod(str, Enum):
     net = "net"
     linear = "linear"
@@ -54,7 +56,7 @@ MAX_OUTPUT_SIDE = 8192
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
-    """"WxH" -> (W, H), both in 2..MAX_OUTPUT_SIDE."""
+    """ "WxH" -> (W, H), both in 2..MAX_OUTPUT_SIDE."""
     if text is None:
         return None
     parts = text.lower().split("x")
@@ -79,6 +81,8 @@ def _alias(old: str, new: str, old_value, new_value, default=None):
         return new_value
     err.print(f"thc: warning: {old} is now {new}; the old name goes away in the next version", highlight=False)
     return old_value if new_value == default else new_value
+
+
 NoAudio = Annotated[bool, typer.Option("--no-audio", help="Drop the audio track.")]
 
 
@@ -91,7 +95,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     version: Annotated[
-        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = None,
 ) -> None:
     """thcodec command line."""
@@ -161,8 +165,16 @@ def _check_input(path: Path) -> None:
         raise ThcError(f"{path} is a directory")
 
 
-def _convert(input: Path, output: Path, force: bool, quiet: bool, label: str, run, suffixes: tuple[str, ...] = (),
-             backend: str | None = None) -> None:
+def _convert(
+    input: Path,
+    output: Path,
+    force: bool,
+    quiet: bool,
+    label: str,
+    run,
+    suffixes: tuple[str, ...] = (),
+    backend: str | None = None,
+) -> None:
     """Shared by encode and decode: check the input, load the model (backend: as load_model's), and let
     run(loaded, temp path, on_start, on_frames) -> (message, warnings) write a temp file
     that replaces OUTPUT only when complete."""
@@ -188,26 +200,118 @@ def _convert(input: Path, output: Path, force: bool, quiet: bool, label: str, ru
 def encode(
     input: Annotated[Path, typer.Argument(help="Video file with a person talking (MP4, MOV, MKV, ...).")],
     output: Annotated[Path, typer.Argument(help="The .thc file to write.")],
-    interp: Annotated[int, typer.Option(min=1, max=4, help="Send key points for every k-th frame; the receiver fills the rest (its interpolation network, see thc decode --interp-method). 2 costs about 1% in AKD for 15% less rate.")] = EncodeOptions.interp,
-    pivot_quality: Annotated[int, typer.Option(min=10, max=95, help="JPEG quality of the pivot picture (its bytes dominate short calls).")] = EncodeOptions.pivot_quality,
-    audio_kbps: Annotated[int, typer.Option(min=6, max=64, help="Opus bit rate of the audio track, kbit/s.")] = EncodeOptions.audio_bitrate // 1000,
-    max_motion_error: Annotated[float, typer.Option(min=0.5, max=100, help="Motion error, in pixels of a 256x256 face, at which a new pivot is sent: the sender predicts the receiver's picture and measures how far its face key points stray from the real ones (ordinary talking: under 4). Lower: more pivots, more bytes.")] = EncodeOptions.max_motion_error_px,
-    max_kbps: Annotated[float, typer.Option(min=0, help="Cap on the bit rate of any 10 seconds of the stream, kbit/s, audio included: pivots are held back or sent at lower JPEG quality to stay under it (0: no cap).")] = EncodeOptions.max_kbps,
-    min_pivot_interval: Annotated[float, typer.Option(min=0, help="Seconds after a pivot before the quality or face-position test may send another (scene cuts do not wait).")] = EncodeOptions.min_pivot_interval_s,
-    max_pivot_interval: Annotated[float, typer.Option(min=0, help="Send a pivot at least this often, seconds (0: only when needed).")] = EncodeOptions.max_pivot_interval_s,
-    motion: Annotated[MotionSource, typer.Option(help="How the sender measures each frame's motion: dlib's 68 face landmarks (landmarks: about 7 ms a sent frame and 1.6 s more start-up), sent relative to the key points the receiver finds on the pivot; or the key-point detector on each frame (detector: 23% higher landmark error at the same rate on unseen faces, 4% lower identity error; docs/landmark_motion.md). Same stream format and receiver either way.")] = DEFAULT_MOTION,
-    refine: Annotated[int, typer.Option(min=0, max=100, help="Analysis by synthesis: adjust each sent frame's key points with this many gradient steps so the receiver's picture matches the frame (same stream format and receiver; about 0.1 s per step and sent frame on one core: 5 steps encode a 256x256 call at 2 fps instead of 22, see docs/refine.md). 0: send the key points --motion gives.")] = EncodeOptions.refine_steps,
-    xy_step: Annotated[int, typer.Option(min=1, max=64, help="Send key-point positions as multiples of this many codes (a code is 1/16 pixel of the 256x256 face): coarser steps cost fewer bytes; 1: full precision. See docs/keypoint_steps.md.")] = EncodeOptions.xy_step,
-    jac_step: Annotated[int, typer.Option(min=1, max=64, help="Send key-point Jacobians as multiples of this many codes (a code is 1/256): coarser steps cost fewer bytes; 1: full precision.")] = EncodeOptions.jac_step,
-    single_pivot: Annotated[bool, typer.Option("--single-pivot", help="Send one pivot, at the start, and never another (no analysis: fastest encode).")] = False,
-    mode: Annotated[Mode, typer.Option(help="keypoints: the pivot animated by key points alone (the lowest rates). hybrid: also a small AV1 stream of the face (--base-size, --base-crf, --base-step), from which the receiver takes what the face is doing (blinks, smiles, zooms) while the pivot keeps who it is; a format-2 stream. See docs/hybrid.md.")] = Mode(EncodeOptions.mode),
-    base_size: Annotated[int, typer.Option(help=f"Hybrid mode: side of the base stream's square picture of the face, pixels ({', '.join(map(str, BASE_SIZES))}). Larger: more expression detail, more bytes.")] = EncodeOptions.base_size,
-    base_crf: Annotated[int, typer.Option(min=1, max=63, help="Hybrid mode: the base stream's AV1 CRF (1-63). Higher: fewer bytes, a blurrier base.")] = EncodeOptions.base_crf,
-    base_step: Annotated[int, typer.Option(min=1, max=8, help="Hybrid mode: code every n-th frame in the base stream (2: half the frame rate; the key points carry the motion in between).")] = EncodeOptions.base_step,
-    kpts_refresh: Annotated[int, typer.Option(min=0, max=1000, help="Code every n-th key-point block (a block: 25 sent frames) on its own rather than predicted from the one before, so a lost block is concealed only up to the next such one (0: only each pivot's first block). See docs/robustness.md.")] = EncodeOptions.independent_every,
-    quality: Annotated[Optional[float], typer.Option("--quality", min=0.5, max=100, hidden=True)] = None,  # old name of --max-motion-error
+    interp: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=4,
+            help="Send key points for every k-th frame; the receiver fills the rest (its interpolation network, see thc decode --interp-method). 2 costs about 1% in AKD for 15% less rate.",
+        ),
+    ] = EncodeOptions.interp,
+    pivot_quality: Annotated[
+        int, typer.Option(min=10, max=95, help="JPEG quality of the pivot picture (its bytes dominate short calls).")
+    ] = EncodeOptions.pivot_quality,
+    audio_kbps: Annotated[
+        int, typer.Option(min=6, max=64, help="Opus bit rate of the audio track, kbit/s.")
+    ] = EncodeOptions.audio_bitrate // 1000,
+    max_motion_error: Annotated[
+        float,
+        typer.Option(
+            min=0.5,
+            max=100,
+            help="Motion error, in pixels of a 256x256 face, at which a new pivot is sent: the sender predicts the receiver's picture and measures how far its face key points stray from the real ones (ordinary talking: under 4). Lower: more pivots, more bytes.",
+        ),
+    ] = EncodeOptions.max_motion_error_px,
+    max_kbps: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Cap on the bit rate of any 10 seconds of the stream, kbit/s, audio included: pivots are held back or sent at lower JPEG quality to stay under it (0: no cap).",
+        ),
+    ] = EncodeOptions.max_kbps,
+    min_pivot_interval: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds after a pivot before the quality or face-position test may send another (scene cuts do not wait).",
+        ),
+    ] = EncodeOptions.min_pivot_interval_s,
+    max_pivot_interval: Annotated[
+        float, typer.Option(min=0, help="Send a pivot at least this often, seconds (0: only when needed).")
+    ] = EncodeOptions.max_pivot_interval_s,
+    motion: Annotated[
+        MotionSource,
+        typer.Option(
+            help="How the sender measures each frame's motion: dlib's 68 face landmarks (landmarks: about 7 ms a sent frame and 1.6 s more start-up), sent relative to the key points the receiver finds on the pivot; or the key-point detector on each frame (detector: 23% higher landmark error at the same rate on unseen faces, 4% lower identity error; docs/landmark_motion.md). Same stream format and receiver either way."
+        ),
+    ] = DEFAULT_MOTION,
+    refine: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=100,
+            help="Analysis by synthesis: adjust each sent frame's key points with this many gradient steps so the receiver's picture matches the frame (same stream format and receiver; about 0.1 s per step and sent frame on one core: 5 steps encode a 256x256 call at 2 fps instead of 22, see docs/refine.md). 0: send the key points --motion gives.",
+        ),
+    ] = EncodeOptions.refine_steps,
+    xy_step: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Send key-point positions as multiples of this many codes (a code is 1/16 pixel of the 256x256 face): coarser steps cost fewer bytes; 1: full precision. See docs/keypoint_steps.md.",
+        ),
+    ] = EncodeOptions.xy_step,
+    jac_step: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Send key-point Jacobians as multiples of this many codes (a code is 1/256): coarser steps cost fewer bytes; 1: full precision.",
+        ),
+    ] = EncodeOptions.jac_step,
+    single_pivot: Annotated[
+        bool,
+        typer.Option("--single-pivot", help="Send one pivot, at the start, and never another (no analysis: fastest encode)."),
+    ] = False,
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            help="keypoints: the pivot animated by key points alone (the lowest rates). hybrid: also a small AV1 stream of the face (--base-size, --base-crf, --base-step), from which the receiver takes what the face is doing (blinks, smiles, zooms) while the pivot keeps who it is; a format-2 stream. See docs/hybrid.md."
+        ),
+    ] = Mode(EncodeOptions.mode),
+    base_size: Annotated[
+        int,
+        typer.Option(
+            help=f"Hybrid mode: side of the base stream's square picture of the face, pixels ({', '.join(map(str, BASE_SIZES))}). Larger: more expression detail, more bytes."
+        ),
+    ] = EncodeOptions.base_size,
+    base_crf: Annotated[
+        int,
+        typer.Option(min=1, max=63, help="Hybrid mode: the base stream's AV1 CRF (1-63). Higher: fewer bytes, a blurrier base."),
+    ] = EncodeOptions.base_crf,
+    base_step: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=8,
+            help="Hybrid mode: code every n-th frame in the base stream (2: half the frame rate; the key points carry the motion in between).",
+        ),
+    ] = EncodeOptions.base_step,
+    kpts_refresh: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=1000,
+            help="Code every n-th key-point block (a block: 25 sent frames) on its own rather than predicted from the one before, so a lost block is concealed only up to the next such one (0: only each pivot's first block). See docs/robustness.md.",
+        ),
+    ] = EncodeOptions.independent_every,
+    quality: Annotated[
+        float | None, typer.Option("--quality", min=0.5, max=100, hidden=True)
+    ] = None,  # old name of --max-motion-error
     no_audio: NoAudio = False,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite OUTPUT if it exists; write a .thc stream into a file not named .thc.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Overwrite OUTPUT if it exists; write a .thc stream into a file not named .thc.")
+    ] = False,
     quiet: Quiet = False,
     q: QuietOld = False,
 ) -> None:
@@ -226,11 +330,26 @@ def encode(
         return message, r.warnings
 
     def options() -> EncodeOptions:
-        return EncodeOptions(interp=interp, pivot_quality=pivot_quality, audio=not no_audio, audio_bitrate=audio_kbps * 1000,
-                             adaptive=not single_pivot, max_motion_error_px=motion_error, min_pivot_interval_s=min_pivot_interval,
-                             max_pivot_interval_s=max_pivot_interval, max_kbps=max_kbps, refine_steps=refine,
-                             xy_step=xy_step, jac_step=jac_step, motion=motion.value, mode=mode.value, base_size=base_size,
-                             base_crf=base_crf, base_step=base_step, independent_every=kpts_refresh)
+        return EncodeOptions(
+            interp=interp,
+            pivot_quality=pivot_quality,
+            audio=not no_audio,
+            audio_bitrate=audio_kbps * 1000,
+            adaptive=not single_pivot,
+            max_motion_error_px=motion_error,
+            min_pivot_interval_s=min_pivot_interval,
+            max_pivot_interval_s=max_pivot_interval,
+            max_kbps=max_kbps,
+            refine_steps=refine,
+            xy_step=xy_step,
+            jac_step=jac_step,
+            motion=motion.value,
+            mode=mode.value,
+            base_size=base_size,
+            base_crf=base_crf,
+            base_step=base_step,
+            independent_every=kpts_refresh,
+        )
 
     motion_error = _alias("--quality", "--max-motion-error", quality, max_motion_error, EncodeOptions.max_motion_error_px)
     quiet = _alias("-q", "--quiet", q, quiet, False)
@@ -247,24 +366,56 @@ def encode(
 def decode(
     input: Annotated[Path, typer.Argument(help="The .thc file to read.")],
     output: Annotated[Path, typer.Argument(help="Video file to write (.mp4, .mov or .mkv): same size and rate as the original.")],
-    interp_method: Annotated[InterpMethod, typer.Option(help="How frames between sent key points (--interp > 1 at the sender) get theirs: the interpolation network, or a straight line (the baseline).")] = InterpMethod.net,
-    sr: Annotated[SrMethod, typer.Option(help="How the 256x256 face comes back to its size in the output: the super-resolution network, which brings in the pivot's own detail, or plain bicubic up-scaling (the baseline, faster).")] = SrMethod.net,
-    size: Annotated[Optional[str], typer.Option(metavar="WxH", help="Output frame size, e.g. 1280x720 (default: the original's). The background is the pivot resized; the face goes through --sr at its new size.")] = None,
+    interp_method: Annotated[
+        InterpMethod,
+        typer.Option(
+            help="How frames between sent key points (--interp > 1 at the sender) get theirs: the interpolation network, or a straight line (the baseline)."
+        ),
+    ] = InterpMethod.net,
+    sr: Annotated[
+        SrMethod,
+        typer.Option(
+            help="How the 256x256 face comes back to its size in the output: the super-resolution network, which brings in the pivot's own detail, or plain bicubic up-scaling (the baseline, faster)."
+        ),
+    ] = SrMethod.net,
+    size: Annotated[
+        str | None,
+        typer.Option(
+            metavar="WxH",
+            help="Output frame size, e.g. 1280x720 (default: the original's). The background is the pivot resized; the face goes through --sr at its new size.",
+        ),
+    ] = None,
     no_audio: NoAudio = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Refuse a damaged or truncated stream (exit 1) instead of concealing what is lost (exit 3).")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Refuse a damaged or truncated stream (exit 1) instead of concealing what is lost (exit 3)."
+        ),
+    ] = False,
     force: Force = False,
     quiet: Quiet = False,
     q: QuietOld = False,
 ) -> None:
     """Rebuild a video from a .thc stream. What is damaged or missing is concealed (exit code 3, one warning line)."""
-    from thcodec.receiver.decoder import Losses, decode_file
     from thcodec.media.video_io import OUTPUT_SUFFIXES
+    from thcodec.receiver.decoder import Losses, decode_file
 
     losses = Losses()
 
     def run(loaded, tmp: Path, start, step) -> tuple[str, list[str]]:
-        n = decode_file(input, tmp, loaded, on_start=start, on_frames=step, with_audio=not no_audio,
-                        interp_method=interp_method.value, sr=sr.value, size=out_size, strict=strict, losses=losses)
+        n = decode_file(
+            input,
+            tmp,
+            loaded,
+            on_start=start,
+            on_frames=step,
+            with_audio=not no_audio,
+            interp_method=interp_method.value,
+            sr=sr.value,
+            size=out_size,
+            strict=strict,
+            losses=losses,
+        )
         return f"wrote {output}: {n} frames", [f"decoded with losses: {losses.summary()}"] if losses else []
 
     out_size = _run(parse_size, size)
@@ -278,11 +429,32 @@ def decode(
 @app.command()
 def stats(
     inputs: Annotated[list[Path], typer.Argument(metavar="INPUT...", help="The .thc file(s) to describe.")],
-    reference: Annotated[Optional[Path], typer.Option(help="Original video (one INPUT only): also decode and report PSNR Y (BT.601, as ffmpeg's psnr filter), PSNR RGB and SSIM RGB against it, over time. A reference with another frame count or rate is compared frame by frame over the shorter, with a warning.")] = None,
-    plot: Annotated[Optional[Path], typer.Option(help="With --reference: write PSNR Y over time, pivots marked, to this PNG.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a list of them for several INPUTs) instead of a table; it carries schema_version.")] = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="Print one CSV row per INPUT, with a header; a file that cannot be read gets a row with its error (and exit code 1).")] = False,
-    frames: Annotated[bool, typer.Option("--frames", help="Also list the video bytes of every frame (pivot, key points, base layer).")] = False,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            help="Original video (one INPUT only): also decode and report PSNR Y (BT.601, as ffmpeg's psnr filter), PSNR RGB and SSIM RGB against it, over time. A reference with another frame count or rate is compared frame by frame over the shorter, with a warning."
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="With --reference: write PSNR Y over time, pivots marked, to this PNG.")
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object (a list of them for several INPUTs) instead of a table; it carries schema_version.",
+        ),
+    ] = False,
+    as_csv: Annotated[
+        bool,
+        typer.Option(
+            "--csv",
+            help="Print one CSV row per INPUT, with a header; a file that cannot be read gets a row with its error (and exit code 1).",
+        ),
+    ] = False,
+    frames: Annotated[
+        bool, typer.Option("--frames", help="Also list the video bytes of every frame (pivot, key points, base layer).")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite the --plot file if it exists.")] = False,
 ) -> None:
     """Frames, duration, video-only kbit/s and bits per pixel, audio and container apart, the worst
@@ -330,7 +502,9 @@ def _one_stats(input: Path, reference: Path | None, plot: Path | None, force: bo
         from thcodec.media.plot import quality_chart
 
         with atomic_output(plot, force) as tmp:
-            quality_chart(s.psnr_y_per_frame, s.fps, [(p.frame, p.reason) for p in s.pivots], f"{input.name} against {reference.name}", tmp)
+            quality_chart(
+                s.psnr_y_per_frame, s.fps, [(p.frame, p.reason) for p in s.pivots], f"{input.name} against {reference.name}", tmp
+            )
     return s
 
 
@@ -371,13 +545,18 @@ def _print_stats(s, plot: Path | None, frames: bool) -> None:
     t.add_row("container", f"{b['container']} bytes, {s.container_kbps:.2f} kbit/s")
     t.add_row("total", f"{s.bytes_total} bytes, {s.kbps:.2f} kbit/s (all of the above)")
     clip = " (the whole clip: shorter than 10 s)" if s.window_s < WINDOW_S else ""
-    t.add_row(f"worst {s.window_s:g} s", f"{s.worst_window_kbps:.2f} kbit/s, all bytes, from {s.worst_window_start_s:.2f} s{clip}")
+    t.add_row(
+        f"worst {s.window_s:g} s", f"{s.worst_window_kbps:.2f} kbit/s, all bytes, from {s.worst_window_start_s:.2f} s{clip}"
+    )
     t.add_row("key points", f"{s.keypoint_kbps:.2f} kbit/s, {s.keypoint_bytes_per_frame:.1f} bytes/frame")
     for p in s.pivots:
         t.add_row("pivot", f"frame {p.frame} at {p.frame / s.fps:.2f} s ({p.reason.replace('_', ' ')}), {p.bytes} bytes")
     if s.psnr_y is not None:
-        t.add_row("quality", f"PSNR Y {s.psnr_y:.2f} dB, PSNR RGB {s.psnr_rgb:.2f} dB, SSIM RGB {s.ssim_rgb:.4f}, "
-                  f"{s.compared_frames} frames against {escape(s.reference)}")
+        t.add_row(
+            "quality",
+            f"PSNR Y {s.psnr_y:.2f} dB, PSNR RGB {s.psnr_rgb:.2f} dB, SSIM RGB {s.ssim_rgb:.4f}, "
+            f"{s.compared_frames} frames against {escape(s.reference)}",
+        )
         start, worst = worst_second(s)
         t.add_row("worst second", f"PSNR Y {worst:.2f} dB from {start:.2f} s")
     if plot is not None:
@@ -394,16 +573,38 @@ def _print_stats(s, plot: Path | None, frames: bool) -> None:
 
 @app.command()
 def bench(
-    clips: Annotated[Optional[list[Path]], typer.Argument(help="Video clips to measure (any size and rate).")] = None,
-    data: Annotated[Optional[Path], typer.Option(help="Data folder with MANIFEST.tsv: also measure its clips of --split.")] = None,
+    clips: Annotated[list[Path] | None, typer.Argument(help="Video clips to measure (any size and rate).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Data folder with MANIFEST.tsv: also measure its clips of --split.")] = None,
     split: Annotated[str, typer.Option(help="Which split of --data to measure.")] = "val",
     out: Annotated[Path, typer.Option(help="Folder for points.csv, report.md, plots/, refs/ and streams/.")] = Path("out/bench"),
     frames: Annotated[int, typer.Option(min=1, help="Frames of each clip (at 25 fps) in the reference.")] = 250,
-    codecs: Annotated[Optional[str], typer.Option(help="Comma-separated subset of thc,x264,x265,vvenc,svtav1,frozen.")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Fewer settings per codec (33 points a clip instead of 49) and AED on every 10th frame: about half the time.")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Keep the points already in OUT/points.csv; measure only the missing ones (also to add codecs to a run).")] = False,
-    weights: Annotated[Optional[Path], typer.Option(help="thcodec's weights folder (manifest.json + networks, as written by python -m thcodec.train.export --out DIR): measure a candidate before shipping it. Default: the shipped weights/.")] = None,
-    only: Annotated[Optional[list[str]], typer.Option(help="Measure only this setting, as points.csv's setting column names it, e.g. 'pivot_quality=50,interp=2,motion=landmarks,xy_step=4,jac_step=8' (repeat for more).")] = None,
+    codecs: Annotated[str | None, typer.Option(help="Comma-separated subset of thc,x264,x265,vvenc,svtav1,frozen.")] = None,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="Fewer settings per codec (33 points a clip instead of 49) and AED on every 10th frame: about half the time.",
+        ),
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Keep the points already in OUT/points.csv; measure only the missing ones (also to add codecs to a run).",
+        ),
+    ] = False,
+    weights: Annotated[
+        Path | None,
+        typer.Option(
+            help="thcodec's weights folder (manifest.json + networks, as written by python -m thcodec.train.export --out DIR): measure a candidate before shipping it. Default: the shipped weights/."
+        ),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Measure only this setting, as points.csv's setting column names it, e.g. 'pivot_quality=50,interp=2,motion=landmarks,xy_step=4,jac_step=8' (repeat for more)."
+        ),
+    ] = None,
     quiet: Quiet = False,
     q: QuietOld = False,
 ) -> None:
@@ -418,8 +619,15 @@ def bench(
             paths += val_clips(data, split)
         if not paths:
             raise ThcError("no clips: name some, or give --data with a MANIFEST.tsv")
-        opts = BenchOptions(frames=frames, codecs=parse_codecs(codecs), quick=quick, aed_every=10 if quick else 5, resume=resume,
-                            weights=weights, only=tuple(only or ()))
+        opts = BenchOptions(
+            frames=frames,
+            codecs=parse_codecs(codecs),
+            quick=quick,
+            aed_every=10 if quick else 5,
+            resume=resume,
+            weights=weights,
+            only=tuple(only or ()),
+        )
         with _bench_progress(quiet) as progress:
             result = run_bench(paths, out, opts, progress)
         err.print(f"wrote {result.csv}, {result.report} and {len(result.plots)} plot(s) under {out}", highlight=False)

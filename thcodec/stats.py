@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from thcodec.format import container as C
-from thcodec.receiver.decoder import Frame, decode_stream
 from thcodec.errors import ThcError
-from thcodec.media.metrics import mse_rgb, mse_y, psnr_from_mse, ssim_u8
+from thcodec.format import container as C
 from thcodec.format.rate import WINDOW_S, chunk_time, worst_window
+from thcodec.media.metrics import mse_rgb, mse_y, psnr_from_mse, ssim_u8
 from thcodec.media.video_io import VideoReader
 from thcodec.models.weights import LoadedModel
+from thcodec.receiver.decoder import Frame, decode_stream
 
 # Bumped when a key of StreamStats.as_dict() changes meaning or goes away (2: issue 21's
 # video-only rate, clip-long window, PSNR Y/RGB named, per-frame sizes).
@@ -31,7 +31,15 @@ SCHEMA_VERSION = 2
 
 # Payload bytes of these chunk types are charged to each category; everything else
 # (magic, version, HEAD, END, 12 bytes of type/length/CRC per chunk) is container overhead.
-CATEGORY = {"PIVT": "pivot", "SWCH": "pivot", "KPTS": "keypoints", "AUDH": "audio", "AUDI": "audio", "BASH": "base", "BASE": "base"}
+CATEGORY = {
+    "PIVT": "pivot",
+    "SWCH": "pivot",
+    "KPTS": "keypoints",
+    "AUDH": "audio",
+    "AUDI": "audio",
+    "BASH": "base",
+    "BASE": "base",
+}
 VIDEO_CATEGORIES = ("pivot", "keypoints", "base")
 
 
@@ -212,10 +220,14 @@ def stream_stats(path: Path) -> StreamStats:
 def _reference_warnings(stats: StreamStats, ref_path: Path, ref_fps: Fraction, ref_frames: int) -> list[str]:
     out = []
     if abs(float(ref_fps) - stats.fps) > 1e-6:
-        out.append(f"{ref_path} runs at {float(ref_fps):.3f} fps, {stats.file} at {stats.fps:.3f} fps: frames are compared in order")
+        out.append(
+            f"{ref_path} runs at {float(ref_fps):.3f} fps, {stats.file} at {stats.fps:.3f} fps: frames are compared in order"
+        )
     if ref_frames and ref_frames != stats.frames:
-        out.append(f"{ref_path} has {ref_frames} frames, {stats.file} {stats.frames}: "
-                   f"only the first {min(ref_frames, stats.frames)} are compared")
+        out.append(
+            f"{ref_path} has {ref_frames} frames, {stats.file} {stats.frames}: "
+            f"only the first {min(ref_frames, stats.frames)} are compared"
+        )
     return out
 
 
@@ -227,7 +239,9 @@ def add_quality(stats: StreamStats, reference: Path, loaded: LoadedModel) -> Str
     with VideoReader(reference) as ref, open(stats.file, "rb") as f:
         info = ref.info
         if (info.width, info.height) != (stats.width, stats.height):
-            raise ThcError(f"reference {reference} is {info.width}x{info.height}, stream {stats.file} is {stats.width}x{stats.height}")
+            raise ThcError(
+                f"reference {reference} is {info.width}x{info.height}, stream {stats.file} is {stats.width}x{stats.height}"
+            )
         ref_frames = iter(ref)
         read = 0
         for event in decode_stream(f, loaded):
@@ -263,10 +277,36 @@ def worst_second(stats: StreamStats) -> tuple[float, float]:
 
 
 # One row per stream for `thc stats --csv` (written with the csv module: any file name is safe).
-CSV_FIELDS = ("file", "schema_version", "frames", "width", "height", "fps", "duration_s", "bytes_total", "kbps",
-              "video_bytes", "video_kbps", "video_bits_per_pixel", "pivot_bytes", "keypoint_bytes", "base_bytes",
-              "base_share", "audio_bytes", "audio_kbps", "container_bytes", "window_s", "worst_window_kbps",
-              "worst_window_start_s", "pivots", "reference", "psnr_y", "psnr_rgb", "ssim_rgb", "error")
+CSV_FIELDS = (
+    "file",
+    "schema_version",
+    "frames",
+    "width",
+    "height",
+    "fps",
+    "duration_s",
+    "bytes_total",
+    "kbps",
+    "video_bytes",
+    "video_kbps",
+    "video_bits_per_pixel",
+    "pivot_bytes",
+    "keypoint_bytes",
+    "base_bytes",
+    "base_share",
+    "audio_bytes",
+    "audio_kbps",
+    "container_bytes",
+    "window_s",
+    "worst_window_kbps",
+    "worst_window_start_s",
+    "pivots",
+    "reference",
+    "psnr_y",
+    "psnr_rgb",
+    "ssim_rgb",
+    "error",
+)
 
 
 def csv_row(s: StreamStats) -> dict:
@@ -276,11 +316,33 @@ def csv_row(s: StreamStats) -> dict:
     def r(x, n):
         return "" if x is None else round(x, n)
 
-    return {"file": s.file, "schema_version": s.schema_version, "frames": s.frames, "width": s.width, "height": s.height,
-            "fps": r(s.fps, 6), "duration_s": r(s.duration_s, 6), "bytes_total": s.bytes_total, "kbps": r(s.kbps, 4),
-            "video_bytes": s.video_bytes, "video_kbps": r(s.video_kbps, 4), "video_bits_per_pixel": r(s.video_bits_per_pixel, 8),
-            "pivot_bytes": b["pivot"], "keypoint_bytes": b["keypoints"], "base_bytes": b["base"], "base_share": r(s.base_share, 4),
-            "audio_bytes": b["audio"], "audio_kbps": r(s.audio_kbps, 4), "container_bytes": b["container"],
-            "window_s": r(s.window_s, 4), "worst_window_kbps": r(s.worst_window_kbps, 4),
-            "worst_window_start_s": r(s.worst_window_start_s, 4), "pivots": len(s.pivots), "reference": s.reference or "",
-            "psnr_y": r(s.psnr_y, 4), "psnr_rgb": r(s.psnr_rgb, 4), "ssim_rgb": r(s.ssim_rgb, 6), "error": ""}
+    return {
+        "file": s.file,
+        "schema_version": s.schema_version,
+        "frames": s.frames,
+        "width": s.width,
+        "height": s.height,
+        "fps": r(s.fps, 6),
+        "duration_s": r(s.duration_s, 6),
+        "bytes_total": s.bytes_total,
+        "kbps": r(s.kbps, 4),
+        "video_bytes": s.video_bytes,
+        "video_kbps": r(s.video_kbps, 4),
+        "video_bits_per_pixel": r(s.video_bits_per_pixel, 8),
+        "pivot_bytes": b["pivot"],
+        "keypoint_bytes": b["keypoints"],
+        "base_bytes": b["base"],
+        "base_share": r(s.base_share, 4),
+        "audio_bytes": b["audio"],
+        "audio_kbps": r(s.audio_kbps, 4),
+        "container_bytes": b["container"],
+        "window_s": r(s.window_s, 4),
+        "worst_window_kbps": r(s.worst_window_kbps, 4),
+        "worst_window_start_s": r(s.worst_window_start_s, 4),
+        "pivots": len(s.pivots),
+        "reference": s.reference or "",
+        "psnr_y": r(s.psnr_y, 4),
+        "psnr_rgb": r(s.psnr_rgb, 4),
+        "ssim_rgb": r(s.ssim_rgb, 6),
+        "error": "",
+    }

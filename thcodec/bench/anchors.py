@@ -68,19 +68,47 @@ class FFmpegAnchor:
 
 
 X264 = FFmpegAnchor(
-    "x264", "H.264 (x264 veryslow)", "crf", (26, 31, 36, 41, 46, 51), (36, 44, 51), "264", "h264", "yuv420p",
+    "x264",
+    "H.264 (x264 veryslow)",
+    "crf",
+    (26, 31, 36, 41, 46, 51),
+    (36, 44, 51),
+    "264",
+    "h264",
+    "yuv420p",
     ("-c:v", "libx264", "-preset", "veryslow", "-bf", "0", "-g", str(KEYINT), "-bsf:v", "filter_units=remove_types=6"),
 )
 X265 = FFmpegAnchor(
-    "x265", "H.265 (x265 veryslow)", "crf", (26, 31, 36, 41, 44, 46, 48, 51), (36, 41, 44, 46, 48, 51), "hevc", "hevc", "yuv420p",
+    "x265",
+    "H.265 (x265 veryslow)",
+    "crf",
+    (26, 31, 36, 41, 44, 46, 48, 51),
+    (36, 41, 44, 46, 48, 51),
+    "hevc",
+    "hevc",
+    "yuv420p",
     ("-c:v", "libx265", "-preset", "veryslow", "-g", str(KEYINT), "-x265-params", "bframes=0:info=0:log-level=error"),
 )
 VVENC = FFmpegAnchor(
-    "vvenc", "H.266 (vvenc medium)", "qp", (33, 39, 45, 51, 57, 63), (45, 54, 63), "266", "vvc", "yuv420p10le",
+    "vvenc",
+    "H.266 (vvenc medium)",
+    "qp",
+    (33, 39, 45, 51, 57, 63),
+    (45, 54, 63),
+    "266",
+    "vvc",
+    "yuv420p10le",
     ("-c:v", "libvvenc", "-preset", "medium", "-period", "3600", "-vvenc-params", "AccessUnitDelimiter=0"),
 )
 SVTAV1 = FFmpegAnchor(
-    "svtav1", "AV1 (SVT-AV1 preset 8)", "crf", (33, 39, 45, 51, 57, 63), (45, 54, 63), "obu", "obu", "yuv420p",
+    "svtav1",
+    "AV1 (SVT-AV1 preset 8)",
+    "crf",
+    (33, 39, 45, 51, 57, 63),
+    (45, 54, 63),
+    "obu",
+    "obu",
+    "yuv420p",
     ("-c:v", "libsvtav1", "-preset", "8", "-g", str(KEYINT), "-svtav1-params", "verbosity=0"),
 )
 

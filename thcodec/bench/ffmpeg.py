@@ -48,8 +48,21 @@ def run_ffmpeg(args: list[str], what: str, capture: bool = False) -> bytes:
 def decode_rgb(path: Path, width: int, height: int) -> np.ndarray:
     """Decode any video/bitstream file with ffmpeg -> (N,H,W,3) uint8 RGB, one output frame per coded frame."""
     raw = run_ffmpeg(
-        ["-i", str(path), "-map", "0:v:0", "-vf", f"{FROM_YUV},format=rgb24", "-fps_mode", "passthrough",
-         "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+        [
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-vf",
+            f"{FROM_YUV},format=rgb24",
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "pipe:1",
+        ],
         f"decoding {path.name}",
         capture=True,
     )

@@ -43,7 +43,9 @@ def main() -> None:
     ap.add_argument("--refs", type=Path, default=Path("out/bench/refs"))
     ap.add_argument("--out", type=Path, default=Path("out/interp"))
     ap.add_argument("--steps", default="1,2,3,4")
-    ap.add_argument("--table-from", type=Path, help="only write the table, from the JSON lines of an earlier (or cut-short) run's output")
+    ap.add_argument(
+        "--table-from", type=Path, help="only write the table, from the JSON lines of an earlier (or cut-short) run's output"
+    )
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     if a.table_from:
@@ -64,8 +66,17 @@ def main() -> None:
                 dec, decode_s = coded.decode(loaded, interp_method=method)
                 fps = len(dec) / decode_s
                 sc = faces.score(ref_faces, dec)
-                row = Row(ref.stem, k, method, s.kbps, s.bytes_by_category["keypoints"], sc.akd, sc.aed,
-                          vmaf_frames(dec, ref, TH256.fps), fps)
+                row = Row(
+                    ref.stem,
+                    k,
+                    method,
+                    s.kbps,
+                    s.bytes_by_category["keypoints"],
+                    sc.akd,
+                    sc.aed,
+                    vmaf_frames(dec, ref, TH256.fps),
+                    fps,
+                )
                 print(json.dumps(asdict(row)), flush=True)
                 rows.append(row)
     write_table(rows, a.out)
@@ -82,11 +93,24 @@ def write_table(rows: list[Row], out: Path) -> None:
             sel = [r for r in rows if r.interp == k and r.method == method]
             if not sel:
                 continue
-            mean = lambda field: np.mean([getattr(r, field) for r in sel])  # noqa: E731
+            mean = lambda field: np.mean([getattr(r, field) for r in sel])  # noqa: B023 (used within the iteration)
             ratio = np.mean([r.keypoint_bytes / base[r.clip].keypoint_bytes for r in sel])
-            table.append([str(k), method if k > 1 else "-", str(len(sel)), f"{mean('kbps'):.2f}", f"{100 * ratio:.1f}%",
-                          f"{mean('akd'):.3f}", f"{mean('aed'):.3f}", f"{mean('vmaf'):.2f}", f"{mean('decode_fps'):.1f}"])
-    lines = markdown_table(["k", "decoder", "clips", "kbit/s", "key-point bytes vs k=1", "AKD px", "AED", "VMAF", "decode fps"], table)
+            table.append(
+                [
+                    str(k),
+                    method if k > 1 else "-",
+                    str(len(sel)),
+                    f"{mean('kbps'):.2f}",
+                    f"{100 * ratio:.1f}%",
+                    f"{mean('akd'):.3f}",
+                    f"{mean('aed'):.3f}",
+                    f"{mean('vmaf'):.2f}",
+                    f"{mean('decode_fps'):.1f}",
+                ]
+            )
+    lines = markdown_table(
+        ["k", "decoder", "clips", "kbit/s", "key-point bytes vs k=1", "AKD px", "AED", "VMAF", "decode fps"], table
+    )
     (out / "interp.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -38,7 +38,7 @@ class Row:
 
 
 def parse_steps(text: str) -> list[tuple[int, int]]:
-    """"1x1,4x8" -> [(1, 1), (4, 8)]; full precision is measured first, as the base of the ratios."""
+    """ "1x1,4x8" -> [(1, 1), (4, 8)]; full precision is measured first, as the base of the ratios."""
     steps = [tuple(int(v) for v in s.split("x")) for s in text.split(",")]
     if any(len(s) != 2 for s in steps):
         raise SystemExit(f"--steps: pairs like 4x8, got {text}")
@@ -65,7 +65,9 @@ def main() -> None:
             s = coded.stats
             dec, _ = coded.decode(loaded)
             sc = faces.score(ref_faces, dec)
-            row = Row(ref.stem, xy, jac, s.kbps, s.bytes_by_category["keypoints"], sc.akd, sc.aed, vmaf_frames(dec, ref, TH256.fps))
+            row = Row(
+                ref.stem, xy, jac, s.kbps, s.bytes_by_category["keypoints"], sc.akd, sc.aed, vmaf_frames(dec, ref, TH256.fps)
+            )
             print(json.dumps(asdict(row)), flush=True)
             rows.append(row)
     write_table(rows, a.out)
@@ -77,12 +79,22 @@ def write_table(rows: list[Row], out: Path) -> None:
     table = []
     for step in dict.fromkeys((r.xy_step, r.jac_step) for r in rows):
         sel = [r for r in rows if (r.xy_step, r.jac_step) == step and r.clip in base]
+
         def mean(field: str, sel=sel) -> float:
             return float(np.mean([getattr(r, field) for r in sel]))
 
         ratio = np.mean([r.keypoint_bytes / base[r.clip].keypoint_bytes for r in sel])
-        table.append([f"{step[0]}x{step[1]}", str(len(sel)), f"{mean('kbps'):.2f}", f"{100 * ratio:.1f}%",
-                      f"{mean('akd'):.3f}", f"{mean('aed'):.3f}", f"{mean('vmaf'):.2f}"])
+        table.append(
+            [
+                f"{step[0]}x{step[1]}",
+                str(len(sel)),
+                f"{mean('kbps'):.2f}",
+                f"{100 * ratio:.1f}%",
+                f"{mean('akd'):.3f}",
+                f"{mean('aed'):.3f}",
+                f"{mean('vmaf'):.2f}",
+            ]
+        )
     lines = markdown_table(["steps (xy x J)", "clips", "kbit/s", "key-point bytes vs 1x1", "AKD px", "AED", "VMAF"], table)
     (out / "keypoint_steps.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

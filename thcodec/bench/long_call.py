@@ -73,8 +73,13 @@ def summary(seconds: float, frames: int, samples: list[tuple[float, int]]) -> di
     t = np.array([s[0] for s in samples])
     kib = np.array([s[1] for s in samples])
     quarter = kib[t <= t[-1] / 4]
-    return {"seconds": round(seconds, 1), "fps": round(frames / seconds, 2), "peak_rss_mib": round(kib.max() / 1024, 1),
-            "peak_rss_first_quarter_mib": round(quarter.max() / 1024, 1), "rss_last_mib": round(kib[-1] / 1024, 1)}
+    return {
+        "seconds": round(seconds, 1),
+        "fps": round(frames / seconds, 2),
+        "peak_rss_mib": round(kib.max() / 1024, 1),
+        "peak_rss_first_quarter_mib": round(quarter.max() / 1024, 1),
+        "rss_last_mib": round(kib[-1] / 1024, 1),
+    }
 
 
 def plot_rss(out: Path, methods: list[str], path: Path) -> None:
@@ -108,10 +113,18 @@ def main() -> None:
     thc = a.out / "call.thc"
     thc_cmd = [sys.executable, "-m", "thcodec.cli"]
     enc_s, _ = watched(thc_cmd + ["encode", str(call), str(thc), "--force", "--quiet", "--no-audio"])
-    result = {"clip": a.clip, "size": f"{SIZE[0]}x{SIZE[1]}", "frames": frames, "encode_s": round(enc_s, 1),
-              "kbps": round(thc.stat().st_size * 8 / a.seconds / 1000, 2), "decode": {}}
+    result = {
+        "clip": a.clip,
+        "size": f"{SIZE[0]}x{SIZE[1]}",
+        "frames": frames,
+        "encode_s": round(enc_s, 1),
+        "kbps": round(thc.stat().st_size * 8 / a.seconds / 1000, 2),
+        "decode": {},
+    }
     for method in methods:
-        secs, samples = watched(thc_cmd + ["decode", str(thc), str(a.out / f"rec_{method}.mp4"), "--sr", method, "--force", "--quiet"])
+        secs, samples = watched(
+            thc_cmd + ["decode", str(thc), str(a.out / f"rec_{method}.mp4"), "--sr", method, "--force", "--quiet"]
+        )
         result["decode"][method] = summary(secs, frames, samples)
         (a.out / f"rss_{method}.json").write_text(json.dumps(samples))
         print(method, json.dumps(result["decode"][method]), flush=True)

@@ -61,7 +61,9 @@ def table(source_path: Path, thc_path: Path, seeds: int = 3, loaded: LoadedModel
             bad = KINDS[kind](data, rate, np.random.default_rng(seed))
             frames, losses = decoded(bad, loaded)
             p = mean_psnr(frames, source)
-            rows.append(f"| {kind} | {rate:g} (seed {seed}) | {len(frames)}/{len(clean)} | {p:.2f} | {base - p:.2f} | {losses.summary()} |")
+            rows.append(
+                f"| {kind} | {rate:g} (seed {seed}) | {len(frames)}/{len(clean)} | {p:.2f} | {base - p:.2f} | {losses.summary()} |"
+            )
     head = "| damage | rate | frames | PSNR dB vs source | drop dB | concealed |\n|---|---|---|---|---|---|"
     return "\n".join([head, *rows])
 

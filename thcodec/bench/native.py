@@ -63,15 +63,20 @@ def ceiling(frames: np.ndarray) -> np.ndarray:
     out = np.empty_like(frames)
     for i in range(0, len(frames), 25):
         t = to_tensor(frames[i : i + 25])
-        small = torch.nn.functional.interpolate(t, size=(MODEL_SIZE, MODEL_SIZE), mode="bilinear", antialias=True, align_corners=False)
+        small = torch.nn.functional.interpolate(
+            t, size=(MODEL_SIZE, MODEL_SIZE), mode="bilinear", antialias=True, align_corners=False
+        )
         out[i : i + 25] = to_uint8(torch.nn.functional.interpolate(small, size=(h, w), mode="bicubic", align_corners=False))
     return out
 
 
 def run(data: Path, out: Path, ablations: dict[str, Path], only: set[str] | None) -> list[dict]:
     loaded = load_model()
-    variants = {"net": (loaded, "net"), "bicubic": (loaded, "bicubic"),
-                "all-detail": (dataclasses.replace(loaded, super_resolution=all_detail_net()), "net")}
+    variants = {
+        "net": (loaded, "net"),
+        "bicubic": (loaded, "bicubic"),
+        "all-detail": (dataclasses.replace(loaded, super_resolution=all_detail_net()), "net"),
+    }
     for name, path in ablations.items():
         variants[name] = (dataclasses.replace(loaded, super_resolution=ablation_net(path)), "net")
     faces = FaceMetrics()
@@ -94,16 +99,33 @@ def run(data: Path, out: Path, ablations: dict[str, Path], only: set[str] | None
                 dec, decode_s = coded.decode(model, sr=sr)
                 fps = len(dec) / decode_s
                 s = faces.score(ref_faces, dec)
-                row = {"clip": name, "condition": cond.name, "size": size, "method": method, "kbps": round(kbps, 2),
-                       "psnr": psnr_mean(dec, ref.frames), "vmaf": vmaf_frames(dec, ref.path, ref.fps),
-                       "akd": s.akd, "fps": fps}
+                row = {
+                    "clip": name,
+                    "condition": cond.name,
+                    "size": size,
+                    "method": method,
+                    "kbps": round(kbps, 2),
+                    "psnr": psnr_mean(dec, ref.frames),
+                    "vmaf": vmaf_frames(dec, ref.path, ref.fps),
+                    "akd": s.akd,
+                    "fps": fps,
+                }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 del dec
             if cond is CROP:  # a wide frame is mostly the pivot's background: the ceiling says little there
                 up = ceiling(ref.frames)
-                row = {"clip": name, "condition": cond.name, "size": size, "method": "ceiling", "kbps": None,
-                       "psnr": psnr_mean(up, ref.frames), "vmaf": vmaf_frames(up, ref.path, ref.fps), "akd": None, "fps": None}
+                row = {
+                    "clip": name,
+                    "condition": cond.name,
+                    "size": size,
+                    "method": "ceiling",
+                    "kbps": None,
+                    "psnr": psnr_mean(up, ref.frames),
+                    "vmaf": vmaf_frames(up, ref.path, ref.fps),
+                    "akd": None,
+                    "fps": None,
+                }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     (out / "native.json").write_text(json.dumps(rows, indent=1))
@@ -111,10 +133,24 @@ def run(data: Path, out: Path, ablations: dict[str, Path], only: set[str] | None
 
 
 def table(rows: list[dict]) -> str:
-    fmt = lambda v, d: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
-    body = [[r["clip"], r["condition"], r["size"], r["method"], fmt(r["kbps"], 2), fmt(r["psnr"], 2), fmt(r["vmaf"], 2),
-             fmt(r["akd"], 2), fmt(r["fps"], 1)] for r in rows]
-    return "\n".join(markdown_table(["clip", "condition", "output size", "method", "kbit/s", "PSNR", "VMAF", "AKD (px)", "decode fps"], body))
+    fmt = lambda v, d: "-" if v is None else f"{v:.{d}f}"
+    body = [
+        [
+            r["clip"],
+            r["condition"],
+            r["size"],
+            r["method"],
+            fmt(r["kbps"], 2),
+            fmt(r["psnr"], 2),
+            fmt(r["vmaf"], 2),
+            fmt(r["akd"], 2),
+            fmt(r["fps"], 1),
+        ]
+        for r in rows
+    ]
+    return "\n".join(
+        markdown_table(["clip", "condition", "output size", "method", "kbit/s", "PSNR", "VMAF", "AKD (px)", "decode fps"], body)
+    )
 
 
 def main() -> None:

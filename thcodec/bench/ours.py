@@ -14,8 +14,14 @@ REFINE = 5  # the slow sender's analysis-by-synthesis steps per sent frame
 FULL, COARSE = (1, 1), (4, 8)  # key-point code steps (positions, Jacobians): full precision, the default's
 
 
-def setting(pivot_quality: int, interp: int, refine: int = 0, steps: tuple[int, int] = FULL, motion: str = "detector",
-            pivot_every: int = 0) -> Setting:
+def setting(
+    pivot_quality: int,
+    interp: int,
+    refine: int = 0,
+    steps: tuple[int, int] = FULL,
+    motion: str = "detector",
+    pivot_every: int = 0,
+) -> Setting:
     """steps: (positions, Jacobians) key-point code steps; motion: the sender's motion source;
     pivot_every: a pivot at least every so many seconds (--max-pivot-interval).
     Refinement, coarser steps, landmark motion and pivot refreshes are named only when used, so
@@ -47,13 +53,31 @@ class Thc:
     # analysis by synthesis, thcodec/sender/refine.py) show the other senders: the same receiver, other
     # key points. Full-precision points (1, 1) show what the steps save; the full sweep also spends
     # rate on pivots every 3 and 1 seconds instead (what more pictures buy).
-    landmark_points = (*((q, 2, 0, COARSE, "landmarks") for q in (30, 50, 80)), (80, 1, 0, FULL, "landmarks"),
-                       (50, 2, REFINE, COARSE, "landmarks"))
-    sweep = (*((q, k, 0, FULL) for q in (30, 55, 80) for k in (1, 2)), (30, 2, REFINE, FULL), (80, 2, REFINE, FULL),
-             *((q, 2, 0, COARSE) for q in (30, 50, 80)), (50, 2, REFINE, COARSE), *landmark_points,
-             *((30, 2, 0, COARSE, "landmarks", s) for s in (3, 1)))
-    quick_sweep = ((30, 1, 0, FULL), (80, 1, 0, FULL), (30, 2, 0, FULL), (80, 2, 0, FULL), (30, 2, REFINE, FULL), (80, 2, REFINE, FULL),
-                   *((q, 2, 0, COARSE) for q in (30, 50, 80)), (50, 2, REFINE, COARSE), *landmark_points)
+    landmark_points = (
+        *((q, 2, 0, COARSE, "landmarks") for q in (30, 50, 80)),
+        (80, 1, 0, FULL, "landmarks"),
+        (50, 2, REFINE, COARSE, "landmarks"),
+    )
+    sweep = (
+        *((q, k, 0, FULL) for q in (30, 55, 80) for k in (1, 2)),
+        (30, 2, REFINE, FULL),
+        (80, 2, REFINE, FULL),
+        *((q, 2, 0, COARSE) for q in (30, 50, 80)),
+        (50, 2, REFINE, COARSE),
+        *landmark_points,
+        *((30, 2, 0, COARSE, "landmarks", s) for s in (3, 1)),
+    )
+    quick_sweep = (
+        (30, 1, 0, FULL),
+        (80, 1, 0, FULL),
+        (30, 2, 0, FULL),
+        (80, 2, 0, FULL),
+        (30, 2, REFINE, FULL),
+        (80, 2, REFINE, FULL),
+        *((q, 2, 0, COARSE) for q in (30, 50, 80)),
+        (50, 2, REFINE, COARSE),
+        *landmark_points,
+    )
 
     def __init__(self, weights: Path | None = None) -> None:
         self._weights = weights  # None: the shipped weights/
@@ -80,10 +104,21 @@ class Thc:
     def options(self, setting: Setting) -> EncodeOptions:
         given = dict(setting.values)
         every = given.get("pivot_every", 0)  # the other pivot triggers may not wait longer than that
-        refresh = {"max_pivot_interval_s": every, "min_pivot_interval_s": min(every, EncodeOptions.min_pivot_interval_s)} if every else {}
-        return EncodeOptions(interp=given["interp"], pivot_quality=given["pivot_quality"], audio=False,
-                             refine_steps=given.get("refine", 0), xy_step=given.get("xy_step", 1), jac_step=given.get("jac_step", 1),
-                             motion=given.get("motion", "detector"), **refresh)
+        refresh = (
+            {"max_pivot_interval_s": every, "min_pivot_interval_s": min(every, EncodeOptions.min_pivot_interval_s)}
+            if every
+            else {}
+        )
+        return EncodeOptions(
+            interp=given["interp"],
+            pivot_quality=given["pivot_quality"],
+            audio=False,
+            refine_steps=given.get("refine", 0),
+            xy_step=given.get("xy_step", 1),
+            jac_step=given.get("jac_step", 1),
+            motion=given.get("motion", "detector"),
+            **refresh,
+        )
 
     def run(self, ref: Reference, setting: Setting, out_dir: Path) -> Coded:
         out = out_dir / f"{self.name}_{setting.slug}.thc"
@@ -102,15 +137,31 @@ class ThcHybrid(Thc):
 
     name = "thc_hybrid"
     label = "thcodec hybrid (ours)"
-    sweep = ((30, 3, 64, 63, 4), (30, 3, 64, 63, 2), (30, 2, 64, 55, 2), (50, 2, 96, 63, 2), (50, 2, 96, 55, 2),
-             (50, 2, 128, 55, 2), (50, 2, 128, 47, 2))
+    sweep = (
+        (30, 3, 64, 63, 4),
+        (30, 3, 64, 63, 2),
+        (30, 2, 64, 55, 2),
+        (50, 2, 96, 63, 2),
+        (50, 2, 96, 55, 2),
+        (50, 2, 128, 55, 2),
+        (50, 2, 128, 47, 2),
+    )
     quick_sweep = ((30, 3, 64, 63, 4), (30, 2, 64, 55, 2), (50, 2, 96, 55, 2), (50, 2, 128, 47, 2))
 
     def settings(self, quick: bool) -> list[Setting]:
-        return [Setting.of(pivot_quality=q, interp=k, base_size=s, base_crf=c, base_step=m)
-                for q, k, s, c, m in (self.quick_sweep if quick else self.sweep)]
+        return [
+            Setting.of(pivot_quality=q, interp=k, base_size=s, base_crf=c, base_step=m)
+            for q, k, s, c, m in (self.quick_sweep if quick else self.sweep)
+        ]
 
     def options(self, setting: Setting) -> EncodeOptions:
         g = dict(setting.values)
-        return EncodeOptions(mode="hybrid", interp=g["interp"], pivot_quality=g["pivot_quality"], audio=False,
-                             base_size=g["base_size"], base_crf=g["base_crf"], base_step=g["base_step"])
+        return EncodeOptions(
+            mode="hybrid",
+            interp=g["interp"],
+            pivot_quality=g["pivot_quality"],
+            audio=False,
+            base_size=g["base_size"],
+            base_crf=g["base_crf"],
+            base_step=g["base_step"],
+        )

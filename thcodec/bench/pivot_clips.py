@@ -78,7 +78,9 @@ def virtual_camera(src: Path, out: Path, path, frames: int = TH256.frames, size:
                 x0 = min(max(cx - side / 2, 0), w - side)
                 y0 = min(max(cy - side / 2, 0), h - side)
                 box = (x0, y0, x0 + side, y0 + side)
-                out_frames.append(np.asarray(Image.fromarray(frame).resize((size, size), Image.BILINEAR, box=box, reducing_gap=2.0)))
+                out_frames.append(
+                    np.asarray(Image.fromarray(frame).resize((size, size), Image.BILINEAR, box=box, reducing_gap=2.0))
+                )
                 pos += 1
             if pos == len(wanted):
                 break

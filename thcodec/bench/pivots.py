@@ -55,8 +55,9 @@ def _decode(path: Path, loaded) -> np.ndarray:
         return np.stack([e.rgb for e in decode_stream(f, loaded) if isinstance(e, Frame)])
 
 
-def measure(clip: Path, mode: str, opts: EncodeOptions, out_dir: Path, faces: FaceMetrics, ref_faces, loaded,
-            cut: int | None = None) -> Row:
+def measure(
+    clip: Path, mode: str, opts: EncodeOptions, out_dir: Path, faces: FaceMetrics, ref_faces, loaded, cut: int | None = None
+) -> Row:
     stream = out_dir / f"{clip.stem}_{mode}.thc"
     t0 = time.perf_counter()
     with open(stream, "wb") as f:
@@ -72,6 +73,7 @@ def measure(clip: Path, mode: str, opts: EncodeOptions, out_dir: Path, faces: Fa
         dec = max(np.abs(frames[t].astype(np.float64) - frames[t - 1]).mean() for t in span)
         src = max(np.abs(source[t].astype(np.float64) - source[t - 1]).mean() for t in span)
         jumps.append(dec / max(src, 1.0))
+
     def aed_between(lo: int, hi: int) -> float | None:
         d = [v for i, v in sc.per_frame_aed.items() if lo <= i < hi]
         return float(np.mean(d)) if d else None
@@ -137,13 +139,43 @@ def main() -> None:
 def write_table(rows: list[Row], out: Path) -> None:
     """pivots.json (every row) and pivots.md."""
     (out / "pivots.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
-    header = ["clip", "mode", "kbit/s", "worst 10 s kbit/s", "pivots (frame:reason:bytes)", "AKD px", "AED", "AKD 1st s",
-              "AKD last s", "AED 1st s after cut", "AED after that", "encode fps", "jump at switch"]
-    opt = lambda v, f: "" if v is None else f"{v:{f}}"  # noqa: E731
-    lines = markdown_table(header, [
-        [r.clip, r.mode, f"{r.kbps:.2f}", f"{r.worst_10s_kbps:.2f}", r.pivots, f"{r.akd:.2f}", f"{r.aed:.3f}", f"{r.akd_first_s:.2f}",
-         f"{r.akd_last_s:.2f}", opt(r.aed_cut_first_s, ".3f"), opt(r.aed_cut_after_1s, ".3f"), f"{r.encode_fps:.1f}", opt(r.switch_jump, ".2f")]
-        for r in rows])
+    header = [
+        "clip",
+        "mode",
+        "kbit/s",
+        "worst 10 s kbit/s",
+        "pivots (frame:reason:bytes)",
+        "AKD px",
+        "AED",
+        "AKD 1st s",
+        "AKD last s",
+        "AED 1st s after cut",
+        "AED after that",
+        "encode fps",
+        "jump at switch",
+    ]
+    opt = lambda v, f: "" if v is None else f"{v:{f}}"
+    lines = markdown_table(
+        header,
+        [
+            [
+                r.clip,
+                r.mode,
+                f"{r.kbps:.2f}",
+                f"{r.worst_10s_kbps:.2f}",
+                r.pivots,
+                f"{r.akd:.2f}",
+                f"{r.aed:.3f}",
+                f"{r.akd_first_s:.2f}",
+                f"{r.akd_last_s:.2f}",
+                opt(r.aed_cut_first_s, ".3f"),
+                opt(r.aed_cut_after_1s, ".3f"),
+                f"{r.encode_fps:.1f}",
+                opt(r.switch_jump, ".2f"),
+            ]
+            for r in rows
+        ],
+    )
     (out / "pivots.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -96,8 +96,10 @@ def vmaf(distorted: Path, reference: Path, frames: int, threads: int = 2) -> flo
             f"[0:v]{prep}[dist];[1:v]{prep}[ref];"
             f"[dist][ref]libvmaf=log_fmt=json:log_path={log.as_posix()}:n_threads={threads}:shortest=1"
         )
-        run_ffmpeg(["-i", str(distorted), "-i", str(reference), "-lavfi", graph, "-frames:v", str(frames), "-f", "null", "-"],
-                   f"VMAF of {distorted.name}")
+        run_ffmpeg(
+            ["-i", str(distorted), "-i", str(reference), "-lavfi", graph, "-frames:v", str(frames), "-f", "null", "-"],
+            f"VMAF of {distorted.name}",
+        )
         try:
             doc = json.loads(log.read_text())
             return float(doc["pooled_metrics"]["vmaf"]["mean"])

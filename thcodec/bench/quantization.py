@@ -57,17 +57,22 @@ def main() -> None:
                 s = faces.score(ref, outs)
                 if s.akd is not None:
                     acc.append((s.akd, s.akd_frames))
-    wmean = lambda pairs: sum(v * n for v, n in pairs) / max(1, sum(n for _, n in pairs))  # noqa: E731
-    print(json.dumps({
-        "frames": len(psnr_f),
-        "psnr_float_db": float(np.mean(psnr_f)),
-        "psnr_quantized_db": float(np.mean(psnr_q)),
-        "psnr_quantized_vs_float_db": float(np.mean(psnr_fq)),
-        "akd_float_px": wmean(akd_f),
-        "akd_quantized_px": wmean(akd_q),
-        "max_xy_error_px": max(xy_err),
-        "max_jacobian_error": max(jac_err),
-    }, indent=2))
+    wmean = lambda pairs: sum(v * n for v, n in pairs) / max(1, sum(n for _, n in pairs))
+    print(
+        json.dumps(
+            {
+                "frames": len(psnr_f),
+                "psnr_float_db": float(np.mean(psnr_f)),
+                "psnr_quantized_db": float(np.mean(psnr_q)),
+                "psnr_quantized_vs_float_db": float(np.mean(psnr_fq)),
+                "akd_float_px": wmean(akd_f),
+                "akd_quantized_px": wmean(akd_q),
+                "max_xy_error_px": max(xy_err),
+                "max_jacobian_error": max(jac_err),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -45,9 +45,13 @@ def quantize(root: Path, graphs: list[str], frames: torch.Tensor, eager) -> None
     calib = {"keypoint_detector": [{"frames": frames[i : i + 4].numpy()} for i in range(0, len(frames) - 4, 40)]}
     one = Keypoints(kp.xy[:1], kp.jacobian[:1]).expand(4)
     calib["animator"] = [
-        {"pivot": frames[:1].expand(4, -1, -1, -1).contiguous().numpy(), "pivot_xy": one.xy.contiguous().numpy(),
-         "pivot_jac": one.jacobian.contiguous().numpy(), "drive_xy": kp.xy[i : i + 4].numpy(),
-         "drive_jac": kp.jacobian[i : i + 4].numpy()}
+        {
+            "pivot": frames[:1].expand(4, -1, -1, -1).contiguous().numpy(),
+            "pivot_xy": one.xy.contiguous().numpy(),
+            "pivot_jac": one.jacobian.contiguous().numpy(),
+            "drive_xy": kp.xy[i : i + 4].numpy(),
+            "drive_jac": kp.jacobian[i : i + 4].numpy(),
+        }
         for i in range(0, kp.xy.shape[0] - 4, 4)
     ]
 
@@ -68,8 +72,16 @@ def quantize(root: Path, graphs: list[str], frames: torch.Tensor, eager) -> None
         src = root / "onnx" / e["file"]
         pre = src.with_suffix(".pre.onnx")
         quant_pre_process(str(src), str(pre))
-        quantize_static(str(pre), str(src), Reader(calib[e["graph"]]), quant_format=QuantFormat.QDQ, per_channel=True,
-                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, op_types_to_quantize=["Conv"])
+        quantize_static(
+            str(pre),
+            str(src),
+            Reader(calib[e["graph"]]),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8,
+            op_types_to_quantize=["Conv"],
+        )
         pre.unlink()
         e["sha256"] = hashlib.sha256(src.read_bytes()).hexdigest()
     manifest_path.write_text(json.dumps(manifest, indent=2))
@@ -99,8 +111,10 @@ def main(argv: list[str] | None = None) -> None:
         with torch.inference_mode():
             k8 = eager.model.detect_keypoints(f8)
             src, pivot = Keypoints(k8.xy[:1], k8.jacobian[:1]).expand(BATCH), f8[:1].expand(BATCH, -1, -1, -1)
-            for name, call in [("key-point detection", lambda m: m.model.detect_keypoints(f8)),
-                               ("dense motion + generator", lambda m: m.model.animate_with_motion(pivot, src, k8))]:
+            for name, call in [
+                ("key-point detection", lambda m: m.model.detect_keypoints(f8)),
+                ("dense motion + generator", lambda m: m.model.animate_with_motion(pivot, src, k8)),
+            ]:
                 times = {"fp32": [], "int8": []}
                 for label, m in (("fp32", fp32), ("int8", int8)):
                     call(m)
@@ -109,13 +123,17 @@ def main(argv: list[str] | None = None) -> None:
                         t = time.perf_counter()
                         call(m)
                         times[label].append(time.perf_counter() - t)
-                print(f"{name} (B={BATCH}, 1 thread): fp32 {statistics.median(times['fp32']) * 1000:.0f} ms, "
-                      f"int8 {statistics.median(times['int8']) * 1000:.0f} ms")
+                print(
+                    f"{name} (B={BATCH}, 1 thread): fp32 {statistics.median(times['fp32']) * 1000:.0f} ms, "
+                    f"int8 {statistics.median(times['int8']) * 1000:.0f} ms"
+                )
             moved = float((int8.model.detect_keypoints(f8).xy - k8.xy).abs().max()) * 128
         print(f"key points: largest move {moved:.3f} px (256x256)")
         a_frames, b_frames = decode_frames(a.stream, eager), decode_frames(a.stream, int8)
-        print(f"decoded PSNR against the reference: eager {_psnr(a_frames, ref):.3f} dB, int8 {_psnr(b_frames, ref):.3f} dB; "
-              f"int8 against eager {_psnr(b_frames, a_frames):.2f} dB")
+        print(
+            f"decoded PSNR against the reference: eager {_psnr(a_frames, ref):.3f} dB, int8 {_psnr(b_frames, ref):.3f} dB; "
+            f"int8 against eager {_psnr(b_frames, a_frames):.2f} dB"
+        )
 
 
 if __name__ == "__main__":

@@ -146,8 +146,12 @@ def quality_of(row: Row, metric: str) -> float | None:
 
 
 def bd_rate_rows(anchor: list[Row], ours: list[Row], metric: str) -> float | None:
-    return bd_rate([r.kbps for r in anchor], [quality_of(r, metric) for r in anchor],
-                   [r.kbps for r in ours], [quality_of(r, metric) for r in ours])
+    return bd_rate(
+        [r.kbps for r in anchor],
+        [quality_of(r, metric) for r in anchor],
+        [r.kbps for r in ours],
+        [quality_of(r, metric) for r in ours],
+    )
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -162,8 +166,15 @@ def _pct(v: float | None) -> str:
 
 
 def _short(setting: str) -> str:
-    return (setting.replace("pivot_quality=", "q").replace(",interp=", " i").replace(",refine=", " r").replace("jpeg_quality=", "q")
-            .replace(",motion=landmarks", " L").replace(",xy_step=", " s").replace(",jac_step=", "x"))
+    return (
+        setting.replace("pivot_quality=", "q")
+        .replace(",interp=", " i")
+        .replace(",refine=", " r")
+        .replace("jpeg_quality=", "q")
+        .replace(",motion=landmarks", " L")
+        .replace(",xy_step=", " s")
+        .replace(",jac_step=", "x")
+    )
 
 
 # Our senders, each its own rate curve: the default (motion from dlib's landmarks, encode
@@ -214,13 +225,19 @@ def _summary(g: dict[str, dict[str, list[Row]]], labels: dict[str, str], anchors
     head = ["thcodec", "clips", "kbps", "VMAF", "AKD", "AED", *[labels[a] for a in anchors]]
     out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in settings:
-        ours = {c: next(r for r in by[OURS] if r.setting == s) for c, by in g.items() if any(r.setting == s for r in by.get(OURS, []))}
+        ours = {
+            c: next(r for r in by[OURS] if r.setting == s) for c, by in g.items() if any(r.setting == s for r in by.get(OURS, []))
+        }
         cells = [_short(s), str(len(ours))]
         for m, d in (("kbps", 2), ("vmaf", 1), ("akd", 2), ("aed", 3)):
             cells.append(_f(_mean([getattr(r, m) for r in ours.values()])[0], d))
         for a in anchors:
-            v, n = _mean([at_rate([x.kbps for x in g[c][a]], [x.vmaf for x in g[c][a]], r.kbps) for c, r in ours.items() if g[c].get(a)])
-            k, _ = _mean([at_rate([x.kbps for x in g[c][a]], [x.akd for x in g[c][a]], r.kbps) for c, r in ours.items() if g[c].get(a)])
+            v, n = _mean(
+                [at_rate([x.kbps for x in g[c][a]], [x.vmaf for x in g[c][a]], r.kbps) for c, r in ours.items() if g[c].get(a)]
+            )
+            k, _ = _mean(
+                [at_rate([x.kbps for x in g[c][a]], [x.akd for x in g[c][a]], r.kbps) for c, r in ours.items() if g[c].get(a)]
+            )
             cells.append(f"{_f(v)} / {_f(k, 2)} (n={n})" if n else "–")
         out.append("| " + " | ".join(cells) + " |")
     return out
@@ -237,7 +254,11 @@ def _versus(ours: Row, anchor: list[Row]) -> tuple[str, float, dict[str, float |
     for where, end in (("lowest", low), ("highest", high)):
         if (ours.kbps < end.kbps) if where == "lowest" else (ours.kbps > end.kbps):
             return where, end.kbps, {m: getattr(end, m) for m, _ in CRITERIA}
-    return "rate", ours.kbps, {m: at_rate([a.kbps for a in anchor], [getattr(a, m) for a in anchor], ours.kbps) for m, _ in CRITERIA}
+    return (
+        "rate",
+        ours.kbps,
+        {m: at_rate([a.kbps for a in anchor], [getattr(a, m) for a in anchor], ours.kbps) for m, _ in CRITERIA},
+    )
 
 
 def _criteria(g: dict[str, dict[str, list[Row]]], labels: dict[str, str], anchors: list[str], default: str) -> list[str]:
@@ -258,7 +279,9 @@ def _criteria(g: dict[str, dict[str, list[Row]]], labels: dict[str, str], anchor
             clips = [c for c, v in found.items() if v[0] == where]
             if not clips:
                 continue
-            cells = [labels[a], name, str(len(clips))] + [_f(float(np.mean(v)), 2) for v in ([ours[c].kbps for c in clips], [found[c][1] for c in clips])]
+            cells = [labels[a], name, str(len(clips))] + [
+                _f(float(np.mean(v)), 2) for v in ([ours[c].kbps for c in clips], [found[c][1] for c in clips])
+            ]
             for m, d in CRITERIA:
                 pairs = [(getattr(ours[c], m), found[c][2][m]) for c in clips]
                 pairs = [(o, t) for o, t in pairs if o is not None and t is not None]
@@ -266,7 +289,9 @@ def _criteria(g: dict[str, dict[str, list[Row]]], labels: dict[str, str], anchor
                     cells.append("–")
                     continue
                 better = sum((o < t) if m in LOWER_IS_BETTER else (o > t) for o, t in pairs)
-                cells.append(f"{np.mean([o for o, _ in pairs]):.{d}f} / {np.mean([t for _, t in pairs]):.{d}f} ({better}/{len(pairs)})")
+                cells.append(
+                    f"{np.mean([o for o, _ in pairs]):.{d}f} / {np.mean([t for _, t in pairs]):.{d}f} ({better}/{len(pairs)})"
+                )
             out.append("| " + " | ".join(cells) + " |")
     return out
 
@@ -277,7 +302,10 @@ def markdown(rows: list[Row], labels: dict[str, str], title: str, notes: list[st
     out = [f"# {title}", ""]
     out += [f"- {n}" for n in notes]
     out += ["", "## BD-rate of thcodec against each anchor (rate change at equal quality, mean over clips)", ""]
-    out += ["One curve per sender: " + "; ".join(f"{v}" for v in SENDERS.values()) + " (refined points, r, are listed beside them).", ""]
+    out += [
+        "One curve per sender: " + "; ".join(f"{v}" for v in SENDERS.values()) + " (refined points, r, are listed beside them).",
+        "",
+    ]
     out += ["n/o: the quality ranges do not overlap (or too few points). Negative: thcodec needs fewer bits.", ""]
     out += ["| anchor | thcodec | BD-rate on VMAF | clips | BD-rate on AKD | clips |", "|---|---|---|---|---|---|"]
     for a, sender in product(anchors, SENDERS):
@@ -295,36 +323,54 @@ def markdown(rows: list[Row], labels: dict[str, str], title: str, notes: list[st
         ours = sorted(by_codec.get(OURS, []), key=lambda r: r.kbps)
         out += ["", f"## {clip}", ""]
         if ours:
-            out += ["Each anchor at thcodec's rate (interpolated on its rate curve): VMAF / AKD px / AED; "
-                    "(≥ x kbps): thcodec's rate is below the anchor's lowest.", ""]
+            out += [
+                "Each anchor at thcodec's rate (interpolated on its rate curve): VMAF / AKD px / AED; "
+                "(≥ x kbps): thcodec's rate is below the anchor's lowest.",
+                "",
+            ]
             head = ["thcodec", "kbps", "VMAF", "AKD", "AED", "PSNR", *[labels[a] for a in anchors if by_codec.get(a)]]
             out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
             for r in ours:
                 cells = [_short(r.setting), _f(r.kbps, 2), _f(r.vmaf), _f(r.akd, 2), _f(r.aed, 3), _f(r.psnr, 2)]
                 cells += [_anchor_cell(by_codec[a], r.kbps) for a in anchors if by_codec.get(a)]
                 out.append("| " + " | ".join(cells) + " |")
-            out += ["", "| anchor | thcodec | BD-rate VMAF | BD-rate AKD | BD-rate AED | lowest rate kbps (VMAF, AKD) |", "|---|---|---|---|---|---|"]
+            out += [
+                "",
+                "| anchor | thcodec | BD-rate VMAF | BD-rate AKD | BD-rate AED | lowest rate kbps (VMAF, AKD) |",
+                "|---|---|---|---|---|---|",
+            ]
             for a, sender in product(anchors, SENDERS):
                 if not (by_codec.get(a) and _curve(ours, sender)):
                     continue
                 low = min(by_codec[a], key=lambda r: r.kbps)
                 bds = [_pct(bd_rate_rows(by_codec[a], _curve(ours, sender), m)) for m in ("vmaf", "akd", "aed")]
                 out.append(f"| {labels[a]} | {sender} | {' | '.join(bds)} | {low.kbps:.1f} ({_f(low.vmaf)}, {_f(low.akd, 2)}) |")
-        out += ["", "All points:", "",
-                "| codec | setting | bytes | kbps | bpp | PSNR | PSNR of MSE | SSIM | VMAF | AKD | AED | face miss | enc fps | dec fps |",
-                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        out += [
+            "",
+            "All points:",
+            "",
+            "| codec | setting | bytes | kbps | bpp | PSNR | PSNR of MSE | SSIM | VMAF | AKD | AED | face miss | enc fps | dec fps |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for codec, rs in by_codec.items():
             for r in sorted(rs, key=lambda r: r.kbps):
-                out.append(f"| {codec} | {_short(r.setting)} | {r.bytes} | {r.kbps:.2f} | {r.bpp:.5f} | {r.psnr:.2f} | {r.psnr_mse:.2f} | {r.ssim:.4f} | "
-                           f"{_f(r.vmaf)} | {_f(r.akd, 2)} | {_f(r.aed, 3)} | {_f(r.face_miss, 2)} | "
-                           f"{r.encode_fps:.1f} | {r.decode_fps:.1f} |")
+                out.append(
+                    f"| {codec} | {_short(r.setting)} | {r.bytes} | {r.kbps:.2f} | {r.bpp:.5f} | {r.psnr:.2f} | {r.psnr_mse:.2f} | {r.ssim:.4f} | "
+                    f"{_f(r.vmaf)} | {_f(r.akd, 2)} | {_f(r.aed, 3)} | {_f(r.face_miss, 2)} | "
+                    f"{r.encode_fps:.1f} | {r.decode_fps:.1f} |"
+                )
     return "\n".join(out) + "\n"
 
 
 # --------------------------------------------------------------------------- plots
 
 SENDER_COLORS = {"landmarks": "tab:cyan", "detector": "black", "refined": "tab:brown"}  # apart from the anchors
-PLOT_METRICS = (("vmaf", "VMAF"), ("akd", "AKD (px, lower is better)"), ("aed", "AED (lower is better)"), ("psnr", "PSNR RGB (dB)"))
+PLOT_METRICS = (
+    ("vmaf", "VMAF"),
+    ("akd", "AKD (px, lower is better)"),
+    ("aed", "AED (lower is better)"),
+    ("psnr", "PSNR RGB (dB)"),
+)
 
 
 def plot_clip(rows: list[Row], labels: dict[str, str], path: Path, title: str) -> None:
@@ -349,8 +395,15 @@ def plot_clip(rows: list[Row], labels: dict[str, str], path: Path, title: str) -
                 for (interp, marker), (sender, color) in product(((1, "o"), (2, "s"), (3, "^"), (4, "v")), SENDER_COLORS.items()):
                     sel = [i for i, r in enumerate(rs) if f"interp={interp}" in r.setting.split(",") and _sender(r) == sender]
                     if sel:
-                        ax.scatter([x[i] for i in sel], [y[i] for i in sel], marker=marker, s=40, zorder=3, color=color,
-                                   label=f"{labels.get(codec, codec)}, interp {interp}, {sender}")
+                        ax.scatter(
+                            [x[i] for i in sel],
+                            [y[i] for i in sel],
+                            marker=marker,
+                            s=40,
+                            zorder=3,
+                            color=color,
+                            label=f"{labels.get(codec, codec)}, interp {interp}, {sender}",
+                        )
                 for xi, yi, r in zip(x, y, rs):
                     ax.annotate(_short(r.setting), (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
             else:

@@ -21,8 +21,8 @@ from thcodec.bench.expression import expression_scores
 from thcodec.bench.ffmpeg import ffmpeg_exe
 from thcodec.bench.hybrid_report import hybrid_section
 from thcodec.bench.ours import Thc, ThcHybrid, default_setting
-from thcodec.bench.scaled import SCALED
 from thcodec.bench.report import OURS, Row, markdown, plot_clip, read_csv, write_csv
+from thcodec.bench.scaled import SCALED
 from thcodec.data.clips import split_clips as val_clips  # noqa: F401  (thc bench reads it from here)
 from thcodec.data.reference import TH256, Condition, Reference, make_reference
 from thcodec.errors import ThcError

@@ -81,10 +81,16 @@ def stage_rows(threads: int, reps: int, fusion_dir: Path | None) -> list[tuple[s
             a, b = (a if isinstance(a, tuple) else (a,)), (b if isinstance(b, tuple) else (b,))
             rows.append((name, ta, tb, max(float((x - y).abs().max()) for x, y in zip(a, b))))
 
-        row("key-point detection (B=8)", lambda: tuple(vars(eager.model.detect_keypoints(frames)).values()),
-            lambda: tuple(vars(ort_th.detect_keypoints(frames)).values()))
-        row("dense motion + generator (B=8)", lambda: eager.model.animate_with_motion(pivot, src, kp),
-            lambda: ort_th.animate_with_motion(pivot, src, kp))
+        row(
+            "key-point detection (B=8)",
+            lambda: tuple(vars(eager.model.detect_keypoints(frames)).values()),
+            lambda: tuple(vars(ort_th.detect_keypoints(frames)).values()),
+        )
+        row(
+            "dense motion + generator (B=8)",
+            lambda: eager.model.animate_with_motion(pivot, src, kp),
+            lambda: ort_th.animate_with_motion(pivot, src, kp),
+        )
         gen, flow, occ = eager.model.animate_with_motion(pivot, src, kp)
         gen = gen.clamp(0, 1)
         fusion = ort_fusion = None
@@ -99,8 +105,11 @@ def stage_rows(threads: int, reps: int, fusion_dir: Path | None) -> list[tuple[s
         if eager.super_resolution is not None:
             detail = PivotDetail(torch.nn.functional.interpolate(frames[:1], size=(512, 512), mode="bicubic"), frames[:1])
             ort_sr = OrtSuperResolution(eager.super_resolution, sessions)
-            row("super-resolution 256->512 (B=8)", lambda: eager.super_resolution(gen, flow, occ, detail),
-                lambda: ort_sr(gen, flow, occ, detail))
+            row(
+                "super-resolution 256->512 (B=8)",
+                lambda: eager.super_resolution(gen, flow, occ, detail),
+                lambda: ort_sr(gen, flow, occ, detail),
+            )
     return rows
 
 
@@ -115,15 +124,22 @@ def export_seeded_fusion(out: Path) -> Path | None:
         f = _seeded_fusion()
         g = torch.Generator().manual_seed(1)
         img = torch.rand(2, 3, 256, 256, generator=g)
-        graph = Graph("fusion", f, ("fusion",), (img, img.flip(-1), torch.rand(2, 1, 64, 64, generator=g)),
-                      ("base", "animated", "occlusion"), ("out",))
+        graph = Graph(
+            "fusion",
+            f,
+            ("fusion",),
+            (img, img.flip(-1), torch.rand(2, 1, 64, 64, generator=g)),
+            ("base", "animated", "occlusion"),
+            ("out",),
+        )
         out.mkdir(parents=True, exist_ok=True)
         export_graph(graph, out / "fusion.onnx")
         import hashlib
 
         sha = hashlib.sha256((out / "fusion.onnx").read_bytes()).hexdigest()
-        (out / "manifest.json").write_text(json.dumps({"files": [
-            {"graph": "fusion", "file": "fusion.onnx", "sha256": sha, "sources": {"fusion": "seeded"}}]}))
+        (out / "manifest.json").write_text(
+            json.dumps({"files": [{"graph": "fusion", "file": "fusion.onnx", "sha256": sha, "sources": {"fusion": "seeded"}}]})
+        )
         return out
     except ImportError as e:
         print(f"fusion row skipped: {e}", file=sys.stderr)
@@ -135,8 +151,7 @@ def _thc() -> list[str]:
 
 
 def _timed(cmd: list[str], backend: str, threads: int) -> float:
-    env = dict(os.environ, THC_BACKEND=backend, OMP_NUM_THREADS=str(threads), THC_THREADS=str(threads),
-               PYTHONWARNINGS="ignore")
+    env = dict(os.environ, THC_BACKEND=backend, OMP_NUM_THREADS=str(threads), THC_THREADS=str(threads), PYTHONWARNINGS="ignore")
     t = time.perf_counter()
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return time.perf_counter() - t
@@ -147,10 +162,16 @@ def command_rows(stream: Path, one_frame: Path, clip: Path, work: Path, threads:
     thc = _thc()
     cases = [
         ("`thc decode` 10-s 256x256 stream", thc + ["decode", str(stream), str(work / "out.mp4"), "--force", "--quiet"], reps),
-        ("`thc encode` 10-s 256x256 clip", thc + ["encode", str(clip), str(work / "enc.thc"), "--force", "--quiet"],
-         max(1, reps // 2)),
-        ("`thc decode` 1-frame stream (start-up)", thc + ["decode", str(one_frame), str(work / "one.mp4"), "--force",
-                                                          "--quiet"], reps),
+        (
+            "`thc encode` 10-s 256x256 clip",
+            thc + ["encode", str(clip), str(work / "enc.thc"), "--force", "--quiet"],
+            max(1, reps // 2),
+        ),
+        (
+            "`thc decode` 1-frame stream (start-up)",
+            thc + ["decode", str(one_frame), str(work / "one.mp4"), "--force", "--quiet"],
+            reps,
+        ),
         ("`thc --help`", thc + ["--help"], reps),
     ]
     rows = []
@@ -177,8 +198,12 @@ def equality(stream: Path, clip: Path, work: Path) -> dict:
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     for backend in ("torch", "onnx"):
         out = work / f"eq_{backend}.thc"
-        subprocess.run(_thc() + ["encode", str(clip), str(out), "--force", "--quiet"], check=True,
-                       env=dict(env, THC_BACKEND=backend), stdout=subprocess.DEVNULL)
+        subprocess.run(
+            _thc() + ["encode", str(clip), str(out), "--force", "--quiet"],
+            check=True,
+            env=dict(env, THC_BACKEND=backend),
+            stdout=subprocess.DEVNULL,
+        )
         same[backend] = out.read_bytes()
     return {
         "frames": len(a),
@@ -216,11 +241,13 @@ def report(clip: Path, stages: dict, commands: dict, eq: dict, loads: list[float
 
     lines = [
         BEGIN,
-        (f"Measured by `python -m thcodec.bench.speed` (`make bench-speed`) on {os.cpu_count()} cores, "
-        f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; clip {clip.name} as its th256 reference "
-        f"({frames} frames). Medians of {reps} runs, torch and onnx alternating; load average during the run "
-        f"{min(loads):.1f}-{max(loads):.1f} (the machine was {'busy' if max(loads) > 1.5 else 'quiet'}: compare "
-        "the two columns of one row, not rows of different runs)."),
+        (
+            f"Measured by `python -m thcodec.bench.speed` (`make bench-speed`) on {os.cpu_count()} cores, "
+            f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; clip {clip.name} as its th256 reference "
+            f"({frames} frames). Medians of {reps} runs, torch and onnx alternating; load average during the run "
+            f"{min(loads):.1f}-{max(loads):.1f} (the machine was {'busy' if max(loads) > 1.5 else 'quiet'}: compare "
+            "the two columns of one row, not rows of different runs)."
+        ),
         "",
         "| stage | threads | torch (eager) | onnxruntime | speed-up | max abs diff |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -228,8 +255,11 @@ def report(clip: Path, stages: dict, commands: dict, eq: dict, loads: list[float
     for t, rows in stages.items():
         for name, ta, tb, d in rows:
             lines.append(f"| {name} | {t} | {_fmt(ta)} | {_fmt(tb)} | {ta / tb:.2f}x | {d:.1e} |")
-    lines += ["", "| command (fresh process, start-up included) | threads | THC_BACKEND=torch | THC_BACKEND=onnx | speed-up |",
-              "| --- | ---: | ---: | ---: | ---: |"]
+    lines += [
+        "",
+        "| command (fresh process, start-up included) | threads | THC_BACKEND=torch | THC_BACKEND=onnx | speed-up |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     for t, rows in commands.items():
         for name, ta, tb in rows:
             fps = f" ({frames / ta:.0f} / {frames / tb:.0f} fps)" if "10-s" in name else ""

@@ -35,7 +35,7 @@ def model_file(name: str) -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("face-recognition-models is not installed (pip install face-recognition-models==0.3.0)")
-    return Path(list(spec.submodule_search_locations)[0]) / "models" / name
+    return Path(next(iter(spec.submodule_search_locations))) / "models" / name
 
 
 class LandmarkTeacher:

@@ -33,7 +33,7 @@ class Region:
         return np.asarray(Image.fromarray(sub).resize((w, h), Image.BILINEAR, reducing_gap=2.0))
 
     @staticmethod
-    def whole(width: int, height: int) -> "Region":
+    def whole(width: int, height: int) -> Region:
         return Region(0, 0, width, height)
 
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 import enum
 import struct
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, ClassVar, Iterator, Union
+from typing import BinaryIO, ClassVar
 
 from thcodec.errors import ThcError
 
@@ -46,7 +47,7 @@ MAX_TIME_BASE_DEN = 1_000_000  # audio time base: at least 1/1,000,000 s (Opus u
 _I32 = (1 << 31) - 1
 
 
-def check_bounds(header: "StreamHeader") -> None:
+def check_bounds(header: StreamHeader) -> None:
     """Refuse (ThcError) a stream header whose sizes, rate or frame count are past the bounds."""
     w, h = header.width, header.height
     if w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
@@ -57,7 +58,7 @@ def check_bounds(header: "StreamHeader") -> None:
         raise ThcError(f"unsupported stream: {header.frame_count} frames (at most {MAX_FRAMES})")
 
 
-def check_audio_bounds(header: "AudioHeader") -> None:
+def check_audio_bounds(header: AudioHeader) -> None:
     """Refuse (ThcError) an audio time base PyAV cannot carry or finer than 1/1,000,000 s."""
     num, den = header.time_base_num, header.time_base_den
     if num > _I32 or den > _I32 or num * MAX_TIME_BASE_DEN < den or num > den:
@@ -129,9 +130,7 @@ class _Reader:
 
     def done(self) -> None:
         if self.pos != len(self.buf):
-            raise ThcError(
-                f"damaged file: {self.name} chunk has {len(self.buf) - self.pos} unexpected trailing bytes"
-            )
+            raise ThcError(f"damaged file: {self.name} chunk has {len(self.buf) - self.pos} unexpected trailing bytes")
 
 
 def _build(cls, ctype: bytes, **kw):
@@ -177,15 +176,22 @@ class StreamHeader:
         return (
             struct.pack(
                 ">HHIIIHBBB",
-                self.width, self.height, self.fps_num, self.fps_den, self.frame_count,
-                self.model_size, self.num_kp, self.interp, len(mid),
+                self.width,
+                self.height,
+                self.fps_num,
+                self.fps_den,
+                self.frame_count,
+                self.model_size,
+                self.num_kp,
+                self.interp,
+                len(mid),
             )
             + mid
             + self.weights_sha256
         )
 
     @classmethod
-    def from_payload(cls, payload: bytes) -> "StreamHeader":
+    def from_payload(cls, payload: bytes) -> StreamHeader:
         r = _Reader(cls.CHUNK_TYPE, payload)
         w, h, fn, fd, fc, ms, nk, it, mlen = r.take(">HHIIIHBBB")
         mid = r.bytes(mlen)
@@ -196,8 +202,18 @@ class StreamHeader:
         except UnicodeDecodeError:
             raise ThcError("damaged file: HEAD model id is not ASCII") from None
         return _build(
-            cls, cls.CHUNK_TYPE, width=w, height=h, fps_num=fn, fps_den=fd, frame_count=fc,
-            model_size=ms, num_kp=nk, interp=it, model_id=model_id, weights_sha256=sha,
+            cls,
+            cls.CHUNK_TYPE,
+            width=w,
+            height=h,
+            fps_num=fn,
+            fps_den=fd,
+            frame_count=fc,
+            model_size=ms,
+            num_kp=nk,
+            interp=it,
+            model_id=model_id,
+            weights_sha256=sha,
         )
 
 
@@ -224,7 +240,7 @@ class Pivot:
         return struct.pack(">IHHHH", self.frame_index, self.x, self.y, self.w, self.h) + self.jpeg
 
     @classmethod
-    def from_payload(cls, payload: bytes) -> "Pivot":
+    def from_payload(cls, payload: bytes) -> Pivot:
         r = _Reader(cls.CHUNK_TYPE, payload)
         fi, x, y, w, h = r.take(">IHHHH")
         return _build(cls, cls.CHUNK_TYPE, frame_index=fi, x=x, y=y, w=w, h=h, jpeg=r.rest())
@@ -247,7 +263,7 @@ class PivotSwitch:
         return struct.pack(">IB", self.frame_index, self.reason)
 
     @classmethod
-    def from_payload(cls, payload: bytes) -> "PivotSwitch":
+    def from_payload(cls, payload: bytes) -> PivotSwitch:
         r = _Reader(cls.CHUNK_TYPE, payload)
         fi, reason = r.take(">IB")
         r.done()
@@ -281,7 +297,7 @@ class KeypointBlock:
         return struct.pack(">IHBB", self.first_frame, self.count, self.step, self.flags) + self.data
 
     @classmethod
-    def from_payload(cls, payload: bytes) -> "KeypointBlock":
+    def from_payload(cls, payload: bytes) -> KeypointBlock:
         r = _Reader(cls.CHUNK_TYPE, payload)
         ff, count, step, flags = r.take(">IHBB")
         return _build(cls, cls.CHUNK_TYPE, first_frame=ff, count=count, step=step, flags=flags, data=r.rest())
@@ -312,21 +328,32 @@ class AudioHeader:
     def to_payload(self) -> bytes:
         return (
             struct.pack(
-                ">BIBIIH", self.codec, self.sample_rate, self.channels,
-                self.time_base_num, self.time_base_den, len(self.extradata),
+                ">BIBIIH",
+                self.codec,
+                self.sample_rate,
+                self.channels,
+                self.time_base_num,
+                self.time_base_den,
+                len(self.extradata),
             )
             + self.extradata
         )
 
     @classmethod
-    def from_payload(cls, payload: bytes) -> "AudioHeader":
+    def from_payload(cls, payload: bytes) -> AudioHeader:
         r = _Reader(cls.CHUNK_TYPE, payload)
         codec, sr, ch, tbn, tbd, elen = r.take(">BIBIIH")
         extra = r.bytes(elen)
         r.done()
         return _build(
-            cls, cls.CHUNK_TYPE, codec=codec, sample_rate=sr, channels=ch,
-            time_base_num=tbn, time_base_den=tbd, extradata=extra,
+            cls,
+            cls.CHUNK_TYPE,
+            codec=codec,
+            sample_rate=sr,
+            channels=ch,
+            time_base_num=tbn,
+            time_base_den=tbd,
+            extradata=extra,
         )
 
 
@@ -373,7 +400,7 @@ class AudioPackets:
         return b"".join(parts)
 
     @classmethod
-    def from_payload(cls, payload: bytes) -> "AudioPackets":
+    def from_payload(cls, payload: bytes) -> AudioPackets:
         r = _Reader(cls.CHUNK_TYPE, payload)
         pts, count = r.take(">qH")
         if count == 0:
@@ -398,7 +425,7 @@ class End:
         return struct.pack(">I", self.frame_count)
 
     @classmethod
-    def from_payload(cls, payload: bytes) -> "End":
+    def from_payload(cls, payload: bytes) -> End:
         r = _Reader(cls.CHUNK_TYPE, payload)
         (fc,) = r.take(">I")
         r.done()
@@ -431,7 +458,7 @@ class BaseHeader:
         return struct.pack(">BHBB", self.codec, self.size, self.step, self.crf) + self.fusion_sha256
 
     @classmethod
-    def from_payload(cls, payload: bytes) -> "BaseHeader":
+    def from_payload(cls, payload: bytes) -> BaseHeader:
         r = _Reader(cls.CHUNK_TYPE, payload)
         codec, size, step, crf = r.take(">BHBB")
         digest = r.bytes(32)
@@ -472,7 +499,7 @@ class BasePackets:
         return b"".join(parts)
 
     @classmethod
-    def from_payload(cls, payload: bytes) -> "BasePackets":
+    def from_payload(cls, payload: bytes) -> BasePackets:
         r = _Reader(cls.CHUNK_TYPE, payload)
         first, step, count = r.take(">IBH")
         packets = []
@@ -483,11 +510,12 @@ class BasePackets:
         return _build(cls, cls.CHUNK_TYPE, first_frame=first, step=step, packets=tuple(packets))
 
 
-Chunk = Union[StreamHeader, Pivot, PivotSwitch, KeypointBlock, AudioHeader, AudioPackets, BaseHeader, BasePackets, End]
+Chunk = StreamHeader | Pivot | PivotSwitch | KeypointBlock | AudioHeader | AudioPackets | BaseHeader | BasePackets | End
 
 # The registry is keyed by each class's explicit CHUNK_TYPE, never by position.
 CHUNK_TYPES: dict[bytes, type] = {
-    c.CHUNK_TYPE: c for c in (StreamHeader, Pivot, PivotSwitch, KeypointBlock, AudioHeader, AudioPackets, BaseHeader, BasePackets, End)
+    c.CHUNK_TYPE: c
+    for c in (StreamHeader, Pivot, PivotSwitch, KeypointBlock, AudioHeader, AudioPackets, BaseHeader, BasePackets, End)
 }
 _SINCE_VERSION = {BaseHeader: HYBRID_FORMAT, BasePackets: HYBRID_FORMAT}  # chunks newer than format 1
 
@@ -570,7 +598,7 @@ class ContainerWriter:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "ContainerWriter":
+    def __enter__(self) -> ContainerWriter:
         return self
 
     def __exit__(self, *exc) -> None:

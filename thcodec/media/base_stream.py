@@ -93,7 +93,9 @@ class BaseDecoder:
             return []
 
 
-def code_sequence(faces: list[np.ndarray] | np.ndarray, size: int, crf: int, rate: Fraction) -> tuple[list[bytes], list[np.ndarray]]:
+def code_sequence(
+    faces: list[np.ndarray] | np.ndarray, size: int, crf: int, rate: Fraction
+) -> tuple[list[bytes], list[np.ndarray]]:
     """Code a run of faces as the sender would -> (packets, decoded (s,s,3) frames), one each."""
     enc, dec = BaseEncoder(size, crf, rate), BaseDecoder()
     packets: list[bytes] = []

@@ -39,8 +39,9 @@ def _figure():
     return fig
 
 
-def line_chart(series: list[Series], title: str, x_label: str, y_label: str, path: Path,
-               markers: list[tuple[float, str]] = ()) -> None:
+def line_chart(
+    series: list[Series], title: str, x_label: str, y_label: str, path: Path, markers: list[tuple[float, str]] = ()
+) -> None:
     """Series on shared axes, a legend, and red vertical markers (x, label); a WIDTH x HEIGHT PNG."""
     fig = _figure()
     ax = fig.add_subplot()
@@ -49,8 +50,15 @@ def line_chart(series: list[Series], title: str, x_label: str, y_label: str, pat
         ax.plot(s.x, s.y, color=_rgb(s.color), linewidth=s.width, label=s.label or None, **style)
     for x, label in markers:
         ax.axvline(x, color=_rgb(RED), linewidth=1)
-        ax.annotate(label, (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -12), textcoords="offset points",
-                    color=_rgb(RED), fontsize=8)
+        ax.annotate(
+            label,
+            (x, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -12),
+            textcoords="offset points",
+            color=_rgb(RED),
+            fontsize=8,
+        )
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
@@ -69,5 +77,9 @@ def quality_chart(values: list[float], fps: float, pivots: list[tuple[int, str]]
     means = [float(v[i : i + per_s].mean()) for i in range(0, len(v), per_s)]
     line_chart(
         [Series("frame", [i / fps for i in range(len(v))], list(v), GREY, 1), Series("1-second mean", centres, means, BLUE, 3)],
-        title, "time (s)", "PSNR Y (dB)", path, [(f / fps, why.replace("_", " ")) for f, why in pivots],
+        title,
+        "time (s)",
+        "PSNR Y (dB)",
+        path,
+        [(f / fps, why.replace("_", " ")) for f, why in pivots],
     )

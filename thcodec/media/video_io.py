@@ -223,9 +223,7 @@ def _packet_data(packets) -> Iterator[AudioPacketData]:
 
 
 def _opus_packets(path: Path, encoder: av.AudioCodecContext) -> Iterator[AudioPacketData]:
-    resampler = av.AudioResampler(
-        format="flt", layout="mono", rate=OPUS_SAMPLE_RATE, frame_size=encoder.frame_size
-    )
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=OPUS_SAMPLE_RATE, frame_size=encoder.frame_size)
     samples = 0
 
     def encode(frames: list[av.AudioFrame]) -> Iterator[AudioPacketData]:
@@ -250,9 +248,7 @@ def _opus_packets(path: Path, encoder: av.AudioCodecContext) -> Iterator[AudioPa
     yield from _packet_data(encoder.encode(None))
 
 
-def encode_audio(
-    path: Path | str, bitrate: int = 16000
-) -> tuple[AudioConfig, Iterator[AudioPacketData]] | None:
+def encode_audio(path: Path | str, bitrate: int = 16000) -> tuple[AudioConfig, Iterator[AudioPacketData]] | None:
     """The input's first audio track as lazy 48 kHz mono Opus packets, or None if it has none."""
     path = Path(path)
     with _open_input(path) as container:
@@ -302,9 +298,7 @@ class _AudioTranscoder:
         if keep <= 0 or frame.samples <= keep:
             return frame
         array = np.ascontiguousarray(frame.to_ndarray()[:, :keep])
-        trimmed = av.AudioFrame.from_ndarray(
-            array, format=frame.format.name, layout=frame.layout.name
-        )
+        trimmed = av.AudioFrame.from_ndarray(array, format=frame.format.name, layout=frame.layout.name)
         trimmed.sample_rate = frame.sample_rate
         return trimmed
 
@@ -415,9 +409,7 @@ class VideoWriter:
 
     def write_frame(self, rgb: np.ndarray) -> None:
         if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
-            raise ValueError(
-                f"expected uint8 ({self.height}, {self.width}, 3), got {rgb.dtype} {rgb.shape}"
-            )
+            raise ValueError(f"expected uint8 ({self.height}, {self.width}, 3), got {rgb.dtype} {rgb.shape}")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = self._frames
         frame.time_base = 1 / self.fps

@@ -102,8 +102,7 @@ class Sessions:
                 continue  # a graph for a network these weights do not have (its torch form is absent too)
             for net, sha in sources.items():
                 if pt_sha256[net] != sha:
-                    raise BackendUnavailable(f"{path} was exported from another {net}.pt than the one loaded "
-                                             "(make export-onnx)")
+                    raise BackendUnavailable(f"{path} was exported from another {net}.pt than the one loaded (make export-onnx)")
             self._sessions[name] = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
 
     def __contains__(self, name: str) -> bool:

@@ -87,17 +87,39 @@ def graphs(model: TalkingHead, sr: SuperResolution | None, fusion: Fusion | None
     img = torch.rand(b, 3, 256, 256, generator=torch.Generator().manual_seed(1))
     found = [
         Graph("keypoint_detector", model.keypoint_detector, ("keypoint_detector",), (img,), ("frames",), ("xy", "jacobian")),
-        Graph("animator", Animator(model), ("dense_motion", "generator"), (img, *_example_kp(b, k), *_example_kp(b, k)),
-              ("pivot", "pivot_xy", "pivot_jac", "drive_xy", "drive_jac"), ("frame", "flow", "occlusion")),
+        Graph(
+            "animator",
+            Animator(model),
+            ("dense_motion", "generator"),
+            (img, *_example_kp(b, k), *_example_kp(b, k)),
+            ("pivot", "pivot_xy", "pivot_jac", "drive_xy", "drive_jac"),
+            ("frame", "flow", "occlusion"),
+        ),
     ]
     if sr is not None:
         h, w = 40, 48
-        found.append(Graph("sr_head", SRHead(sr), ("super_resolution",),
-                           (torch.rand(b, 10, h, w), torch.rand(b, 3, h, w), torch.rand(b, 3, h, w) - 0.5),
-                           ("x", "up", "detail"), ("out",), spatial=True))
+        found.append(
+            Graph(
+                "sr_head",
+                SRHead(sr),
+                ("super_resolution",),
+                (torch.rand(b, 10, h, w), torch.rand(b, 3, h, w), torch.rand(b, 3, h, w) - 0.5),
+                ("x", "up", "detail"),
+                ("out",),
+                spatial=True,
+            )
+        )
     if fusion is not None:
-        found.append(Graph("fusion", fusion, ("fusion",), (img, img.flip(-1), torch.rand(b, 1, 64, 64)),
-                           ("base", "animated", "occlusion"), ("out",)))
+        found.append(
+            Graph(
+                "fusion",
+                fusion,
+                ("fusion",),
+                (img, img.flip(-1), torch.rand(b, 1, 64, 64)),
+                ("base", "animated", "occlusion"),
+                ("out",),
+            )
+        )
     return found
 
 
@@ -113,9 +135,17 @@ def export_graph(g: Graph, path: Path) -> None:
     shapes = tuple({i: d for i, d in dims.items() if i < t.dim()} for t in g.example)
     g.module.eval()
     with torch.no_grad():
-        program = torch.onnx.export(g.module, g.example, dynamo=True, input_names=list(g.inputs),
-                                    output_names=list(g.outputs), opset_version=OPSET, dynamic_shapes=shapes,
-                                    external_data=False, verbose=False)
+        program = torch.onnx.export(
+            g.module,
+            g.example,
+            dynamo=True,
+            input_names=list(g.inputs),
+            output_names=list(g.outputs),
+            opset_version=OPSET,
+            dynamic_shapes=shapes,
+            external_data=False,
+            verbose=False,
+        )
     with atomic_output(path, force=True) as tmp:
         program.save(str(tmp), external_data=False)
 
@@ -161,23 +191,29 @@ def export(out: Path, weights_root: Path | None = None, fusion_path: Path | None
         err = check_graph(g, path)
         if err > 1e-2:
             raise ThcError(f"{g.name}: onnxruntime differs from torch by {err:.3g} on the export example")
-        files.append({
-            "graph": g.name,
-            "file": path.name,
-            "sha256": _sha256(path),
-            "sources": {n: sources[n] for n in g.sources},
-            "inputs": list(g.inputs),
-            "outputs": list(g.outputs),
-            "dynamic": ["batch", "height", "width"] if g.spatial else ["batch"],
-            "max_abs_diff_vs_torch": err,
-        })
+        files.append(
+            {
+                "graph": g.name,
+                "file": path.name,
+                "sha256": _sha256(path),
+                "sources": {n: sources[n] for n in g.sources},
+                "inputs": list(g.inputs),
+                "outputs": list(g.outputs),
+                "dynamic": ["batch", "height", "width"] if g.spatial else ["batch"],
+                "max_abs_diff_vs_torch": err,
+            }
+        )
         print(f"{path}: max |onnxruntime - torch| = {err:.2e}", file=sys.stderr)
     manifest = {
         "format": FORMAT,
         "opset": OPSET,
         "made_by": "python -m thcodec.models.export_onnx (torch.onnx.export, dynamo=True)",
-        "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxscript": onnxscript.__version__,
-                     "onnxruntime_checked": onnxruntime.__version__},
+        "versions": {
+            "torch": torch.__version__,
+            "onnx": onnx.__version__,
+            "onnxscript": onnxscript.__version__,
+            "onnxruntime_checked": onnxruntime.__version__,
+        },
         "files": files,
     }
     write_atomically(out / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())

@@ -36,20 +36,29 @@ class Interpolator(nn.Module):
         super().__init__()
         self.num_kp = num_kp
         self.net = nn.Sequential(
-            nn.Linear(FIELDS * 3 + 2, hidden), nn.GELU(),
-            nn.Linear(hidden, hidden), nn.GELU(),
+            nn.Linear(FIELDS * 3 + 2, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
             nn.Linear(hidden, FIELDS),
         )
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
 
-    def forward(self, p: torch.Tensor, a: torch.Tensor, b: torch.Tensor, n: torch.Tensor,
-                t: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, p: torch.Tensor, a: torch.Tensor, b: torch.Tensor, n: torch.Tensor, t: torch.Tensor, step: torch.Tensor
+    ) -> torch.Tensor:
         """p, a, b, n: (B,K,6) key points (xy then the Jacobian, row-major); t, step: (B,).
         -> (B,K,6) key points of the frame at fraction t between a and b."""
         k = a.shape[1]
-        feats = torch.cat([
-            (a - p) * SCALE, (b - a) * SCALE, (n - b) * SCALE,
-            t[:, None, None].expand(-1, k, 1), (step / MAX_STEP)[:, None, None].expand(-1, k, 1),
-        ], dim=-1)
+        feats = torch.cat(
+            [
+                (a - p) * SCALE,
+                (b - a) * SCALE,
+                (n - b) * SCALE,
+                t[:, None, None].expand(-1, k, 1),
+                (step / MAX_STEP)[:, None, None].expand(-1, k, 1),
+            ],
+            dim=-1,
+        )
         return catmull_rom(p, a, b, n, t) + self.net(feats) / SCALE

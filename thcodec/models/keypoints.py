@@ -19,11 +19,11 @@ class Keypoints:
     xy: torch.Tensor  # (B, K, 2)
     jacobian: torch.Tensor  # (B, K, 2, 2)
 
-    def expand(self, n: int) -> "Keypoints":
+    def expand(self, n: int) -> Keypoints:
         """One set of key points (B=1) repeated n times, without copying."""
         return Keypoints(self.xy.expand(n, -1, -1), self.jacobian.expand(n, -1, -1, -1))
 
-    def to(self, device: torch.device | str) -> "Keypoints":
+    def to(self, device: torch.device | str) -> Keypoints:
         return Keypoints(self.xy.to(device), self.jacobian.to(device))
 
     def numpy(self) -> tuple[np.ndarray, np.ndarray]:
@@ -34,7 +34,7 @@ class Keypoints:
         )
 
     @staticmethod
-    def from_numpy(xy: np.ndarray, jac: np.ndarray) -> "Keypoints":
+    def from_numpy(xy: np.ndarray, jac: np.ndarray) -> Keypoints:
         return Keypoints(
             torch.from_numpy(np.ascontiguousarray(xy, dtype=np.float32)),
             torch.from_numpy(np.ascontiguousarray(jac, dtype=np.float32)),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from thcodec.models.keypoints import Keypoints
 from thcodec.models.dense_motion import DenseMotion
 from thcodec.models.generator import Generator
 from thcodec.models.keypoint_detector import KeypointDetector
+from thcodec.models.keypoints import Keypoints
 
 
 class TalkingHead(nn.Module):

@@ -71,8 +71,13 @@ class Losses:
     def summary(self) -> str:
         """One line: what was lost and concealed."""
         parts = [f"{self.chunks} damaged chunk regions skipped"] if self.chunks else []
-        for name, what in (("keypoint_blocks", "key-point blocks undecodable"), ("frames", "frames with concealed motion"),
-                           ("pivots", "pivots lost"), ("audio", "audio chunks lost"), ("base", "base-layer chunks lost")):
+        for name, what in (
+            ("keypoint_blocks", "key-point blocks undecodable"),
+            ("frames", "frames with concealed motion"),
+            ("pivots", "pivots lost"),
+            ("audio", "audio chunks lost"),
+            ("base", "base-layer chunks lost"),
+        ):
             if getattr(self, name):
                 parts.append(f"{getattr(self, name)} {what}")
         if self.truncated:
@@ -203,8 +208,15 @@ class Receiver(_Concealment, _Drawing):
     generator of the events that chunk makes (frames come out as soon as their key points are
     known; a refreshed pivot fades in over FADE_FRAMES)."""
 
-    def __init__(self, loaded: LoadedModel, interp_method: str = "net", sr: str = "net", size: tuple[int, int] | None = None,
-                 strict: bool = False, losses: Losses | None = None) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        interp_method: str = "net",
+        sr: str = "net",
+        size: tuple[int, int] | None = None,
+        strict: bool = False,
+        losses: Losses | None = None,
+    ) -> None:
         self._loaded, self._sr, self._size = loaded, sr, size
         self.strict = strict
         self.losses = losses if losses is not None else Losses()
@@ -298,7 +310,10 @@ class Receiver(_Concealment, _Drawing):
             yield AudioPacketData(pts, duration, data)
 
     def on_switch(self, chunk: C.PivotSwitch) -> Iterator[Frame]:
-        self._reason, self._switch_at = chunk.reason, chunk.frame_index  # for the PIVT that follows: a refresh fades in, a cut does not
+        self._reason, self._switch_at = (
+            chunk.reason,
+            chunk.frame_index,
+        )  # for the PIVT that follows: a refresh fades in, a cut does not
         return iter(())
 
     def on_pivot(self, chunk: C.Pivot) -> Iterator[Frame]:
@@ -380,7 +395,14 @@ class Receiver(_Concealment, _Drawing):
         elif chunk.frame_count != timeline.next_frame:
             raise ThcError(f"damaged file: {timeline.next_frame} frames decoded, END says {chunk.frame_count}")
 
-    _handlers: ClassVar[dict] = {C.BasePackets: on_base, C.AudioPackets: on_audio, C.PivotSwitch: on_switch, C.Pivot: on_pivot, C.KeypointBlock: on_keypoints, C.End: on_end}
+    _handlers: ClassVar[dict] = {
+        C.BasePackets: on_base,
+        C.AudioPackets: on_audio,
+        C.PivotSwitch: on_switch,
+        C.Pivot: on_pivot,
+        C.KeypointBlock: on_keypoints,
+        C.End: on_end,
+    }
 
     def _ready(self, indices: list[int], block: np.ndarray) -> Ready:
         timeline, header = self._timeline, self.header
@@ -408,8 +430,13 @@ def _check_header(h: C.StreamHeader, loaded: LoadedModel) -> None:
 
 
 def decode_stream(
-    f: BinaryIO, loaded: LoadedModel, interp_method: str = "net", sr: str = "net", size: tuple[int, int] | None = None,
-    strict: bool = False, losses: Losses | None = None,
+    f: BinaryIO,
+    loaded: LoadedModel,
+    interp_method: str = "net",
+    sr: str = "net",
+    size: tuple[int, int] | None = None,
+    strict: bool = False,
+    losses: Losses | None = None,
 ) -> Iterator[Start | Frame | AudioPacketData]:
     """interp_method: "net" (the interpolation network, when the weights have one) or "linear";
     sr: "net" (the super-resolution network, when the weights have one) or "bicubic";

@@ -38,7 +38,9 @@ class PivotSegment:
     keypoints: Keypoints  # (1,K): the detector's key points on `image`
 
     @classmethod
-    def receive(cls, model: TalkingHead, start: int, region: Region, jpeg: bytes, width: int, height: int, model_size: int) -> PivotSegment:
+    def receive(
+        cls, model: TalkingHead, start: int, region: Region, jpeg: bytes, width: int, height: int, model_size: int
+    ) -> PivotSegment:
         """The segment the receiver builds from a pivot JPEG of a width x height stream."""
         picture = jpeg_decode(jpeg, width, height)
         image = to_tensor(region.crop(picture, model_size))  # the model sees the same pivot at any output size

@@ -92,7 +92,7 @@ class KeypointTimeline:
                 kps = ka[None] + t[:, None, None] * (kb - ka)[None]
             else:
                 n = len(inner)
-                rep = lambda x: torch.from_numpy(np.repeat(x[None], n, 0))  # noqa: E731
+                rep = lambda x: torch.from_numpy(np.repeat(x[None], n, 0))  # noqa: B023 (used within the iteration)
                 step = torch.full((n,), float(min(ib - ia, MAX_STEP)))
                 with torch.no_grad():
                     kps = self._net(rep(kp_before), rep(ka), rep(kb), rep(kp_after), torch.from_numpy(t), step).numpy()

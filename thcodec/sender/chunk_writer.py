@@ -97,8 +97,16 @@ class KeypointBlocks:
 class ChunkWriter:
     """Everything the sender writes after the stream header, in stream order."""
 
-    def __init__(self, writer: C.ContainerWriter, fps: Fraction, interp: int, block_frames: int, written: Written,
-                 base: BaseLayerSender | None = None, independent_every: int = 0) -> None:
+    def __init__(
+        self,
+        writer: C.ContainerWriter,
+        fps: Fraction,
+        interp: int,
+        block_frames: int,
+        written: Written,
+        base: BaseLayerSender | None = None,
+        independent_every: int = 0,
+    ) -> None:
         self._writer, self._fps, self._written, self._base = writer, fps, written, base
         self.audio_tb: Fraction | None = None
         self._interleave: AudioInterleaver | None = None

@@ -61,8 +61,9 @@ class Sender:
         self._model = loaded.model
         self._rate = RateController(opts, info.fps, writer.bytes_written)
         self._base = BaseLayerSender(opts, info.fps) if opts.mode == "hybrid" else None
-        self._out = ChunkWriter(writer, info.fps, opts.interp, opts.block_frames, self._rate.record, self._base,
-                                opts.independent_every)
+        self._out = ChunkWriter(
+            writer, info.fps, opts.interp, opts.block_frames, self._rate.record, self._base, opts.independent_every
+        )
         if self._base is not None:
             self._out.emit(self._base.header(loaded.fusion_sha256))
         self._finder = FaceFinder()
@@ -125,7 +126,9 @@ class Sender:
         jpeg = self._rate.pivot_jpeg(index, frame, C.SwitchReason.START)
         if jpeg is None:
             jpeg = jpeg_encode(frame, MIN_PIVOT_QUALITY)
-            self._result.warnings.append(f"--max-kbps {self._opts.max_kbps:g} has no room for the first pivot: sent at JPEG quality {MIN_PIVOT_QUALITY}")
+            self._result.warnings.append(
+                f"--max-kbps {self._opts.max_kbps:g} has no room for the first pivot: sent at JPEG quality {MIN_PIVOT_QUALITY}"
+            )
         self._start(index, frame, C.SwitchReason.START, jpeg)
         if self._pending.full:
             self._process(end=False)
@@ -160,7 +163,9 @@ class Sender:
         self._result.pivots.append((index, reason.name.lower(), len(jpeg)))
         if self._result.region is None:
             self._result.region = region
-        self._seg = PivotSegment.receive(self._model, index, region, jpeg, *self._size, MODEL_SIZE)  # what the receiver will animate
+        self._seg = PivotSegment.receive(
+            self._model, index, region, jpeg, *self._size, MODEL_SIZE
+        )  # what the receiver will animate
         self._source.start(self._seg, frame)
         self._watch = SegmentWatch.on(self._seg, FaceWatch(self._finder, region, face, index), self._opts.max_motion_error_px)
         self._policy.started()
@@ -257,11 +262,21 @@ def encode(
         if audio is not None:
             cfg, packets = audio
             if opts.max_kbps and opts.audio_bitrate / 1000 >= opts.max_kbps:
-                raise ThcError(f"--max-kbps {opts.max_kbps:g} leaves nothing for the picture: the audio alone takes "
-                               f"{opts.audio_bitrate / 1000:g} kbit/s (lower --audio-kbps, or --no-audio)")
-            sender.set_audio(C.AudioHeader(codec=C.AudioCodec.OPUS, sample_rate=cfg.sample_rate, channels=cfg.channels,
-                                           time_base_num=cfg.time_base.numerator, time_base_den=cfg.time_base.denominator,
-                                           extradata=cfg.extradata), packets)
+                raise ThcError(
+                    f"--max-kbps {opts.max_kbps:g} leaves nothing for the picture: the audio alone takes "
+                    f"{opts.audio_bitrate / 1000:g} kbit/s (lower --audio-kbps, or --no-audio)"
+                )
+            sender.set_audio(
+                C.AudioHeader(
+                    codec=C.AudioCodec.OPUS,
+                    sample_rate=cfg.sample_rate,
+                    channels=cfg.channels,
+                    time_base_num=cfg.time_base.numerator,
+                    time_base_den=cfg.time_base.denominator,
+                    extradata=cfg.extradata,
+                ),
+                packets,
+            )
         last_index = -1
         for last_index, frame in enumerate(reader):
             sender.push(last_index, frame)

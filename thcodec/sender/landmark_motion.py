@@ -26,33 +26,87 @@ import numpy as np
 import torch
 
 from thcodec.errors import ThcError
-from thcodec.models.keypoints import Keypoints
-from thcodec.models.dense_motion import safe_inverse
 from thcodec.face.landmarks import LandmarkTeacher, keypoints_from_landmarks
+from thcodec.models.dense_motion import safe_inverse
+from thcodec.models.keypoints import Keypoints
 
 # The mean of dlib's 68 landmarks over the training split's face crops ([-1, 1] over the
 # 256x256 region; the template the detector was trained against). Only the teacher's change
 # between two frames is sent, which hardly depends on it; it keeps each group's fit well
 # conditioned when a pivot's eye is closed.
-TEMPLATE = np.array((
-    (-0.481, -0.130), (-0.476, -0.001), (-0.459, 0.126), (-0.433, 0.252),
-    (-0.390, 0.371), (-0.322, 0.478), (-0.233, 0.569), (-0.129, 0.641),
-    (-0.006, 0.664), (0.119, 0.643), (0.232, 0.575), (0.330, 0.488),
-    (0.405, 0.383), (0.452, 0.262), (0.479, 0.133), (0.497, 0.001),
-    (0.504, -0.133), (-0.402, -0.252), (-0.346, -0.313), (-0.263, -0.335),
-    (-0.176, -0.325), (-0.094, -0.292), (0.073, -0.293), (0.158, -0.327),
-    (0.250, -0.336), (0.338, -0.312), (0.399, -0.250), (-0.011, -0.180),
-    (-0.013, -0.100), (-0.014, -0.019), (-0.016, 0.064), (-0.106, 0.134),
-    (-0.061, 0.149), (-0.013, 0.162), (0.037, 0.149), (0.084, 0.134),
-    (-0.306, -0.153), (-0.254, -0.184), (-0.191, -0.184), (-0.136, -0.147),
-    (-0.194, -0.134), (-0.256, -0.133), (0.124, -0.147), (0.179, -0.185),
-    (0.243, -0.184), (0.297, -0.153), (0.245, -0.133), (0.182, -0.134),
-    (-0.185, 0.324), (-0.126, 0.274), (-0.060, 0.250), (-0.012, 0.262),
-    (0.037, 0.250), (0.107, 0.275), (0.174, 0.325), (0.110, 0.395),
-    (0.042, 0.426), (-0.011, 0.431), (-0.064, 0.425), (-0.128, 0.394),
-    (-0.154, 0.325), (-0.060, 0.300), (-0.012, 0.304), (0.037, 0.301),
-    (0.141, 0.325), (0.039, 0.352), (-0.012, 0.357), (-0.061, 0.351),
-), np.float32)
+TEMPLATE = np.array(
+    (
+        (-0.481, -0.130),
+        (-0.476, -0.001),
+        (-0.459, 0.126),
+        (-0.433, 0.252),
+        (-0.390, 0.371),
+        (-0.322, 0.478),
+        (-0.233, 0.569),
+        (-0.129, 0.641),
+        (-0.006, 0.664),
+        (0.119, 0.643),
+        (0.232, 0.575),
+        (0.330, 0.488),
+        (0.405, 0.383),
+        (0.452, 0.262),
+        (0.479, 0.133),
+        (0.497, 0.001),
+        (0.504, -0.133),
+        (-0.402, -0.252),
+        (-0.346, -0.313),
+        (-0.263, -0.335),
+        (-0.176, -0.325),
+        (-0.094, -0.292),
+        (0.073, -0.293),
+        (0.158, -0.327),
+        (0.250, -0.336),
+        (0.338, -0.312),
+        (0.399, -0.250),
+        (-0.011, -0.180),
+        (-0.013, -0.100),
+        (-0.014, -0.019),
+        (-0.016, 0.064),
+        (-0.106, 0.134),
+        (-0.061, 0.149),
+        (-0.013, 0.162),
+        (0.037, 0.149),
+        (0.084, 0.134),
+        (-0.306, -0.153),
+        (-0.254, -0.184),
+        (-0.191, -0.184),
+        (-0.136, -0.147),
+        (-0.194, -0.134),
+        (-0.256, -0.133),
+        (0.124, -0.147),
+        (0.179, -0.185),
+        (0.243, -0.184),
+        (0.297, -0.153),
+        (0.245, -0.133),
+        (0.182, -0.134),
+        (-0.185, 0.324),
+        (-0.126, 0.274),
+        (-0.060, 0.250),
+        (-0.012, 0.262),
+        (0.037, 0.250),
+        (0.107, 0.275),
+        (0.174, 0.325),
+        (0.110, 0.395),
+        (0.042, 0.426),
+        (-0.011, 0.431),
+        (-0.064, 0.425),
+        (-0.128, 0.394),
+        (-0.154, 0.325),
+        (-0.060, 0.300),
+        (-0.012, 0.304),
+        (0.037, 0.301),
+        (0.141, 0.325),
+        (0.039, 0.352),
+        (-0.012, 0.357),
+        (-0.061, 0.351),
+    ),
+    np.float32,
+)
 
 
 JACOBIAN_SMOOTHING = 0.25  # per frame: the weight of a frame's own Jacobians against the smoothed ones before it
@@ -90,8 +144,9 @@ def relative_keypoints(pivot_kp: Keypoints, pivot_t: Keypoints, frame_t: Keypoin
     return Keypoints(xy, jac)
 
 
-def smoothed_motion(pivot_kp: Keypoints, pivot_t: Keypoints, frame_t: Keypoints, indices: list[int],
-                    jacobians: Smoother) -> Keypoints:
+def smoothed_motion(
+    pivot_kp: Keypoints, pivot_t: Keypoints, frame_t: Keypoints, indices: list[int], jacobians: Smoother
+) -> Keypoints:
     """relative_keypoints with the teacher's Jacobians smoothed over the frame indices (N)."""
     jac = torch.stack([jacobians(i, j) for i, j in zip(indices, frame_t.jacobian)])
     return relative_keypoints(pivot_kp, pivot_t, Keypoints(frame_t.xy, jac))

@@ -89,8 +89,10 @@ class FaceWatch:
         self._misses = 0
         cx, cy, side = face
         r = self._region
-        inside = (r.x + FACE_INSET * r.w <= cx <= r.x + (1 - FACE_INSET) * r.w
-                  and r.y + FACE_INSET * r.h <= cy <= r.y + (1 - FACE_INSET) * r.h)
+        inside = (
+            r.x + FACE_INSET * r.w <= cx <= r.x + (1 - FACE_INSET) * r.w
+            and r.y + FACE_INSET * r.h <= cy <= r.y + (1 - FACE_INSET) * r.h
+        )
         lo, hi = FACE_SCALE_RANGE
         return not inside or not lo <= side / self._face[2] <= hi
 
@@ -130,5 +132,5 @@ def background_mask(region: Region, width: int, height: int, thumb_shape: tuple[
     x1 = int(np.ceil((region.x + (1 + m) * region.w) * sx))
     y0 = int((region.y - m * region.h) * sy)
     y1 = int(np.ceil((region.y + (1 + m) * region.h) * sy))
-    keep[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = False
+    keep[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = False
     return keep

@@ -102,8 +102,15 @@ class QualityPredictor:
         """Positions in indices (the kept frames about to be sent) that are analysed."""
         return [j for j, i in enumerate(indices) if (watch.kept + j) % ANALYSE_EVERY == 0 and i != watch.start]
 
-    def drop(self, segment: PivotSegment, watch: SegmentWatch, frames: list[tuple[int, np.ndarray]],
-             crops: list[np.ndarray], fields: np.ndarray, seen_xy: torch.Tensor) -> int | None:
+    def drop(
+        self,
+        segment: PivotSegment,
+        watch: SegmentWatch,
+        frames: list[tuple[int, np.ndarray]],
+        crops: list[np.ndarray],
+        fields: np.ndarray,
+        seen_xy: torch.Tensor,
+    ) -> int | None:
         """frames: the kept frames about to be sent, (index, source frame); crops: their regions
         at model size; fields: the key points to be sent (N,K,F); seen_xy: the detector's on the
         frames (N,K,2). -> position in frames of the first frame whose predicted quality has

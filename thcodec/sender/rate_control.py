@@ -56,7 +56,9 @@ class RateController:
         per_frame = len(kpq.compress_block(fields[1:], fields[0])) / (len(fields) - 1)
         audio = self._opts.audio_bitrate / 8 if self._audio else 0.0
         opts = self._opts
-        self.prior_rate = RATE_MARGIN * (per_frame + C.CHUNK_OVERHEAD / opts.block_frames) * float(self._fps) / opts.interp + audio
+        self.prior_rate = (
+            RATE_MARGIN * (per_frame + C.CHUNK_OVERHEAD / opts.block_frames) * float(self._fps) / opts.interp + audio
+        )
 
     def pivot_jpeg(self, index: int, frame: np.ndarray, reason: C.SwitchReason) -> bytes | None:
         """The pivot picture at the best quality the rate cap allows, or None if none fits.
@@ -93,6 +95,8 @@ class RateController:
         """A warning when a 10-second window of the finished stream carries more than the cap."""
         worst = self.ledger.worst_kbps()
         if self.capped and worst > self._opts.max_kbps:
-            return (f"--max-kbps {self._opts.max_kbps:g} exceeded: a 10-second window carries {worst:.1f} kbit/s "
-                    "(the key points or the lowest-quality pivots did not fit; try --interp 3 or a lower --audio-kbps)")
+            return (
+                f"--max-kbps {self._opts.max_kbps:g} exceeded: a 10-second window carries {worst:.1f} kbit/s "
+                "(the key points or the lowest-quality pivots did not fit; try --interp 3 or a lower --audio-kbps)"
+            )
         return None

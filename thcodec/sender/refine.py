@@ -22,14 +22,17 @@ LANDMARK_WEIGHT = 1.0  # weight of the detector-consistency term against the L1 
 BATCH = 10  # frames refined together (memory, not results: frames do not interact)
 
 
-def refine_keypoints(model: TalkingHead, pivot: torch.Tensor, pivot_kp: Keypoints, frames: torch.Tensor,
-                     start: Keypoints, steps: int) -> Keypoints:
+def refine_keypoints(
+    model: TalkingHead, pivot: torch.Tensor, pivot_kp: Keypoints, frames: torch.Tensor, start: Keypoints, steps: int
+) -> Keypoints:
     """pivot (1,3,S,S) and its key points as the receiver has them; frames (N,3,S,S) in [0,1];
     start: the detector's key points for frames (the landmark term's target). -> refined key points (N,K), unquantized."""
     if steps <= 0 or frames.shape[0] == 0:
         return start
-    parts = [_refine(model, pivot, pivot_kp, frames[i : i + BATCH], start.xy[i : i + BATCH],
-                     start.jacobian[i : i + BATCH], steps) for i in range(0, frames.shape[0], BATCH)]
+    parts = [
+        _refine(model, pivot, pivot_kp, frames[i : i + BATCH], start.xy[i : i + BATCH], start.jacobian[i : i + BATCH], steps)
+        for i in range(0, frames.shape[0], BATCH)
+    ]
     return Keypoints(torch.cat([p.xy for p in parts]), torch.cat([p.jacobian for p in parts]))
 
 

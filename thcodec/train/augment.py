@@ -25,8 +25,14 @@ def rotations(radians: np.ndarray) -> np.ndarray:
     return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
 
 
-def geometric(images: list[torch.Tensor], landmarks: list[np.ndarray], rng: np.random.Generator, max_scale=0.1, max_shift=0.08,
-              max_rotate_deg=0.0):
+def geometric(
+    images: list[torch.Tensor],
+    landmarks: list[np.ndarray],
+    rng: np.random.Generator,
+    max_scale=0.1,
+    max_shift=0.08,
+    max_rotate_deg=0.0,
+):
     """Random flip + zoom + rotation + shift per batch item; images (B,3,S,S), landmarks (B,68,2) in [-1,1]."""
     b, _, s, _ = images[0].shape
     flip = rng.random(b) < 0.5

@@ -16,8 +16,13 @@ def main() -> None:
     p.add_argument("--interp", type=Path, help="best.pt of the interp run (default: keep the shipped interpolator)")
     p.add_argument("--sr", type=Path, help="best.pt of the sr run (default: keep the shipped super-resolution network)")
     p.add_argument("--fusion", type=Path, help="best.pt of the fusion run (default: keep the shipped fusion network)")
-    p.add_argument("--command", action="append", default=[], metavar="NETWORK=TEXT",
-                   help="a command that made NETWORK's file, for its manifest entry (repeat, in order)")
+    p.add_argument(
+        "--command",
+        action="append",
+        default=[],
+        metavar="NETWORK=TEXT",
+        help="a command that made NETWORK's file, for its manifest entry (repeat, in order)",
+    )
     p.add_argument("--out", type=Path, default=Path("weights"))
     p.add_argument("--notes", type=Path, help="JSON file of extra manifest fields (data, commands)")
     a = p.parse_args()

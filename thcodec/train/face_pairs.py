@@ -30,11 +30,21 @@ class FacePairsConfig:
     """Options of the parts that train on the frame cache's (pivot, driving) pairs."""
 
     cache: Path = option(Path(".cache/frames"), "the frame cache (python -m thcodec.train.cache): train/ and val/")
-    init: Path | None = option(None, "start from this run's best.pt or snap_<step>.pt weights (fine-tuning; a snapshot's other "
-                                     "networks: the shipped ones; its discriminator, if it holds one, goes on with --gan)", type=Path)
-    detector: Path | None = option(None, "a keypoints run's best.pt: its detector replaces the model's (motion part: drives with "
-                                         "its key points unless --driving says otherwise)", type=Path)
-    rotate: float = option(0.0, "augmentation: rotate training pairs by up to +-this many degrees (0: flips, zooms and shifts only)")
+    init: Path | None = option(
+        None,
+        "start from this run's best.pt or snap_<step>.pt weights (fine-tuning; a snapshot's other "
+        "networks: the shipped ones; its discriminator, if it holds one, goes on with --gan)",
+        type=Path,
+    )
+    detector: Path | None = option(
+        None,
+        "a keypoints run's best.pt: its detector replaces the model's (motion part: drives with "
+        "its key points unless --driving says otherwise)",
+        type=Path,
+    )
+    rotate: float = option(
+        0.0, "augmentation: rotate training pairs by up to +-this many degrees (0: flips, zooms and shifts only)"
+    )
 
 
 def valid_indices(cache: FrameCache) -> list[np.ndarray]:
@@ -52,8 +62,16 @@ def teacher_keypoints(landmarks: np.ndarray, template: np.ndarray, device) -> Ke
     return Keypoints.from_numpy(*keypoints_from_landmarks(landmarks, template)).to(device)
 
 
-def sample_batch(cache: FrameCache, clips: list[np.ndarray], batch: int, rng: np.random.Generator, template, device, rotate: float = 0.0,
-                 pivot_jpeg: tuple[int, int] | None = None):
+def sample_batch(
+    cache: FrameCache,
+    clips: list[np.ndarray],
+    batch: int,
+    rng: np.random.Generator,
+    template,
+    device,
+    rotate: float = 0.0,
+    pivot_jpeg: tuple[int, int] | None = None,
+):
     """A batch of (pivot, driving) pairs from the same clip, any distance apart, augmented on the
     device (rotate: up to +-degrees; pivot_jpeg: most pivots JPEG-coded at a quality in that range)."""
     src_i, drv_i = [], []
@@ -108,7 +126,12 @@ def validate(model: TalkingHead, cache: FrameCache, pairs, template, driving: st
         frozen_sum += ((src - drv) ** 2).mean((1, 2, 3)).sum().item()
     n = len(pairs)
     model.train()
-    return {"psnr": float(10 * np.log10(n / mse_sum)), "psnr_frozen": float(10 * np.log10(n / frozen_sum)), "kp_err_px": kp_err / n, "pairs": n}
+    return {
+        "psnr": float(10 * np.log10(n / mse_sum)),
+        "psnr_frozen": float(10 * np.log10(n / frozen_sum)),
+        "kp_err_px": kp_err / n,
+        "pairs": n,
+    }
 
 
 def whole_model(state: dict, model: TalkingHead) -> dict:
@@ -148,14 +171,18 @@ class FacePairsPart(Part):
             model.load_state_dict(whole_model(self.init["ema"], model))
         if cfg.detector:
             det = load_checkpoint(cfg.detector, device)["ema"]
-            model.keypoint_detector.load_state_dict({k.split(".", 1)[1]: v for k, v in det.items() if k.startswith("keypoint_detector.")})
+            model.keypoint_detector.load_state_dict(
+                {k.split(".", 1)[1]: v for k, v in det.items() if k.startswith("keypoint_detector.")}
+            )
         trained = nn.ModuleList([getattr(model, name) for name in self.TRAINED])
         model.requires_grad_(False)  # only the trained networks take gradients (and are synchronised)
         trained.requires_grad_(True)
         super().__init__(model, trained)
 
     def sample(self, rng):
-        return sample_batch(self.train_set, self.clips, self.batch, rng, self.template, self.device, self.cfg.rotate, self.pivot_jpeg)
+        return sample_batch(
+            self.train_set, self.clips, self.batch, rng, self.template, self.device, self.cfg.rotate, self.pivot_jpeg
+        )
 
     def validate_with(self, ema: nn.Module, driving: str) -> dict:
         return validate(ema, self.val_set, self.pairs, self.template, driving, self.device)

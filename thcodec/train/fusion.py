@@ -81,7 +81,7 @@ class FusionPart(Part):
         # One crop for the batch, on the 8-pixel grid the half-size maps and the low band share.
         c = self.cfg.crop
         y, x = (int(v) * 8 for v in rng.integers(0, (base.shape[-1] - c) // 8 + 1, 2))
-        crop = lambda t: t[..., y : y + c, x : x + c]  # noqa: E731
+        crop = lambda t: t[..., y : y + c, x : x + c]
         o = occ.shape[-1] / base.shape[-1]
         occ = occ[..., int(y * o) : int((y + c) * o), int(x * o) : int((x + c) * o)]
         return crop(base), crop(gen), occ, crop(target)

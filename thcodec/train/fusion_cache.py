@@ -42,7 +42,9 @@ SIZE = 256
 BATCH = 16
 
 
-def _drive_keypoints(model, frames: torch.Tensor, pivot_kp: Keypoints, marks: np.ndarray | None, pivot_marks: np.ndarray | None) -> Keypoints:
+def _drive_keypoints(
+    model, frames: torch.Tensor, pivot_kp: Keypoints, marks: np.ndarray | None, pivot_marks: np.ndarray | None
+) -> Keypoints:
     kp = model.detect_keypoints(frames)
     if marks is not None and pivot_marks is not None:
         have = ~np.isnan(marks).any(axis=(1, 2))
@@ -84,8 +86,12 @@ def build(frames_dir: Path, out: Path, seed: int, motion: str = "detector", reus
         (out / "base.u8").unlink(missing_ok=True)
         (out / "base.u8").symlink_to((reuse_base / "base.u8").resolve())
     clips, targets = [], []
-    with open(out / "gen.u8", "wb") as fg, open(out / "occ.u8", "wb") as fo, \
-            open(os.devnull if reuse_base else out / "base.u8", "wb") as fb, torch.inference_mode():
+    with (
+        open(out / "gen.u8", "wb") as fg,
+        open(out / "occ.u8", "wb") as fo,
+        open(os.devnull if reuse_base else out / "base.u8", "wb") as fb,
+        torch.inference_mode(),
+    ):
         for n, (start, stop) in enumerate(cache.clips):
             frames = np.asarray(cache.frames[start:stop])
             q = int(rng.integers(30, 81))
@@ -107,10 +113,19 @@ def build(frames_dir: Path, out: Path, seed: int, motion: str = "detector", reus
                 fb.write(np.stack(bases, 1).tobytes())
             fg.write(gen.tobytes())
             fo.write(occ.tobytes())
-            clips.append({"frames": [len(targets), len(targets) + len(frames)], "pivot_quality": q,
-                          "settings": [list(SETTINGS[k]) for k in picks], "kbps": [round(r, 2) for r in rates]})
+            clips.append(
+                {
+                    "frames": [len(targets), len(targets) + len(frames)],
+                    "pivot_quality": q,
+                    "settings": [list(SETTINGS[k]) for k in picks],
+                    "kbps": [round(r, 2) for r in rates],
+                }
+            )
             targets += list(range(start, stop))
-            print(f"[{n + 1}/{len(cache.clips)}] {len(frames)} frames, base {clips[-1]['settings']} at {clips[-1]['kbps']} kbit/s", flush=True)
+            print(
+                f"[{n + 1}/{len(cache.clips)}] {len(frames)} frames, base {clips[-1]['settings']} at {clips[-1]['kbps']} kbit/s",
+                flush=True,
+            )
     index = {"count": len(targets), "targets": targets, "clips": clips, "frames_dir": str(frames_dir)}
     (out / "index.json").write_text(json.dumps(index))
 
@@ -136,8 +151,12 @@ def main() -> None:
     p.add_argument("--frames", type=Path, default=Path(".cache/frames"), help="the frame cache (thcodec.train.cache)")
     p.add_argument("--out", type=Path, default=Path(".cache/fusion"))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--motion", choices=("landmarks", "detector"), default="detector",
-                   help="the key points that drive the animation (the shipped fusion network: detector; landmarks: as the default sender)")
+    p.add_argument(
+        "--motion",
+        choices=("landmarks", "detector"),
+        default="detector",
+        help="the key points that drive the animation (the shipped fusion network: detector; landmarks: as the default sender)",
+    )
     p.add_argument("--reuse-base", type=Path, help="keep the base layer of this fusion cache (same frames): only animate again")
     a = p.parse_args()
     torch.set_num_threads(1)

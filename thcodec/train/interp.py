@@ -58,7 +58,7 @@ def sample(trajs: list[np.ndarray], batch: int, rng: np.random.Generator):
         tgt.append(traj[i + j])
         t.append(j / k)
         step.append(k)
-    f = lambda x: torch.from_numpy(np.stack(x)).float()  # noqa: E731
+    f = lambda x: torch.from_numpy(np.stack(x)).float()
     return f(p), f(a), f(b), f(n), f(tgt), torch.tensor(t).float(), torch.tensor(step).float()
 
 
@@ -85,7 +85,7 @@ def val_set(trajs: list[np.ndarray]):
 def validate(model: Interpolator, sets) -> dict:
     out = {}
     for k, (p, a, b, n, tgt, t, step) in sets.items():
-        err = lambda pred: float((pred[..., :2] - tgt[..., :2]).norm(dim=-1).mean() * PX)  # noqa: E731
+        err = lambda pred: float((pred[..., :2] - tgt[..., :2]).norm(dim=-1).mean() * PX)  # noqa: B023 (used within the iteration)
         out[f"k{k}_net_px"] = err(model(p, a, b, n, t, step))
         out[f"k{k}_linear_px"] = err(a + t[:, None, None] * (b - a))
         out[f"k{k}_catmull_rom_px"] = err(catmull_rom(p, a, b, n, t))

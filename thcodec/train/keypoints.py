@@ -17,10 +17,14 @@ from thcodec.train.options import option
 
 @dataclass(frozen=True)
 class KeypointsConfig(FacePairsConfig):
-    equivariance: float = option(0.0, "weight of the key-point equivariance term under random affine warps (0: the teacher's points only)")
+    equivariance: float = option(
+        0.0, "weight of the key-point equivariance term under random affine warps (0: the teacher's points only)"
+    )
 
 
-def keypoint_loss(detect, src: torch.Tensor, drv: torch.Tensor, kp_s, kp_d, rng, equivariance: float = 0.0) -> tuple[torch.Tensor, dict]:
+def keypoint_loss(
+    detect, src: torch.Tensor, drv: torch.Tensor, kp_s, kp_d, rng, equivariance: float = 0.0
+) -> tuple[torch.Tensor, dict]:
     """L1 to the teacher's points (positions x10) and Jacobians, on both frames of each pair."""
     frames = torch.cat([src, drv])
     det = detect(frames)

@@ -47,15 +47,29 @@ def quality_range(text: str) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class MotionConfig(FacePairsConfig):
-    driving: str | None = option(None, "the key points the networks are driven with (default: detector with --detector, else teacher)",
-                                 choices=DRIVING)
+    driving: str | None = option(
+        None, "the key points the networks are driven with (default: detector with --detector, else teacher)", choices=DRIVING
+    )
     gan: float = option(0.0, "weight of the patch discriminator's adversarial + feature-matching terms (0: pixel losses only)")
-    pivot_jpeg: tuple[int, int] | None = option(None, "JPEG-code 9 of 10 training pivots at a random quality in LO-HI, as the codec "
-                                                      "sends them (e.g. 25-85; default: clean pivots)", type=quality_range, metavar="LO-HI")
-    disc_channels: tuple[int, ...] = option(CHANNELS, "with --gan: the patch discriminator's channels per stride-2 layer (default 32,64,128)",
-                                            type=channels, metavar="C1,C2,..")
-    gan_warmup: int = option(0, "with --gan: N steps that train only the discriminator before the networks take any (a fresh one at a "
-                                "fine-tune's start would let the pixel losses pull towards blur)", metavar="N")
+    pivot_jpeg: tuple[int, int] | None = option(
+        None,
+        "JPEG-code 9 of 10 training pivots at a random quality in LO-HI, as the codec "
+        "sends them (e.g. 25-85; default: clean pivots)",
+        type=quality_range,
+        metavar="LO-HI",
+    )
+    disc_channels: tuple[int, ...] = option(
+        CHANNELS,
+        "with --gan: the patch discriminator's channels per stride-2 layer (default 32,64,128)",
+        type=channels,
+        metavar="C1,C2,..",
+    )
+    gan_warmup: int = option(
+        0,
+        "with --gan: N steps that train only the discriminator before the networks take any (a fresh one at a "
+        "fine-tune's start would let the pixel losses pull towards blur)",
+        metavar="N",
+    )
 
 
 def jitter(kp: Keypoints, rng: np.random.Generator, xy_std: float, jac_std: float) -> Keypoints:
@@ -73,7 +87,11 @@ class Adversary:
         self.weight = weight
         self.disc = PatchDiscriminator(channels).to(device)
         self.opt = torch.optim.Adam(self.disc.parameters(), lr=lr, betas=(0.5, 0.999))
-        self.synced = DistributedDataParallel(self.disc, device_ids=[device.index] if device.type == "cuda" else None) if world > 1 else self.disc
+        self.synced = (
+            DistributedDataParallel(self.disc, device_ids=[device.index] if device.type == "cuda" else None)
+            if world > 1
+            else self.disc
+        )
 
     def generator_loss(self, fake: torch.Tensor, real: torch.Tensor, rec: dict) -> torch.Tensor:
         # The discriminator is frozen here: the generator's backward pass must not touch its
@@ -111,7 +129,9 @@ class MotionPart(FacePairsPart):
         self.pivot_jpeg = cfg.pivot_jpeg
         self.driving = cfg.driving or ("detector" if cfg.detector else "teacher")
         self.gan = Adversary(cfg.gan, run.lr, device, world, cfg.disc_channels) if cfg.gan else None
-        if self.gan is not None and "disc" in self.init:  # the discriminator that trained those weights, if it is this one's shape
+        if (
+            self.gan is not None and "disc" in self.init
+        ):  # the discriminator that trained those weights, if it is this one's shape
             try:
                 self.gan.disc.load_state_dict(self.init["disc"])
                 print("discriminator: the one --init carries", flush=True)

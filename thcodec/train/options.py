@@ -24,17 +24,27 @@ class RunConfig:
     """What every training run takes, whatever its part."""
 
     part: str = option(None, "the part to train", choices=())
-    run: Path = option(None, "folder for last.pt, best.pt and log.jsonl (--run-dir under torchrun, whose own --run-path would swallow --run)",
-                       type=Path, required=True, aliases=("--run-dir",))
+    run: Path = option(
+        None,
+        "folder for last.pt, best.pt and log.jsonl (--run-dir under torchrun, whose own --run-path would swallow --run)",
+        type=Path,
+        required=True,
+        aliases=("--run-dir",),
+    )
     steps: int = option(4000, "training steps")
-    minutes: float | None = option(None, "end after this many minutes of training (a lent GPU's time), validating and saving first", type=float)
+    minutes: float | None = option(
+        None, "end after this many minutes of training (a lent GPU's time), validating and saving first", type=float
+    )
     batch: int = option(4, "pairs (samples) per step and process")
     lr: float = option(2e-4, "peak learning rate")
     val_every: int = option(250, "validate (and save) every this many steps")
     threads: int = option(1, "torch CPU threads")
     seed: int = option(0, "seed of the sampling")
-    keep_all: bool = option(False, "also keep the trained networks' EMA weights at every validation as snap_<step>.pt "
-                                   "(a discriminator works against validation PSNR: let the bench pick)")
+    keep_all: bool = option(
+        False,
+        "also keep the trained networks' EMA weights at every validation as snap_<step>.pt "
+        "(a discriminator works against validation PSNR: let the bench pick)",
+    )
 
 
 def _flag(f: dataclasses.Field) -> tuple[list[str], dict]:
@@ -68,5 +78,5 @@ def parser(parts: dict[str, type], description: str = "") -> argparse.ArgumentPa
 
 def configs(ns: argparse.Namespace, part_config: type) -> tuple[RunConfig, Any]:
     """Parsed options -> (RunConfig, the part's config)."""
-    pick = lambda cfg: cfg(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(cfg)})  # noqa: E731
+    pick = lambda cfg: cfg(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(cfg)})
     return pick(RunConfig), pick(part_config)

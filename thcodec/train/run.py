@@ -103,7 +103,13 @@ class Run:
         if better:
             self.best = score
             save({"ema": self.ema.state_dict(), "step": self.step, "val": v, **best_extras}, self.folder / "best.pt")
-        state = {"model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(), "step": self.step, "best": self.best}
+        state = {
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict(),
+            "opt": self.opt.state_dict(),
+            "step": self.step,
+            "best": self.best,
+        }
         save({**state, **extra_state}, self.folder / "last.pt")
         return better
 

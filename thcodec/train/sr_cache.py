@@ -94,15 +94,26 @@ def build(data_dir: Path, out: Path, split: str, seed: int) -> None:
                 frame_idx += list(range(n_frames, n_frames + b))
                 fp.write(p.tobytes())
                 n_pivots += 1
-            for c in driving:
-                ff.write(c.tobytes())
+            ff.writelines(c.tobytes() for c in driving)
             clips.append({"file": row["file"], "frames": [n_frames, n_frames + len(driving)]})
             n_frames += len(driving)
             print(f"{row['file']}: {len(driving)} frames x {PIVOTS} pivots", flush=True)
-    np.savez(out / "pairs.npz", pivot=np.array(pivot_idx), frame=np.array(frame_idx),
-             gen=np.concatenate(gens), flow=np.concatenate(flows), occlusion=np.concatenate(occs))
-    index = {"size": SIZE, "frames": n_frames, "pivots": n_pivots, "pairs": len(frame_idx), "clips": clips,
-             "weights": loaded.weights_sha256.hex()}
+    np.savez(
+        out / "pairs.npz",
+        pivot=np.array(pivot_idx),
+        frame=np.array(frame_idx),
+        gen=np.concatenate(gens),
+        flow=np.concatenate(flows),
+        occlusion=np.concatenate(occs),
+    )
+    index = {
+        "size": SIZE,
+        "frames": n_frames,
+        "pivots": n_pivots,
+        "pairs": len(frame_idx),
+        "clips": clips,
+        "weights": loaded.weights_sha256.hex(),
+    }
     (out / "index.json").write_text(json.dumps(index, indent=1))
 
 

@@ -97,13 +97,21 @@ def train(cfg: RunConfig, part: Part, rank: int = 0, world: int = 1, device: tor
             last_one = _agreed(spent >= 1, world, device)  # out of time: this step validates and saves
             if rank == 0:
                 if run.step % part.log_every == 0:
-                    run.log(rec | {"step": run.step, "it_s": round(seen / (time.time() - t0), 3), "lr": opt.param_groups[0]["lr"], "world": world})
+                    run.log(
+                        rec
+                        | {
+                            "step": run.step,
+                            "it_s": round(seen / (time.time() - t0), 3),
+                            "lr": opt.param_groups[0]["lr"],
+                            "world": world,
+                        }
+                    )
                 final = last_one or run.step == cfg.steps
                 if run.step % cfg.val_every == 0 or final:
                     _validate(part, run, cfg, final)
             if last_one:
                 if rank == 0:
-                        print(f"time budget of {cfg.minutes} minutes spent at step {run.step}", flush=True)
+                    print(f"time budget of {cfg.minutes} minutes spent at step {run.step}", flush=True)
                 break
     return run
 
@@ -116,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     rank, world = _distributed()
     if world > 1 and not part_class.distributed:
         raise SystemExit(f"--part {cfg.part} trains in one process (minutes on a CPU): run it without torchrun")
-    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu")
     train(cfg, part_class(cfg, part_cfg, device, world), rank, world, device)
     if world > 1:
         dist.barrier()  # the others wait for rank 0's last checkpoint

@@ -196,122 +196,137 @@ def _convert(
     _run(work)
 
 
+# encode's options, one alias each: their help stays in one place and the command's signature short.
+EncodeInterp = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=4,
+        help="Send key points for every k-th frame; the receiver fills the rest (its interpolation network, see thc decode --interp-method). 2 costs about 1% in AKD for 15% less rate.",
+    ),
+]
+EncodePivotQuality = Annotated[
+    int, typer.Option(min=10, max=95, help="JPEG quality of the pivot picture (its bytes dominate short calls).")
+]
+EncodeAudioKbps = Annotated[int, typer.Option(min=6, max=64, help="Opus bit rate of the audio track, kbit/s.")]
+EncodeMaxMotionError = Annotated[
+    float,
+    typer.Option(
+        min=0.5,
+        max=100,
+        help="Motion error, in pixels of a 256x256 face, at which a new pivot is sent: the sender predicts the receiver's picture and measures how far its face key points stray from the real ones (ordinary talking: under 4). Lower: more pivots, more bytes.",
+    ),
+]
+EncodeMaxKbps = Annotated[
+    float,
+    typer.Option(
+        min=0,
+        help="Cap on the bit rate of any 10 seconds of the stream, kbit/s, audio included: pivots are held back or sent at lower JPEG quality to stay under it (0: no cap).",
+    ),
+]
+EncodeMinPivotInterval = Annotated[
+    float,
+    typer.Option(
+        min=0, help="Seconds after a pivot before the quality or face-position test may send another (scene cuts do not wait)."
+    ),
+]
+EncodeMaxPivotInterval = Annotated[
+    float, typer.Option(min=0, help="Send a pivot at least this often, seconds (0: only when needed).")
+]
+EncodeMotion = Annotated[
+    MotionSource,
+    typer.Option(
+        help="How the sender measures each frame's motion: dlib's 68 face landmarks (landmarks: about 7 ms a sent frame and 1.6 s more start-up), sent relative to the key points the receiver finds on the pivot; or the key-point detector on each frame (detector: 23% higher landmark error at the same rate on unseen faces, 4% lower identity error; docs/landmark_motion.md). Same stream format and receiver either way."
+    ),
+]
+EncodeRefine = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        max=100,
+        help="Analysis by synthesis: adjust each sent frame's key points with this many gradient steps so the receiver's picture matches the frame (same stream format and receiver; about 0.1 s per step and sent frame on one core: 5 steps encode a 256x256 call at 2 fps instead of 22, see docs/refine.md). 0: send the key points --motion gives.",
+    ),
+]
+EncodeXyStep = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=64,
+        help="Send key-point positions as multiples of this many codes (a code is 1/16 pixel of the 256x256 face): coarser steps cost fewer bytes; 1: full precision. See docs/keypoint_steps.md.",
+    ),
+]
+EncodeJacStep = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=64,
+        help="Send key-point Jacobians as multiples of this many codes (a code is 1/256): coarser steps cost fewer bytes; 1: full precision.",
+    ),
+]
+EncodeSinglePivot = Annotated[
+    bool, typer.Option("--single-pivot", help="Send one pivot, at the start, and never another (no analysis: fastest encode).")
+]
+EncodeMode = Annotated[
+    Mode,
+    typer.Option(
+        help="keypoints: the pivot animated by key points alone (the lowest rates). hybrid: also a small AV1 stream of the face (--base-size, --base-crf, --base-step), from which the receiver takes what the face is doing (blinks, smiles, zooms) while the pivot keeps who it is; a format-2 stream. See docs/hybrid.md."
+    ),
+]
+EncodeBaseSize = Annotated[
+    int,
+    typer.Option(
+        help=f"Hybrid mode: side of the base stream's square picture of the face, pixels ({', '.join(map(str, BASE_SIZES))}). Larger: more expression detail, more bytes."
+    ),
+]
+EncodeBaseCrf = Annotated[
+    int, typer.Option(min=1, max=63, help="Hybrid mode: the base stream's AV1 CRF (1-63). Higher: fewer bytes, a blurrier base.")
+]
+EncodeBaseStep = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=8,
+        help="Hybrid mode: code every n-th frame in the base stream (2: half the frame rate; the key points carry the motion in between).",
+    ),
+]
+EncodeKptsRefresh = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        max=1000,
+        help="Code every n-th key-point block (a block: 25 sent frames) on its own rather than predicted from the one before, so a lost block is concealed only up to the next such one (0: only each pivot's first block). See docs/robustness.md.",
+    ),
+]
+EncodeQuality = Annotated[float | None, typer.Option("--quality", min=0.5, max=100, hidden=True)]
+EncodeForce = Annotated[
+    bool, typer.Option("--force", "-f", help="Overwrite OUTPUT if it exists; write a .thc stream into a file not named .thc.")
+]
+
+
 @app.command()
 def encode(
     input: Annotated[Path, typer.Argument(help="Video file with a person talking (MP4, MOV, MKV, ...).")],
     output: Annotated[Path, typer.Argument(help="The .thc file to write.")],
-    interp: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            max=4,
-            help="Send key points for every k-th frame; the receiver fills the rest (its interpolation network, see thc decode --interp-method). 2 costs about 1% in AKD for 15% less rate.",
-        ),
-    ] = EncodeOptions.interp,
-    pivot_quality: Annotated[
-        int, typer.Option(min=10, max=95, help="JPEG quality of the pivot picture (its bytes dominate short calls).")
-    ] = EncodeOptions.pivot_quality,
-    audio_kbps: Annotated[
-        int, typer.Option(min=6, max=64, help="Opus bit rate of the audio track, kbit/s.")
-    ] = EncodeOptions.audio_bitrate // 1000,
-    max_motion_error: Annotated[
-        float,
-        typer.Option(
-            min=0.5,
-            max=100,
-            help="Motion error, in pixels of a 256x256 face, at which a new pivot is sent: the sender predicts the receiver's picture and measures how far its face key points stray from the real ones (ordinary talking: under 4). Lower: more pivots, more bytes.",
-        ),
-    ] = EncodeOptions.max_motion_error_px,
-    max_kbps: Annotated[
-        float,
-        typer.Option(
-            min=0,
-            help="Cap on the bit rate of any 10 seconds of the stream, kbit/s, audio included: pivots are held back or sent at lower JPEG quality to stay under it (0: no cap).",
-        ),
-    ] = EncodeOptions.max_kbps,
-    min_pivot_interval: Annotated[
-        float,
-        typer.Option(
-            min=0,
-            help="Seconds after a pivot before the quality or face-position test may send another (scene cuts do not wait).",
-        ),
-    ] = EncodeOptions.min_pivot_interval_s,
-    max_pivot_interval: Annotated[
-        float, typer.Option(min=0, help="Send a pivot at least this often, seconds (0: only when needed).")
-    ] = EncodeOptions.max_pivot_interval_s,
-    motion: Annotated[
-        MotionSource,
-        typer.Option(
-            help="How the sender measures each frame's motion: dlib's 68 face landmarks (landmarks: about 7 ms a sent frame and 1.6 s more start-up), sent relative to the key points the receiver finds on the pivot; or the key-point detector on each frame (detector: 23% higher landmark error at the same rate on unseen faces, 4% lower identity error; docs/landmark_motion.md). Same stream format and receiver either way."
-        ),
-    ] = DEFAULT_MOTION,
-    refine: Annotated[
-        int,
-        typer.Option(
-            min=0,
-            max=100,
-            help="Analysis by synthesis: adjust each sent frame's key points with this many gradient steps so the receiver's picture matches the frame (same stream format and receiver; about 0.1 s per step and sent frame on one core: 5 steps encode a 256x256 call at 2 fps instead of 22, see docs/refine.md). 0: send the key points --motion gives.",
-        ),
-    ] = EncodeOptions.refine_steps,
-    xy_step: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            max=64,
-            help="Send key-point positions as multiples of this many codes (a code is 1/16 pixel of the 256x256 face): coarser steps cost fewer bytes; 1: full precision. See docs/keypoint_steps.md.",
-        ),
-    ] = EncodeOptions.xy_step,
-    jac_step: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            max=64,
-            help="Send key-point Jacobians as multiples of this many codes (a code is 1/256): coarser steps cost fewer bytes; 1: full precision.",
-        ),
-    ] = EncodeOptions.jac_step,
-    single_pivot: Annotated[
-        bool,
-        typer.Option("--single-pivot", help="Send one pivot, at the start, and never another (no analysis: fastest encode)."),
-    ] = False,
-    mode: Annotated[
-        Mode,
-        typer.Option(
-            help="keypoints: the pivot animated by key points alone (the lowest rates). hybrid: also a small AV1 stream of the face (--base-size, --base-crf, --base-step), from which the receiver takes what the face is doing (blinks, smiles, zooms) while the pivot keeps who it is; a format-2 stream. See docs/hybrid.md."
-        ),
-    ] = Mode(EncodeOptions.mode),
-    base_size: Annotated[
-        int,
-        typer.Option(
-            help=f"Hybrid mode: side of the base stream's square picture of the face, pixels ({', '.join(map(str, BASE_SIZES))}). Larger: more expression detail, more bytes."
-        ),
-    ] = EncodeOptions.base_size,
-    base_crf: Annotated[
-        int,
-        typer.Option(min=1, max=63, help="Hybrid mode: the base stream's AV1 CRF (1-63). Higher: fewer bytes, a blurrier base."),
-    ] = EncodeOptions.base_crf,
-    base_step: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            max=8,
-            help="Hybrid mode: code every n-th frame in the base stream (2: half the frame rate; the key points carry the motion in between).",
-        ),
-    ] = EncodeOptions.base_step,
-    kpts_refresh: Annotated[
-        int,
-        typer.Option(
-            min=0,
-            max=1000,
-            help="Code every n-th key-point block (a block: 25 sent frames) on its own rather than predicted from the one before, so a lost block is concealed only up to the next such one (0: only each pivot's first block). See docs/robustness.md.",
-        ),
-    ] = EncodeOptions.independent_every,
-    quality: Annotated[
-        float | None, typer.Option("--quality", min=0.5, max=100, hidden=True)
-    ] = None,  # old name of --max-motion-error
+    interp: EncodeInterp = EncodeOptions.interp,
+    pivot_quality: EncodePivotQuality = EncodeOptions.pivot_quality,
+    audio_kbps: EncodeAudioKbps = EncodeOptions.audio_bitrate // 1000,
+    max_motion_error: EncodeMaxMotionError = EncodeOptions.max_motion_error_px,
+    max_kbps: EncodeMaxKbps = EncodeOptions.max_kbps,
+    min_pivot_interval: EncodeMinPivotInterval = EncodeOptions.min_pivot_interval_s,
+    max_pivot_interval: EncodeMaxPivotInterval = EncodeOptions.max_pivot_interval_s,
+    motion: EncodeMotion = DEFAULT_MOTION,
+    refine: EncodeRefine = EncodeOptions.refine_steps,
+    xy_step: EncodeXyStep = EncodeOptions.xy_step,
+    jac_step: EncodeJacStep = EncodeOptions.jac_step,
+    single_pivot: EncodeSinglePivot = False,
+    mode: EncodeMode = Mode(EncodeOptions.mode),
+    base_size: EncodeBaseSize = EncodeOptions.base_size,
+    base_crf: EncodeBaseCrf = EncodeOptions.base_crf,
+    base_step: EncodeBaseStep = EncodeOptions.base_step,
+    kpts_refresh: EncodeKptsRefresh = EncodeOptions.independent_every,
+    quality: EncodeQuality = None,
     no_audio: NoAudio = False,
-    force: Annotated[
-        bool, typer.Option("--force", "-f", help="Overwrite OUTPUT if it exists; write a .thc stream into a file not named .thc.")
-    ] = False,
+    force: EncodeForce = False,
     quiet: Quiet = False,
     q: QuietOld = False,
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 
+import av
 import numpy as np
 import torch
 
@@ -29,6 +30,30 @@ class BaseLayerReceiver:
         self._start = 0
         self._last = -1  # frame of the last packet given to the decoder this segment
         self.broken = False  # a packet of this segment was lost: the rest of it waits for the next key frame
+
+    @classmethod
+    def open(cls, header: C.BaseHeader, fusion_sha256: bytes | None, model_size: int) -> BaseLayerReceiver:
+        """The base layer a BASH chunk opens, if this receiver has the fusion weights it names."""
+        if fusion_sha256 != header.fusion_sha256:
+            have = fusion_sha256.hex()[:12] if fusion_sha256 else "none"
+            raise ThcError(f"a hybrid stream made for fusion weights {header.fusion_sha256.hex()[:12]}, this thcodec has {have}")
+        return cls(header, model_size)
+
+    def receive(self, chunk: C.BasePackets, strict: bool) -> bool:
+        """Add chunk's packets -> False when they are lost to damage (concealed: the segment's
+        later packets wait for the next key frame); strict: damage raises instead."""
+        if strict:
+            self.add(chunk)
+            return True
+        if self.broken or not self.follows(chunk):
+            self.broken = True  # a packet before this one was lost
+            return False
+        try:
+            self.add(chunk)
+        except (ThcError, av.error.FFmpegError, ValueError):
+            self.broken = True
+            return False
+        return True
 
     def restart(self, start: int) -> None:
         """A new segment begins at frame start: a new base stream."""

@@ -278,27 +278,13 @@ class Receiver(_Concealment, _Drawing):
             if not self.strict and self.header is not None:
                 return self._damage("", "base")
             raise ThcError("damaged file: a BASH chunk out of place (one, after HEAD, before the first pivot)")
-        fusion = self._loaded.fusion_sha256
-        if fusion != chunk.fusion_sha256:
-            have = fusion.hex()[:12] if fusion else "none"
-            raise ThcError(f"a hybrid stream made for fusion weights {chunk.fusion_sha256.hex()[:12]}, this thcodec has {have}")
-        self._base = BaseLayerReceiver(chunk, self.header.model_size)
+        self._base = BaseLayerReceiver.open(chunk, self._loaded.fusion_sha256, self.header.model_size)
         return iter(())
 
     def on_base(self, chunk: C.BasePackets) -> Iterator[Frame]:
         if self._base is None or self._segment is None:
             return self._damage("damaged file: base-layer packets before the BASH chunk or the first pivot", "base")
-        if self.strict:
-            self._base.add(chunk)
-            return iter(())
-        if self._base.broken or not self._base.follows(chunk):
-            self._base.broken = True  # a packet before this one was lost: wait for the next segment's key frame
-            self.losses.base += 1
-            return iter(())
-        try:
-            self._base.add(chunk)
-        except (ThcError, av.error.FFmpegError, ValueError):
-            self._base.broken = True
+        if not self._base.receive(chunk, self.strict):
             self.losses.base += 1
         return iter(())
 

@@ -180,3 +180,20 @@ def write_frame_cache(root: Path, n: int, seed: int) -> None:
     half = n // 2
     clips = [{"file": "a.mp4", "start": 0, "stop": half}, {"file": "b.mp4", "start": half, "stop": n}]
     (root / "index.json").write_text(json.dumps({"size": 256, "count": n, "clips": clips}))
+
+
+def demo_head(path: Path, frames: int) -> tuple[list[np.ndarray], Path]:
+    """The first `frames` frames of the bundled example (a real talking head, 256x256) written
+    losslessly to path -> (the frames as read back, path)."""
+    from thcodec.media.video_io import VideoReader
+
+    with av.open(str(DEMO)) as c, av.open(str(path), "w") as o:
+        s = o.add_stream("ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = 256, 256, "bgr0"
+        for i, f in enumerate(c.decode(video=0)):
+            if i == frames:
+                break
+            o.mux(s.encode(av.VideoFrame.from_ndarray(f.to_ndarray(format="rgb24"), format="rgb24").reformat(format="bgr0")))
+        o.mux(s.encode(None))
+    with VideoReader(path) as reader:
+        return list(reader), path

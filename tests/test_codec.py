@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import DEMO, clip_factory, face_frame
+from conftest import clip_factory, demo_head, face_frame
 
 from thcodec.errors import ThcError
 from thcodec.face.region import Region
@@ -107,18 +107,7 @@ def test_decoded_frames_resemble_the_input(clip, encoded, loaded):
 @pytest.fixture(scope="module")
 def talking(tmp_path_factory):
     """The first 30 frames of the bundled example (a real talking head), and what the codec makes of them."""
-    path = tmp_path_factory.mktemp("talking") / "demo30.mkv"
-    with av.open(str(DEMO)) as c, av.open(str(path), "w") as o:
-        s = o.add_stream("ffv1", rate=25)
-        s.width, s.height, s.pix_fmt = 256, 256, "bgr0"
-        for i, f in enumerate(c.decode(video=0)):
-            if i == 30:
-                break
-            o.mux(s.encode(av.VideoFrame.from_ndarray(f.to_ndarray(format="rgb24"), format="rgb24").reformat(format="bgr0")))
-        o.mux(s.encode(None))
-    with VideoReader(path) as reader:
-        source = list(reader)
-    return source, path
+    return demo_head(tmp_path_factory.mktemp("talking") / "demo30.mkv", 30)
 
 
 def test_decoded_talking_head_follows_the_source(talking, tmp_path, loaded):

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
-import av
 import numpy as np
 import pytest
-from conftest import DEMO
+from conftest import demo_head
 
 from thcodec.errors import ThcError
 from thcodec.format import container as C
 from thcodec.media.metrics import psnr
-from thcodec.media.video_io import VideoReader
 from thcodec.receiver.decoder import Frame, decode_stream
 from thcodec.sender.encoder import EncodeOptions, encode
 
@@ -20,17 +18,7 @@ from thcodec.sender.encoder import EncodeOptions, encode
 @pytest.fixture(scope="module")
 def talking(tmp_path_factory):
     """The first 40 frames of the bundled example at 256x256, losslessly."""
-    path = tmp_path_factory.mktemp("hybrid") / "demo40.mkv"
-    with av.open(str(DEMO)) as c, av.open(str(path), "w") as o:
-        s = o.add_stream("ffv1", rate=25)
-        s.width, s.height, s.pix_fmt = 256, 256, "bgr0"
-        for i, f in enumerate(c.decode(video=0)):
-            if i == 40:
-                break
-            o.mux(s.encode(av.VideoFrame.from_ndarray(f.to_ndarray(format="rgb24"), format="rgb24").reformat(format="bgr0")))
-        o.mux(s.encode(None))
-    with VideoReader(path) as reader:
-        return list(reader), path
+    return demo_head(tmp_path_factory.mktemp("hybrid") / "demo40.mkv", 40)
 
 
 def encode_to(src, dst, loaded, **opts):

@@ -117,7 +117,10 @@ def long_stream(tmp_path_factory, loaded) -> Path:
 
 # (existing target, seconds between the temp file appearing and the SIGINT): right away hits
 # the set-up (opening the input, audio, face finding); a second later, the frame loop.
-CASES = [pytest.param(False, 0.0, id="new-target-early"), pytest.param(True, 1.0, id="force-over-existing-mid-run")]
+CASES = [
+    pytest.param(False, 0.0, id="new-target-early"),
+    pytest.param(True, 1.0, id="force-over-existing-mid-run", marks=pytest.mark.slow),  # (the default suite under 2 minutes)
+]
 
 
 @pytest.mark.parametrize("existing, delay_s", CASES)

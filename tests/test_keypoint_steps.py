@@ -38,6 +38,7 @@ def test_coarsen_rounds_to_the_nearest_multiple_inside_the_range():
         kpq.coarsen(f, 0, 1)
 
 
+@pytest.mark.slow  # (issue 18: the default suite under 2 minutes; make test-slow)
 def test_coarse_steps_send_fewer_bytes_of_the_same_format(make_clip, tmp_path, loaded):
     clip = make_clip(width=96, height=96, frames=25, audio=False, picture=face_frame)
     fine, coarse = tmp_path / "fine.thc", tmp_path / "coarse.thc"

@@ -68,6 +68,7 @@ def test_a_scene_cut_gets_a_new_pivot(cut_clip, tmp_path, loaded):
     assert psnr(_frames(single, loaded)[CUT + 5], source[CUT + 5]) < psnr(frames[CUT + 5], source[CUT + 5]) - 3
 
 
+@pytest.mark.slow  # (issue 18: the default suite under 2 minutes; make test-slow)
 def test_max_pivot_interval_forces_pivots(make_clip, tmp_path, loaded):
     clip = make_clip(width=64, height=64, frames=30, audio=False, picture=face_frame)
     out = tmp_path / "often.thc"
@@ -122,6 +123,7 @@ def test_stats_lists_pivots_and_plots_quality(cut_clip, tmp_path, loaded):
     assert len(s["psnr_y_per_frame"]) == FRAMES and [p["reason"] for p in s["pivots"]] == ["start", "scene_cut"]
 
 
+@pytest.mark.slow  # (issue 18: the default suite under 2 minutes; make test-slow)
 def test_a_refresh_fades_in_and_a_cut_does_not(cut_clip, make_clip, tmp_path, loaded, monkeypatch):
     import thcodec.receiver.decoder as D
 

@@ -197,3 +197,11 @@ def demo_head(path: Path, frames: int) -> tuple[list[np.ndarray], Path]:
         o.mux(s.encode(None))
     with VideoReader(path) as reader:
         return list(reader), path
+
+
+def motion_argv(root: Path, *options: str) -> list[str]:
+    """sys.argv of a tiny `--part motion` run on landmark motion: writes a frame cache of 6 train
+    and 4 val pictures under root/cache and returns the entry point's arguments, then `options`."""
+    write_frame_cache(root / "cache" / "train", 6, 1)
+    write_frame_cache(root / "cache" / "val", 4, 2)
+    return ["train", "--part", "motion", "--driving", "landmarks", "--cache", str(root / "cache"), *options]

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from conftest import write_frame_cache
+from conftest import motion_argv
 
 from thcodec.models.checkpoint import load_checkpoint
 from thcodec.models.weights import load_model
@@ -16,22 +16,7 @@ from thcodec.train import motion, train
 
 @pytest.mark.slow
 def test_a_fine_tune_goes_on_from_a_snapshot_and_its_discriminator(tmp_path, monkeypatch):
-    write_frame_cache(tmp_path / "cache" / "train", 6, 1)
-    write_frame_cache(tmp_path / "cache" / "val", 4, 2)
-    common = [
-        "train",
-        "--part",
-        "motion",
-        "--driving",
-        "landmarks",
-        "--cache",
-        str(tmp_path / "cache"),
-        "--batch",
-        "2",
-        "--gan",
-        "0.1",
-        "--keep-all",
-    ]
+    common = motion_argv(tmp_path, "--batch", "2", "--gan", "0.1", "--keep-all")
     monkeypatch.setattr(sys, "argv", [*common, "--run", str(tmp_path / "a"), "--steps", "2", "--val-every", "5"])
     train.main()
     first = load_checkpoint(tmp_path / "a" / "snap_000002.pt")

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from conftest import write_frame_cache
+from conftest import motion_argv
 
 from thcodec.models.checkpoint import load_checkpoint
 from thcodec.models.weights import export, weights_dir
@@ -17,30 +17,9 @@ from thcodec.train import train
 
 @pytest.mark.slow
 def test_a_spent_time_budget_validates_saves_and_stops(tmp_path, monkeypatch):
-    write_frame_cache(tmp_path / "cache" / "train", 6, 1)
-    write_frame_cache(tmp_path / "cache" / "val", 4, 2)
     run = tmp_path / "run"
-    monkeypatch.setattr(
-        sys,
-        "argv",
-        [
-            "train",
-            "--part",
-            "motion",
-            "--driving",
-            "landmarks",
-            "--cache",
-            str(tmp_path / "cache"),
-            "--run",
-            str(run),
-            "--steps",
-            "1000",
-            "--batch",
-            "1",
-            "--minutes",
-            "1e-9",
-        ],
-    )
+    argv = motion_argv(tmp_path, "--run", str(run), "--steps", "1000", "--batch", "1", "--minutes", "1e-9")
+    monkeypatch.setattr(sys, "argv", argv)
     train.main()
     ck = torch.load(run / "last.pt", weights_only=True)
     assert ck["step"] == 1  # the first step found the budget spent
@@ -50,33 +29,11 @@ def test_a_spent_time_budget_validates_saves_and_stops(tmp_path, monkeypatch):
 
 
 def test_keep_all_snapshots_the_trained_networks_at_every_validation_and_exports(tmp_path, monkeypatch):
-    write_frame_cache(tmp_path / "cache" / "train", 6, 1)
-    write_frame_cache(tmp_path / "cache" / "val", 4, 2)
     run = tmp_path / "run"
-    monkeypatch.setattr(
-        sys,
-        "argv",
-        [
-            "train",
-            "--part",
-            "motion",
-            "--driving",
-            "landmarks",
-            "--cache",
-            str(tmp_path / "cache"),
-            "--run",
-            str(run),
-            "--steps",
-            "2",
-            "--val-every",
-            "1",
-            "--batch",
-            "2",
-            "--keep-all",
-            "--pivot-jpeg",
-            "20-60",
-        ],
+    argv = motion_argv(
+        tmp_path, "--run", str(run), "--steps", "2", "--val-every", "1", "--batch", "2", "--keep-all", "--pivot-jpeg", "20-60"
     )
+    monkeypatch.setattr(sys, "argv", argv)
     train.main()
     snaps = sorted(run.glob("snap_*.pt"))
     assert [p.name for p in snaps] == ["snap_000001.pt", "snap_000002.pt"]

@@ -9,8 +9,9 @@ from thcodec.format import container as C
 from thcodec.format import keypoint_bits as kpq
 from thcodec.media.frames import jpeg_encode
 from thcodec.media.metrics import luma_bt601, mse_y, psnr_from_mse
+from thcodec.reference_quality import add_quality
 from thcodec.sender.encoder import EncodeOptions, encode
-from thcodec.stats import CSV_FIELDS, SCHEMA_VERSION, add_quality, csv_row, stream_stats
+from thcodec.stats import CSV_FIELDS, SCHEMA_VERSION, csv_row, stream_stats
 
 
 def known_stream(path, frames=50, fps=(25, 1), width=64, height=48):

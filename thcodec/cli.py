@@ -501,7 +501,7 @@ def stats(
 
 
 def _one_stats(input: Path, reference: Path | None, plot: Path | None, force: bool):
-    from thcodec.stats import add_quality, stream_stats
+    from thcodec.stats import stream_stats
 
     _check_input(input)
     with _about(input):
@@ -511,6 +511,8 @@ def _one_stats(input: Path, reference: Path | None, plot: Path | None, force: bo
         from thcodec.models.weights import load_model
 
         with _about(input, reference):
+            from thcodec.reference_quality import add_quality
+
             add_quality(s, reference, load_model())
     if plot is not None:
         from thcodec.media.atomic import atomic_output
@@ -545,7 +547,7 @@ def _stats_csv(inputs: list[Path]) -> None:
 
 
 def _print_stats(s, plot: Path | None, frames: bool) -> None:
-    from thcodec.stats import WINDOW_S, worst_second
+    from thcodec.stats import WINDOW_S
 
     out = Console()
     t = Table(title=escape(s.file), show_header=False)
@@ -572,6 +574,8 @@ def _print_stats(s, plot: Path | None, frames: bool) -> None:
             f"PSNR Y {s.psnr_y:.2f} dB, PSNR RGB {s.psnr_rgb:.2f} dB, SSIM RGB {s.ssim_rgb:.4f}, "
             f"{s.compared_frames} frames against {escape(s.reference)}",
         )
+        from thcodec.reference_quality import worst_second  # the model: only with --reference
+
         start, worst = worst_second(s)
         t.add_row("worst second", f"PSNR Y {worst:.2f} dB from {start:.2f} s")
     if plot is not None:

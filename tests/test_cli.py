@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import av
 import pytest
 import typer.main
 from conftest import clip_factory
@@ -188,16 +189,32 @@ def test_decode_without_audio(files, tmp_path):
     assert probe(out).width == 64
 
 
-def test_odd_size_keeps_its_size(files, tmp_path):
+def test_odd_size_plays_everywhere_as_mp4_and_stays_exact_as_mkv(files, tmp_path):
     make = files[2]
     clip = make(width=65, height=49, frames=3, audio=False)
-    stream, out = tmp_path / "odd.thc", tmp_path / "odd.mp4"
+    stream = tmp_path / "odd.thc"
     ok(thc("encode", clip, stream, "--quiet"))
-    ok(thc("decode", stream, out, "--quiet"))
-    with VideoReader(out) as reader:
+    ok(thc("decode", stream, tmp_path / "odd.mp4", "--quiet"))
+    with av.open(str(tmp_path / "odd.mp4")) as c:  # 4:2:0 (browsers, QuickTime): padded to even
+        v = c.streams.video[0].codec_context
+        assert (v.pix_fmt, v.width, v.height) == ("yuv420p", 66, 50)
+    ok(thc("decode", stream, tmp_path / "odd.mkv", "--quiet"))
+    with VideoReader(tmp_path / "odd.mkv") as reader:
         frames = list(reader)
     assert reader.info.width == 65 and reader.info.height == 49
     assert len(frames) == 3 and frames[0].shape == (49, 65, 3)
+
+
+def test_size_keeps_the_aspect_with_minus_one_and_crf_sets_the_rate(files, tmp_path):
+    make = files[2]
+    clip = make(width=64, height=48, frames=3, audio=False)
+    stream = tmp_path / "a.thc"
+    ok(thc("encode", clip, stream, "--quiet"))
+    ok(thc("decode", stream, tmp_path / "w.mp4", "--size", "128x-1", "--quiet"))
+    assert (probe(tmp_path / "w.mp4").width, probe(tmp_path / "w.mp4").height) == (128, 96)
+    ok(thc("decode", stream, tmp_path / "hi.mp4", "--crf", "0", "--quiet"))
+    ok(thc("decode", stream, tmp_path / "lo.mp4", "--crf", "45", "--quiet"))
+    assert (tmp_path / "lo.mp4").stat().st_size < (tmp_path / "hi.mp4").stat().st_size
 
 
 def test_one_frame_video(files, tmp_path):

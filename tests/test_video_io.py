@@ -60,9 +60,9 @@ def test_no_audio_flag(make_clip):
     assert encode_audio(clip) is None
 
 
-def test_odd_size_round_trip_keeps_size(make_clip, tmp_path):
+def test_odd_size_round_trip_keeps_size_in_lossless_mkv(make_clip, tmp_path):
     clip = make_clip(width=65, height=49, frames=6)
-    out = tmp_path / "odd.mp4"
+    out = tmp_path / "odd.mkv"
     copy_clip(clip, out)
     info = probe(out)
     assert (info.width, info.height, info.frame_count) == (65, 49, 6)

@@ -56,14 +56,14 @@ MAX_OUTPUT_SIDE = 8192
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
-    """ "WxH" -> (W, H), both in 2..MAX_OUTPUT_SIDE."""
+    """ "WxH" -> (W, H), both in 2..MAX_OUTPUT_SIDE; -1 for one side: from the stream's aspect."""
     if text is None:
         return None
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise ThcError(f"--size {text}: give WIDTHxHEIGHT in pixels, e.g. 1280x720")
+    parts = [p.strip() for p in text.lower().split("x")]
+    if len(parts) != 2 or not all(p.isdigit() or p == "-1" for p in parts) or parts == ["-1", "-1"]:
+        raise ThcError(f"--size {text}: give WIDTHxHEIGHT in pixels, e.g. 1280x720, or -1 for one side (640x-1)")
     w, h = (int(p) for p in parts)
-    if not (2 <= w <= MAX_OUTPUT_SIDE and 2 <= h <= MAX_OUTPUT_SIDE):
+    if not all(v == -1 or 2 <= v <= MAX_OUTPUT_SIDE for v in (w, h)):
         raise ThcError(f"--size {text}: width and height must lie in 2..{MAX_OUTPUT_SIDE}")
     return w, h
 
@@ -380,7 +380,7 @@ def encode(
 @app.command()
 def decode(
     input: Annotated[Path, typer.Argument(help="The .thc file to read.")],
-    output: Annotated[Path, typer.Argument(help="Video file to write (.mp4, .mov or .mkv): same size and rate as the original.")],
+    output: Annotated[Path, typer.Argument(help="Video file to write: .mp4/.mov (H.264 4:2:0, plays everywhere; an odd size gets one more pixel) or .mkv (lossless FFV1, the exact size); same rate as the original.")],
     interp_method: Annotated[
         InterpMethod,
         typer.Option(
@@ -397,9 +397,17 @@ def decode(
         str | None,
         typer.Option(
             metavar="WxH",
-            help="Output frame size, e.g. 1280x720 (default: the original's). The background is the pivot resized; the face goes through --sr at its new size.",
+            help="Output frame size, e.g. 1280x720 (default: the original's); -1 for one side keeps the original's aspect (640x-1). WxH is that size exactly, stretching if its aspect differs. The background is the pivot resized; the face goes through --sr at its new size.",
         ),
     ] = None,
+    crf: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=51,
+            help="H.264 rate factor of an .mp4/.mov output (lower: larger, closer to the decoded frames; .mkv is lossless FFV1).",
+        ),
+    ] = 18,
     no_audio: NoAudio = False,
     strict: Annotated[
         bool,
@@ -430,6 +438,7 @@ def decode(
             size=out_size,
             strict=strict,
             losses=losses,
+            crf=crf,
         )
         return f"wrote {output}: {n} frames", [f"decoded with losses: {losses.summary()}"] if losses else []
 

@@ -31,6 +31,7 @@ AAC_FRAME_SIZE = 1024
 # FFmpeg demuxers that "open" any text file (.txt, .nfo, ...) as a video of rendered text.
 _TEXT_FORMATS = frozenset({"tty"})
 _WRITER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+LOSSLESS_SUFFIXES = (".mkv",)  # FFV1, RGB: the decoded frames exactly
 OUTPUT_SUFFIXES = tuple(_WRITER_FORMATS)
 
 
@@ -332,11 +333,13 @@ class _AudioTranscoder:
 
 
 class VideoWriter:
-    """H.264 video (+ AAC audio) file writer; use as a context manager, which flushes on exit.
+    """Video (+ AAC audio) file writer; use as a context manager, which flushes on exit.
 
-    Frames are numbered 0, 1, 2, ... at exactly ``fps`` (time base 1/fps). Even sizes are
-    encoded as yuv420p; an odd width or height as yuv444p (H.264 4:2:0 cannot represent odd
-    sizes, even with SPS cropping), so the output is always exactly ``width`` x ``height``.
+    Frames are numbered 0, 1, 2, ... at exactly ``fps`` (time base 1/fps).
+    - .mp4/.m4v/.mov: H.264 yuv420p at ``crf``, which browsers and QuickTime play. 4:2:0 needs
+      even sizes: an odd width or height is padded by one pixel (the last column or row
+      repeated), so such a file is one pixel wider or taller than asked (``coded_size``).
+    - .mkv: FFV1 in RGB, lossless and exactly ``width`` x ``height`` (for measuring).
     """
 
     def __init__(
@@ -356,6 +359,9 @@ class VideoWriter:
             raise ValueError(f"bad frame rate {fps}")
         self.path = Path(path)
         self.width, self.height, self.fps = width, height, fps
+        self.lossless = self.path.suffix.lower() in LOSSLESS_SUFFIXES
+        # H.264 4:2:0 needs even sizes: odd ones are padded (see the class doc)
+        self.coded_size = (width, height) if self.lossless else (width + width % 2, height + height % 2)
         self._frames = 0
         self._closed = False
         fmt = _WRITER_FORMATS.get(self.path.suffix.lower(), "mp4")
@@ -372,15 +378,14 @@ class VideoWriter:
             raise
 
     def _add_video(self, crf: int) -> av.video.stream.VideoStream:
-        stream = self._container.add_stream("libx264", rate=self.fps)
-        stream.width = self.width
-        stream.height = self.height
-        odd = self.width % 2 or self.height % 2
-        stream.pix_fmt = "yuv444p" if odd else "yuv420p"
+        stream = self._container.add_stream("ffv1" if self.lossless else "libx264", rate=self.fps)
+        stream.width, stream.height = self.coded_size
+        stream.pix_fmt = "bgr0" if self.lossless else "yuv420p"
         stream.time_base = 1 / self.fps
         stream.codec_context.time_base = 1 / self.fps
         stream.thread_type = "AUTO"
-        stream.options = {"crf": str(crf)}
+        if not self.lossless:
+            stream.options = {"crf": str(crf)}
         return stream
 
     def _add_audio(self, config: AudioConfig, bitrate: int) -> _AudioTranscoder:
@@ -410,6 +415,9 @@ class VideoWriter:
     def write_frame(self, rgb: np.ndarray) -> None:
         if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
             raise ValueError(f"expected uint8 ({self.height}, {self.width}, 3), got {rgb.dtype} {rgb.shape}")
+        pad_w, pad_h = self.coded_size[0] - self.width, self.coded_size[1] - self.height
+        if pad_w or pad_h:
+            rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = self._frames
         frame.time_base = 1 / self.fps

@@ -203,6 +203,18 @@ class _Drawing:
         self._last_rgb = frames[-1]
 
 
+def keep_aspect(size: tuple[int, int] | None, width: int, height: int) -> tuple[int, int] | None:
+    """An output size with -1 on one side -> that side from the stream's aspect (even, >= 2)."""
+    if size is None or -1 not in size:
+        return size
+    w, h = size
+    if w == -1:
+        w = max(2, 2 * round(h * width / height / 2))
+    else:
+        h = max(2, 2 * round(w * height / width / 2))
+    return w, h
+
+
 class Receiver(_Concealment, _Drawing):
     """Turns a stream's chunks, in order, into events: one method per chunk type, each a
     generator of the events that chunk makes (frames come out as soon as their key points are
@@ -256,6 +268,7 @@ class Receiver(_Concealment, _Drawing):
 
     def on_header(self, chunk: C.StreamHeader) -> Iterator[Start | Frame | AudioPacketData]:
         _check_header(chunk, self._loaded)
+        self._size = keep_aspect(self._size, chunk.width, chunk.height)
         if self._size is not None:
             C.check_size(*self._size)
         self.header = chunk
@@ -455,8 +468,10 @@ def decode_file(
     size: tuple[int, int] | None = None,
     strict: bool = False,
     losses: Losses | None = None,
+    crf: int = 18,
 ) -> int:
-    """Decode src (.thc) into the video file `out` (its suffix picks the container); -> frames written.
+    """Decode src (.thc) into the video file `out` (its suffix picks the container; crf: H.264's
+    rate factor for .mp4/.mov); -> frames written.
     strict: refuse a damaged stream; else conceal, counting what was lost in `losses`."""
     losses = losses if losses is not None else Losses()
     writer: VideoWriter | None = None
@@ -471,7 +486,7 @@ def decode_file(
                 if isinstance(event, Start):
                     if on_start:
                         on_start(event.header.frame_count)
-                    writer = VideoWriter(out, *event.size, event.fps, event.audio if with_audio else None)
+                    writer = VideoWriter(out, *event.size, event.fps, event.audio if with_audio else None, crf=crf)
                 elif isinstance(event, Frame):
                     writer.write_frame(event.rgb)
                     frames += 1

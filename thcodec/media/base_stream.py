@@ -10,6 +10,7 @@ them carries the frame index.
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 
 import av
@@ -50,6 +51,9 @@ class BaseEncoder:
         if not MIN_CRF <= crf <= MAX_CRF:
             raise ThcError(f"base CRF {crf} must be within {MIN_CRF}-{MAX_CRF}")
         self.size = size
+        # SVT-AV1 prints its configuration to stderr unless SVT_LOG says otherwise (it reads no
+        # option for it): errors only, unless the user set it.
+        os.environ.setdefault("SVT_LOG", "1")
         ctx = av.CodecContext.create("libsvtav1", "w")
         ctx.width = ctx.height = size
         ctx.pix_fmt = "yuv420p"

@@ -380,7 +380,12 @@ def encode(
 @app.command()
 def decode(
     input: Annotated[Path, typer.Argument(help="The .thc file to read.")],
-    output: Annotated[Path, typer.Argument(help="Video file to write: .mp4/.mov (H.264 4:2:0, plays everywhere; an odd size gets one more pixel) or .mkv (lossless FFV1, the exact size); same rate as the original.")],
+    output: Annotated[
+        Path,
+        typer.Argument(
+            help="Video file to write: .mp4/.mov (H.264 4:2:0, plays everywhere; an odd size gets one more pixel) or .mkv (lossless FFV1, the exact size); same rate as the original."
+        ),
+    ],
     interp_method: Annotated[
         InterpMethod,
         typer.Option(

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thcodec.bench.codec import decode_frames
 from thcodec.bench.pivot_clips import cut_clip, drift_clip
 from thcodec.bench.quality import FaceMetrics
 from thcodec.bench.report import markdown_table
@@ -26,7 +27,7 @@ from thcodec.bench.run import val_clips
 from thcodec.data.reference import make_reference, read_lossless
 from thcodec.models.weights import load_model
 from thcodec.options import EncodeOptions
-from thcodec.receiver.decoder import FADE_FRAMES, Frame, decode_stream
+from thcodec.receiver.decoder import FADE_FRAMES
 from thcodec.sender.encoder import encode
 from thcodec.stats import stream_stats
 
@@ -50,11 +51,6 @@ class Row:
     switch_jump: float | None  # largest decoded frame step across a switch / the source's largest there (1 = as the content)
 
 
-def _decode(path: Path, loaded) -> np.ndarray:
-    with open(path, "rb") as f:
-        return np.stack([e.rgb for e in decode_stream(f, loaded) if isinstance(e, Frame)])
-
-
 def measure(
     clip: Path, mode: str, opts: EncodeOptions, out_dir: Path, faces: FaceMetrics, ref_faces, loaded, cut: int | None = None
 ) -> Row:
@@ -64,7 +60,7 @@ def measure(
         r = encode(clip, f, loaded, opts)
     enc_s = time.perf_counter() - t0
     s = stream_stats(stream)
-    frames = _decode(stream, loaded)
+    frames = decode_frames(stream, loaded)
     sc = faces.score(ref_faces, frames)
     source = read_lossless(clip)
     jumps = []  # largest decoded step across each switch (fade included) / the source's largest there

@@ -97,3 +97,8 @@ def test_hybrid_needs_the_fusion_weights(talking, tmp_path, loaded):
     without = dataclasses.replace(loaded, fusion=None, fusion_sha256=None)
     with pytest.raises(ThcError, match="fusion"):
         encode_to(src, tmp_path / "x.thc", without, mode="hybrid")
+
+
+def test_in_hybrid_mode_the_motion_error_sends_no_pivot():
+    assert EncodeOptions(max_motion_error_px=3.0).motion_trigger_px == 3.0
+    assert EncodeOptions(mode="hybrid", max_motion_error_px=3.0).motion_trigger_px == float("inf")

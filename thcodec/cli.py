@@ -214,7 +214,7 @@ EncodeMaxMotionError = Annotated[
     typer.Option(
         min=0.5,
         max=100,
-        help="Motion error, in pixels of a 256x256 face, at which a new pivot is sent: the sender predicts the receiver's picture and measures how far its face key points stray from the real ones (ordinary talking: under 4). Lower: more pivots, more bytes.",
+        help="Motion error, in pixels of a 256x256 face, at which a new pivot is sent: the sender predicts the receiver's picture and measures how far its face key points stray from the real ones (ordinary talking: under 4). Lower: more pivots, more bytes. Keypoint mode only: in hybrid mode the base layer shows what the key points get wrong.",
     ),
 ]
 EncodeMaxKbps = Annotated[

@@ -167,7 +167,7 @@ class Sender:
             self._model, index, region, jpeg, *self._size, MODEL_SIZE
         )  # what the receiver will animate
         self._source.start(self._seg, frame)
-        self._watch = SegmentWatch.on(self._seg, FaceWatch(self._finder, region, face, index), self._opts.max_motion_error_px)
+        self._watch = SegmentWatch.on(self._seg, FaceWatch(self._finder, region, face, index), self._opts.motion_trigger_px)
         self._policy.started()
 
     # --- key points -----------------------------------------------------------------------

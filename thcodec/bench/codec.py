@@ -44,13 +44,14 @@ class Setting:
 class Coded:
     """The result of one codec run on one reference."""
 
-    stream: Path  # the compressed file whose size is the rate
+    stream: Path | None  # the compressed file whose size is the rate; None: nothing is sent (a ceiling, a rendering)
     bytes: int
     decoded: np.ndarray  # (N,S,S,3) uint8 RGB, N = the reference's frame count
     encode_s: float
     decode_s: float
     bitstream_vmaf: bool  # VMAF may be measured on `stream` itself with ffmpeg (not on `decoded`)
     parts: dict[str, int] = field(default_factory=dict)  # bytes by kind, when the codec tells
+    info: dict = field(default_factory=dict)  # whatever else the codec knows of this run (JSON values: pivots, ...)
 
 
 class Codec(Protocol):

@@ -1,10 +1,16 @@
-"""thcodec itself as a benchmark codec: `thc encode` / `thc decode` on the reference, no audio."""
+"""thcodec itself as a benchmark codec: `thc encode` / `thc decode` on the reference, no audio.
+
+Thc and ThcHybrid are `thc bench`'s sweeps; ThcSweep is thcodec at the points a one-off sweep
+names (encode options and receiver variants: bench/interp.py, keypoint_steps.py, pivots.py, native.py).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
-from thcodec.bench.codec import Coded, Setting, encode_thc
+from thcodec.bench.codec import Coded, Setting, ThcCoded, encode_thc
 from thcodec.data.reference import Reference
 from thcodec.errors import ThcError
 from thcodec.models.weights import LoadedModel, load_model
@@ -122,13 +128,70 @@ class Thc:
 
     def run(self, ref: Reference, setting: Setting, out_dir: Path) -> Coded:
         out = out_dir / f"{self.name}_{setting.slug}.thc"
-        coded = encode_thc(ref.path, out, self.sender, self.options(setting))
-        frames, decode_s = coded.decode(self.loaded)
-        if len(frames) != ref.count:
-            raise ThcError(f"thc decoded {len(frames)} frames of {ref.count}")
-        s = coded.stats
-        parts = {k: v for k, v in s.bytes_by_category.items() if k in ("pivot", "keypoints", "base", "container")}
-        return Coded(out, s.bytes_total, frames, coded.encode_s, decode_s, bitstream_vmaf=False, parts=parts)
+        return decoded(encode_thc(ref.path, out, self.sender, self.options(setting)), ref, Receiver(self.loaded))
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """One way to decode a stream: the networks and thc decode's --interp-method and --sr."""
+
+    loaded: LoadedModel
+    interp_method: str = "net"
+    sr: str = "net"
+
+
+def decoded(coded: ThcCoded, ref: Reference, receiver: Receiver) -> Coded:
+    """A thcodec stream of ref decoded to frames (bench.codec.decode_frames), as a benchmark result."""
+    frames, decode_s = coded.decode(receiver.loaded, receiver.interp_method, receiver.sr)
+    if len(frames) != ref.count:
+        raise ThcError(f"thc decoded {len(frames)} frames of {ref.count}")
+    s = coded.stats
+    parts = {k: v for k, v in s.bytes_by_category.items() if k in ("pivot", "keypoints", "base", "container")}
+    info = {"pivots": [[p.frame, p.reason, p.bytes] for p in s.pivots], "worst_window_kbps": s.worst_window_kbps}
+    return Coded(coded.stream, s.bytes_total, frames, coded.encode_s, decode_s, bitstream_vmaf=False, parts=parts, info=info)
+
+
+class ThcSweep:
+    """thcodec at the points a sweep names, encoded and decoded with the networks it is given.
+
+    A point's values are EncodeOptions fields on top of `base` (interp=2, xy_step=4, ...), plus
+    optionally mode=NAME (the fields modes[NAME] sets) and decoder=NAME (one of `receivers`; the
+    first by default). A point that differs from the one before only in its decoder decodes the
+    same stream again instead of encoding it anew."""
+
+    label = "thcodec"
+
+    def __init__(
+        self,
+        points: list[Setting],
+        loaded: LoadedModel,
+        receivers: dict[str, Receiver] | None = None,
+        modes: dict[str, dict] | None = None,
+        base: EncodeOptions | None = None,
+        name: str = "thc",
+    ) -> None:
+        self.points, self.loaded, self.name = points, loaded, name
+        self.receivers = receivers or {"net": Receiver(loaded)}
+        self.modes = modes or {}
+        self.base = base or EncodeOptions(audio=False)
+        self._last: tuple[tuple, ThcCoded] | None = None  # (reference, encoding) -> its stream
+
+    def settings(self, quick: bool) -> list[Setting]:
+        return self.points
+
+    def options(self, encoding: Setting) -> EncodeOptions:
+        given = dict(encoding.values)
+        mode = self.modes[given.pop("mode")] if "mode" in given else {}
+        return dataclasses.replace(self.base, **mode, **given)
+
+    def run(self, ref: Reference, setting: Setting, out_dir: Path) -> Coded:
+        receiver = self.receivers[dict(setting.values).get("decoder", next(iter(self.receivers)))]
+        encoding = Setting(tuple((k, v) for k, v in setting.values if k != "decoder"))
+        key = (ref.path, encoding)
+        if self._last is None or self._last[0] != key:
+            stream = out_dir / f"{ref.name}_{self.name}_{encoding.slug or 'default'}.thc"
+            self._last = (key, encode_thc(ref.path, stream, self.loaded, self.options(encoding)))
+        return decoded(self._last[1], ref, receiver)
 
 
 class ThcHybrid(Thc):

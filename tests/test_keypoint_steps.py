@@ -54,12 +54,19 @@ def test_coarse_steps_send_fewer_bytes_of_the_same_format(make_clip, tmp_path, l
 
 
 def test_steps_table_compares_with_full_precision_clip_by_clip(tmp_path):
-    from thcodec.bench.keypoint_steps import Row, parse_steps, write_table
+    from thcodec.bench.keypoint_steps import parse_steps, write_table
+    from thcodec.bench.sweep import Point, read_points
 
     assert parse_steps("4x8,1x1,8x16") == [(1, 1), (4, 8), (8, 16)]
-    rows = [Row("a", 1, 1, 10.0, 1000, 2.0, 0.3, 20.0), Row("a", 4, 8, 8.0, 600, 2.2, 0.3, 19.0),
-            Row("b", 1, 1, 20.0, 3000, 1.0, 0.2, 40.0), Row("b", 4, 8, 16.0, 1500, 1.0, 0.2, 41.0)]  # fmt: skip
+
+    def point(clip, xy, jac, kbps, kp_bytes, akd, aed, vmaf):
+        setting = {"xy_step": xy, "jac_step": jac}
+        return Point(clip, "thc", setting, 25, 0, kbps, 1.0, 1.0, vmaf=vmaf, akd=akd, aed=aed, parts={"keypoints": kp_bytes})
+
+    rows = [point("a", 1, 1, 10.0, 1000, 2.0, 0.3, 20.0), point("a", 4, 8, 8.0, 600, 2.2, 0.3, 19.0),
+            point("b", 1, 1, 20.0, 3000, 1.0, 0.2, 40.0), point("b", 4, 8, 16.0, 1500, 1.0, 0.2, 41.0)]  # fmt: skip
     write_table(rows, tmp_path)
     md = (tmp_path / "keypoint_steps.md").read_text()
     assert "| 1x1 | 2 | 15.00 | 100.0% | 1.500 | 0.250 | 30.00 |" in md
     assert "| 4x8 | 2 | 12.00 | 55.0% | 1.600 | 0.250 | 30.00 |" in md  # (60% + 50%) / 2
+    assert read_points(tmp_path / "keypoint_steps.json") == rows  # --table-from reads it back

@@ -1,6 +1,6 @@
 """Coarser key-point codes chosen by the sender (thc encode --xy-step/--jac-step): bytes against quality.
 
-    python -m thcodec.bench.keypoint_steps --refs out/bench/refs --out out/keypoint_steps
+    python -m thcodec.bench.keypoint_steps --refs out/bench/refs --out out/keypoint_steps [--only CLIP,...]
 
 For every th256 reference in --refs (made by `thc bench`) and each step pair (positions x
 Jacobians, in codes): encode at the given pivot quality and interp (no audio), decode, and
@@ -10,31 +10,14 @@ measure kbit/s, key-point bytes, AKD, AED and VMAF. Writes keypoint_steps.json a
 
 from __future__ import annotations
 
-import argparse
-import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
-from thcodec.bench.codec import encode_thc
-from thcodec.bench.quality import FaceMetrics, vmaf_frames
+from thcodec.bench.codec import Setting
+from thcodec.bench.ours import ThcSweep
 from thcodec.bench.report import markdown_table
-from thcodec.data.reference import TH256, read_lossless
+from thcodec.bench.sweep import Point, Scoring, mean, names, parser, read_points, stored_references, sweep, write_points
 from thcodec.models.weights import load_model
 from thcodec.options import EncodeOptions
-
-
-@dataclass
-class Row:
-    clip: str
-    xy_step: int
-    jac_step: int
-    kbps: float
-    keypoint_bytes: int
-    akd: float
-    aed: float
-    vmaf: float
 
 
 def parse_steps(text: str) -> list[tuple[int, int]]:
@@ -46,53 +29,38 @@ def parse_steps(text: str) -> list[tuple[int, int]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--refs", type=Path, default=Path("out/bench/refs"))
-    ap.add_argument("--out", type=Path, default=Path("out/keypoint_steps"))
+    ap = parser(__doc__, "out/keypoint_steps")
     ap.add_argument("--steps", default="1x1,2x4,4x8,8x16", help="position x Jacobian steps, comma-separated")
     ap.add_argument("--pivot-quality", type=int, default=EncodeOptions.pivot_quality)
     ap.add_argument("--interp", type=int, default=EncodeOptions.interp)
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
-    loaded, faces = load_model(), FaceMetrics()
-    rows = []
-    for ref in sorted(a.refs.glob("*.mkv")):
-        frames_ref = read_lossless(ref)
-        ref_faces = faces.reference(frames_ref, every=10)
-        for xy, jac in parse_steps(a.steps):
-            opts = EncodeOptions(pivot_quality=a.pivot_quality, interp=a.interp, audio=False, xy_step=xy, jac_step=jac)
-            coded = encode_thc(ref, a.out / f"{ref.stem}_s{xy}x{jac}.thc", loaded, opts)
-            s = coded.stats
-            dec, _ = coded.decode(loaded)
-            sc = faces.score(ref_faces, dec)
-            row = Row(
-                ref.stem, xy, jac, s.kbps, s.bytes_by_category["keypoints"], sc.akd, sc.aed, vmaf_frames(dec, ref, TH256.fps)
-            )
-            print(json.dumps(asdict(row)), flush=True)
-            rows.append(row)
-    write_table(rows, a.out)
+    if a.table_from:
+        write_table(read_points(a.table_from), a.out)
+        return
+    base = EncodeOptions(pivot_quality=a.pivot_quality, interp=a.interp, audio=False)
+    points = [Setting.of(xy_step=xy, jac_step=jac) for xy, jac in parse_steps(a.steps)]
+    thc = ThcSweep(points, load_model(), base=base)
+    write_table(sweep(stored_references(a.refs, names(a.only)), [thc], a.out, Scoring(aed_every=10, vmaf=True)), a.out)
 
 
-def write_table(rows: list[Row], out: Path) -> None:
-    (out / "keypoint_steps.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
-    base = {r.clip: r for r in rows if (r.xy_step, r.jac_step) == (1, 1)}
+def write_table(points: list[Point], out: Path) -> None:
+    write_points(points, out / "keypoint_steps.json")
+    step = lambda p: (p.setting["xy_step"], p.setting["jac_step"])
+    base = {p.clip: p for p in points if step(p) == (1, 1)}
     table = []
-    for step in dict.fromkeys((r.xy_step, r.jac_step) for r in rows):
-        sel = [r for r in rows if (r.xy_step, r.jac_step) == step and r.clip in base]
-
-        def mean(field: str, sel=sel) -> float:
-            return float(np.mean([getattr(r, field) for r in sel]))
-
-        ratio = np.mean([r.keypoint_bytes / base[r.clip].keypoint_bytes for r in sel])
+    for s in dict.fromkeys(map(step, points)):
+        sel = [p for p in points if step(p) == s and p.clip in base]
+        ratio = mean(sel, lambda p: p.parts["keypoints"] / base[p.clip].parts["keypoints"])
         table.append(
             [
-                f"{step[0]}x{step[1]}",
+                f"{s[0]}x{s[1]}",
                 str(len(sel)),
-                f"{mean('kbps'):.2f}",
+                f"{mean(sel, lambda p: p.kbps):.2f}",
                 f"{100 * ratio:.1f}%",
-                f"{mean('akd'):.3f}",
-                f"{mean('aed'):.3f}",
-                f"{mean('vmaf'):.2f}",
+                f"{mean(sel, lambda p: p.akd):.3f}",
+                f"{mean(sel, lambda p: p.aed):.3f}",
+                f"{mean(sel, lambda p: p.vmaf):.2f}",
             ]
         )
     lines = markdown_table(["steps (xy x J)", "clips", "kbit/s", "key-point bytes vs 1x1", "AKD px", "AED", "VMAF"], table)

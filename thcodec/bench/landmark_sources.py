@@ -1,6 +1,6 @@
 """Where the landmark error (AKD) comes from: the generator, the key points, or the coding.
 
-    python -m thcodec.bench.landmark_sources --refs out/bench/refs [--clips a,b]
+    python -m thcodec.bench.landmark_sources --refs out/bench/refs [--clips CLIP,...]
 
 For every th256 reference, all frames, no stream (float key points, the raw first frame as
 pivot), AKD of:
@@ -13,19 +13,22 @@ pivot), AKD of:
   landmark motion  the first frame animated with the teacher's motion carried over to the
             detector's key points on it (what the default sender sends, thcodec/sender/landmark_motion.py).
 Also AED of each, and the detector's distance to the teacher's key points, px at 256.
+Each source is a setting of one codec, Uncoded, that sends nothing: bench/sweep.py scores it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from thcodec.bench.codec import Coded, Setting
 from thcodec.bench.quality import FaceMetrics
-from thcodec.data.reference import read_lossless
+from thcodec.bench.sweep import Point, Scoring, names, parser, stored_references, sweep
+from thcodec.data.reference import Reference
 from thcodec.face.landmarks import keypoints_from_landmarks, make_template
 from thcodec.media.frames import to_tensor, to_uint8
 from thcodec.models.keypoints import Keypoints
@@ -65,44 +68,69 @@ def animate_all(model, pivots: torch.Tensor, pivot_kp: Keypoints, drive: Keypoin
     return np.concatenate(out)
 
 
-def measure(ref: Path, model, faces: FaceMetrics) -> dict:
-    frames = read_lossless(ref)
-    ref_faces = faces.reference(frames)
-    size = frames.shape[1]
-    teacher, ok = teacher_keypoints(ref_faces.landmarks, size)
-    x = to_tensor(frames)
-    det = detect_all(model, x)
-    first = Keypoints(teacher.xy[:1], teacher.jacobian[:1])
-    det0 = Keypoints(det.xy[:1], det.jacobian[:1])
-    sent_t = teacher_keypoints(ref_faces.landmarks, size, TEMPLATE)[0]  # as the sender makes them
-    smoother = Smoother(JACOBIAN_SMOOTHING)
-    smoother.reset(0, sent_t.jacobian[0])
-    motion = smoothed_motion(det0, Keypoints(sent_t.xy[:1], sent_t.jacobian[:1]), sent_t, list(range(len(frames))), smoother)
-    rows = {
-        "floor": animate_all(model, x, det, det),
-        "teacher": animate_all(model, x[:1], first, teacher),
-        "detector": animate_all(model, x[:1], det0, det),
-        "landmark motion": animate_all(model, x[:1], det0, motion),
-    }
-    scores = {k: faces.score(ref_faces, v) for k, v in rows.items()}
-    out = {"clip": ref.stem, **{k: s.akd for k, s in scores.items()}, **{f"{k} AED": s.aed for k, s in scores.items()}}
-    out["detector_vs_teacher_px"] = float((det.xy[ok] - teacher.xy[ok]).norm(dim=-1).mean()) * size / 2
+class Uncoded:
+    """The first frame animated, nothing coded, with key points from each source (the module doc)."""
+
+    name = label = "uncoded"
+    sources = ("floor", "teacher", "detector", "landmark motion")
+
+    def __init__(self, model, faces: FaceMetrics) -> None:
+        self.model, self.faces = model, faces
+        self._ref: tuple[Path, dict] | None = None  # the last reference's key points
+
+    def settings(self, quick: bool) -> list[Setting]:
+        return [Setting.of(source=s) for s in self.sources]
+
+    def keypoints(self, ref: Reference) -> dict:
+        """Every source's pivots and key points for ref, and the detector's distance to the teacher."""
+        if self._ref is not None and self._ref[0] == ref.path:
+            return self._ref[1]
+        landmarks = self.faces.reference(ref.frames, every=ref.count + 1).landmarks  # one embedding: not used here
+        size = ref.size
+        teacher, ok = teacher_keypoints(landmarks, size)
+        x = to_tensor(ref.frames)
+        det = detect_all(self.model, x)
+        first = Keypoints(teacher.xy[:1], teacher.jacobian[:1])
+        det0 = Keypoints(det.xy[:1], det.jacobian[:1])
+        sent_t = teacher_keypoints(landmarks, size, TEMPLATE)[0]  # as the sender makes them
+        smoother = Smoother(JACOBIAN_SMOOTHING)
+        smoother.reset(0, sent_t.jacobian[0])
+        motion = smoothed_motion(det0, Keypoints(sent_t.xy[:1], sent_t.jacobian[:1]), sent_t, list(range(ref.count)), smoother)
+        kp = {
+            "floor": (x, det, det),
+            "teacher": (x[:1], first, teacher),
+            "detector": (x[:1], det0, det),
+            "landmark motion": (x[:1], det0, motion),
+            "detector_vs_teacher_px": float((det.xy[ok] - teacher.xy[ok]).norm(dim=-1).mean()) * size / 2,
+        }
+        self._ref = (ref.path, kp)
+        return kp
+
+    def run(self, ref: Reference, setting: Setting, out_dir: Path) -> Coded:
+        kp = self.keypoints(ref)
+        t0 = time.perf_counter()
+        frames = animate_all(self.model, *kp[setting["source"]])
+        info = {"detector_vs_teacher_px": kp["detector_vs_teacher_px"]}
+        return Coded(None, 0, frames, 0.0, time.perf_counter() - t0, bitstream_vmaf=False, info=info)
+
+
+def summary(points: list[Point]) -> dict:
+    """One clip's points -> {"clip", AKD by source, "<source> AED" by source, "detector_vs_teacher_px"}."""
+    out = {"clip": points[0].clip, **{p.setting["source"]: p.akd for p in points}}
+    out |= {f"{p.setting['source']} AED": p.aed for p in points}
+    out["detector_vs_teacher_px"] = points[0].extra["detector_vs_teacher_px"]
     return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--refs", type=Path, default=Path("out/bench/refs"))
-    ap.add_argument("--clips", help="comma-separated clip names (default: every reference)")
+    ap = parser(__doc__.split("\n\n")[0], "out/landmark_sources", table=False)
     a = ap.parse_args()
     torch.set_grad_enabled(False)
-    model, faces = load_model().model, FaceMetrics()
-    refs = sorted(a.refs.glob("*.mkv"))
-    if a.clips:
-        refs = [r for r in refs if r.stem in a.clips.split(",")]
+    fm = FaceMetrics()
+    codec = Uncoded(load_model().model, fm)
     rows = []
-    for ref in refs:
-        rows.append(measure(ref, model, faces))
+    for ref in stored_references(a.refs, names(a.only)):
+        rows.append(summary(sweep([ref], [codec], a.out, Scoring(), fm=fm, log=None)))
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()}), flush=True)
     if rows:
         print("mean", json.dumps({k: round(float(np.mean([r[k] for r in rows])), 3) for k in rows[0] if k != "clip"}))

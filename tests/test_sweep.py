@@ -121,3 +121,11 @@ def test_thc_sweep_encodes_once_per_encoding_and_maps_settings_to_options(monkey
     assert [name for name, _ in encoded] == ["a_thc_interp1.thc", "a_thc_interp2.thc", "a_thc_modesingle_interp2.thc"]
     assert decoders == ["net", "net", "linear", "net"]
     assert [(o.interp, o.adaptive, o.audio) for _, o in encoded] == [(1, True, False), (2, True, False), (2, False, False)]
+
+
+def test_speeds_default_clip_is_the_manifests_first_val_clip(tmp_path):
+    from thcodec.bench.speed import default_clip
+
+    assert default_clip(tmp_path) == Path("examples/demo.mp4")  # no data folder
+    (tmp_path / "MANIFEST.tsv").write_text("file\tsplit\nt.mp4\ttrain\nv1.mp4\tval\nv2.mp4\tval\n")
+    assert default_clip(tmp_path) == tmp_path / "clips" / "v1.mp4"

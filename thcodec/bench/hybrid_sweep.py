@@ -6,7 +6,7 @@ Codecs: thcodec's keypoint mode at its default point and a lower-rate one, the h
 --zoom CLIP, a zoom-in clip made from that clip (thcodec/bench/pivot_clips.py). The report
 (OUT/report.md) ends with the rate-matched table of thcodec/bench/hybrid_report.py.
 
-    python -m thcodec.bench.hybrid_sweep --data ../shared/data --zoom vx_vasa_1_10.mp4 --out out/bench_hybrid
+    python -m thcodec.bench.hybrid_sweep --data ../shared/data --zoom CLIP.mp4 --out out/bench_hybrid
 """
 
 from __future__ import annotations

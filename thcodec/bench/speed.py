@@ -1,12 +1,13 @@
 """Speed of the CPU backends, side by side in one run: eager torch against onnxruntime
 (THC_BACKEND=onnx) on the same inputs, per network stage and for whole `thc` commands.
 
-    python -m thcodec.bench.speed [--clip VIDEO] [--threads 2 1] [--reps 5] [--doc docs/speed.md]
+    python -m thcodec.bench.speed [--data DATA | --clip VIDEO] [--threads 2 1] [--reps 5] [--doc docs/speed.md]
 
 Stages (medians of --reps runs, torch and onnx alternating so that a change in the machine's
 load hits both alike): key-point detection, dense motion + generator, fusion (the shipped
 network, or a seeded one where weights/onnx has none), super-resolution 256->512, each at
-batch 8 and 256x256, at every --threads count. Commands: `thc encode` and `thc decode` of a
+batch 8 and 256x256, at every --threads count. The clip: --clip, else the first val clip of
+--data's manifest, else examples/demo.mp4. Commands: `thc encode` and `thc decode` of a
 10-second th256 stream (the clip's th256 reference), `thc decode` of a 1-frame stream
 (start-up) and `thc --help`, each in a fresh process with THC_BACKEND, OMP_NUM_THREADS and
 THC_THREADS set. Output equality: the decoded frames of both backends (max |difference|,
@@ -28,8 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from thcodec.data.clips import split_clips
+from thcodec.errors import ThcError
+
 BATCH = 8
-DEFAULT_CLIP = Path("../shared/data/clips/lp_driving_d3.mp4")  # a val clip, 11.8 s: 250 frames at 25 fps
 BEGIN, END = "<!-- BEGIN bench-speed -->", "<!-- END bench-speed -->"
 
 
@@ -285,14 +288,24 @@ def write_doc(doc: Path, table: str) -> None:
     doc.write_text(text)
 
 
+def default_clip(data: Path) -> Path:
+    """The first val clip of data's manifest; the example clip where there is no manifest."""
+    try:
+        return split_clips(data, "val")[0]
+    except ThcError:
+        return Path("examples/demo.mp4")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--clip", type=Path, default=DEFAULT_CLIP if DEFAULT_CLIP.exists() else Path("examples/demo.mp4"))
+    p.add_argument("--data", type=Path, default=Path("../shared/data"), help="its first val clip is the default --clip")
+    p.add_argument("--clip", type=Path, help="the clip measured (default: see --data)")
     p.add_argument("--threads", type=int, nargs="+", default=[2, 1])
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--doc", type=Path, default=Path("docs/speed.md"))
     p.add_argument("--no-commands", action="store_true", help="network stages only")
     a = p.parse_args(argv)
+    a.clip = a.clip or default_clip(a.data)
     loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="thc-speed-") as tmp:
         work = Path(tmp)

@@ -14,28 +14,29 @@ Reported: PSNR (RGB), VMAF, AKD (px at the output size), decode fps to memory (e
 to MP4 on a one-minute 720p call: thcodec.bench.long_call).
 
 Usage: python -m thcodec.bench.native --data ../shared/data --out out/native \\
-           [--ablation nopivot=runs/sr_nopivot/best.pt] [--only mt_duda,ot_1]
+           [--ablation nopivot=runs/sr_nopivot/best.pt] [--only CLIP,...]
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from thcodec.bench.codec import encode_thc
-from thcodec.bench.quality import FaceMetrics, psnr_mean, vmaf_frames
+from thcodec.bench.codec import Coded, Setting
+from thcodec.bench.ours import Receiver, ThcSweep
+from thcodec.bench.quality import FaceMetrics
 from thcodec.bench.report import markdown_table
+from thcodec.bench.sweep import Point, Scoring, names, parser, read_points, sweep, write_points
 from thcodec.data.clips import split_rows
-from thcodec.data.reference import Condition, make_reference
+from thcodec.data.reference import Condition, Reference, make_reference
 from thcodec.media.frames import to_tensor, to_uint8
 from thcodec.models.super_resolution import SuperResolution
 from thcodec.models.weights import load_model
-from thcodec.options import MODEL_SIZE, EncodeOptions
+from thcodec.options import MODEL_SIZE
 
 CROP = Condition(name="crop", size=None)
 WIDE = Condition(name="wide", wide=(1280, 720))
@@ -70,81 +71,69 @@ def ceiling(frames: np.ndarray) -> np.ndarray:
     return out
 
 
-def run(data: Path, out: Path, ablations: dict[str, Path], only: set[str] | None) -> list[dict]:
+class Ceiling:
+    """Not a codec: the reference's face region at the model's size, up-scaled bicubically (nothing sent)."""
+
+    name = label = "ceiling"
+
+    def settings(self, quick: bool) -> list[Setting]:
+        return [Setting.of()]
+
+    def run(self, ref: Reference, setting: Setting, out_dir: Path) -> Coded:
+        t0 = time.perf_counter()
+        up = ceiling(ref.frames)
+        return Coded(None, 0, up, 0.0, time.perf_counter() - t0, bitstream_vmaf=False)
+
+
+def receivers(ablations: dict[str, Path]) -> dict[str, Receiver]:
+    """The decoders compared on each stream: net, bicubic, all-detail and the ablations' networks."""
     loaded = load_model()
-    variants = {
-        "net": (loaded, "net"),
-        "bicubic": (loaded, "bicubic"),
-        "all-detail": (dataclasses.replace(loaded, super_resolution=all_detail_net()), "net"),
+    out = {
+        "net": Receiver(loaded),
+        "bicubic": Receiver(loaded, sr="bicubic"),
+        "all-detail": Receiver(dataclasses.replace(loaded, super_resolution=all_detail_net())),
     }
     for name, path in ablations.items():
-        variants[name] = (dataclasses.replace(loaded, super_resolution=ablation_net(path)), "net")
-    faces = FaceMetrics()
-    rows = []
+        out[name] = Receiver(dataclasses.replace(loaded, super_resolution=ablation_net(path)))
+    return out
+
+
+def run(data: Path, out: Path, ablations: dict[str, Path], only: set[str] | None) -> list[Point]:
+    decoders = receivers(ablations)
+    net = decoders["net"].loaded
+    thc = ThcSweep([Setting.of(decoder=d) for d in decoders], net, decoders)  # the default encode settings
+    fm, points = FaceMetrics(), []
     out.mkdir(parents=True, exist_ok=True)
-    clips = [r for r in split_rows(data, "val") if (only is None or Path(r["file"]).stem in only)]
-    for r in clips:
+    for r in split_rows(data, "val"):
         name, w, h = Path(r["file"]).stem, int(r["width"]), int(r["height"])
-        conds = [CROP] + ([WIDE] if abs(w / h - 16 / 9) < 0.02 else [])
-        for cond in conds:
-            ref = make_reference(data / "clips" / r["file"], out / "refs", f"{name}_{cond.name}", cond)
+        if only is not None and name not in only:
+            continue
+        for cond in [CROP] + ([WIDE] if abs(w / h - 16 / 9) < 0.02 else []):
+            ref = make_reference(data / "clips" / r["file"], out / "refs" / cond.name, name, cond)
             size = f"{ref.frames.shape[2]}x{ref.frames.shape[1]}"
             if cond is CROP and ref.size <= MODEL_SIZE:
                 print(f"{name}: face region {size}, no larger than the model's frame: skipped", flush=True)
                 continue
-            coded = encode_thc(ref.path, out / f"{name}_{cond.name}.thc", loaded, EncodeOptions(audio=False))
-            kbps = coded.stats.bytes_total * 8 / ref.duration_s / 1000
-            ref_faces = faces.reference(ref.frames)
-            for method, (model, sr) in variants.items():
-                dec, decode_s = coded.decode(model, sr=sr)
-                fps = len(dec) / decode_s
-                s = faces.score(ref_faces, dec)
-                row = {
-                    "clip": name,
-                    "condition": cond.name,
-                    "size": size,
-                    "method": method,
-                    "kbps": round(kbps, 2),
-                    "psnr": psnr_mean(dec, ref.frames),
-                    "vmaf": vmaf_frames(dec, ref.path, ref.fps),
-                    "akd": s.akd,
-                    "fps": fps,
-                }
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-                del dec
-            if cond is CROP:  # a wide frame is mostly the pivot's background: the ceiling says little there
-                up = ceiling(ref.frames)
-                row = {
-                    "clip": name,
-                    "condition": cond.name,
-                    "size": size,
-                    "method": "ceiling",
-                    "kbps": None,
-                    "psnr": psnr_mean(up, ref.frames),
-                    "vmaf": vmaf_frames(up, ref.path, ref.fps),
-                    "akd": None,
-                    "fps": None,
-                }
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-    (out / "native.json").write_text(json.dumps(rows, indent=1))
-    return rows
+            codecs = [thc, Ceiling()] if cond is CROP else [thc]  # a wide frame is mostly the pivot's background
+            given = lambda ref, coded, faces, c=cond.name, s=size: {"condition": c, "size": s}
+            points += sweep([ref], codecs, out / cond.name, Scoring(psnr=True, vmaf=True), measure=given, fm=fm)
+    write_points(points, out / "native.json")
+    return points
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[Point]) -> str:
     fmt = lambda v, d: "-" if v is None else f"{v:.{d}f}"
     body = [
         [
-            r["clip"],
-            r["condition"],
-            r["size"],
-            r["method"],
-            fmt(r["kbps"], 2),
-            fmt(r["psnr"], 2),
-            fmt(r["vmaf"], 2),
-            fmt(r["akd"], 2),
-            fmt(r["fps"], 1),
+            r.clip,
+            r.extra["condition"],
+            r.extra["size"],
+            r.setting.get("decoder", r.codec),
+            fmt(r.kbps, 2),
+            fmt(r.psnr, 2),
+            fmt(r.vmaf, 2),
+            fmt(r.akd, 2),
+            fmt(r.decode_fps, 1),
         ]
         for r in rows
     ]
@@ -154,19 +143,16 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parser(__doc__, "out/native", refs=False)
     p.add_argument("--data", type=Path, default=Path("../shared/data"))
-    p.add_argument("--out", type=Path, default=Path("out/native"))
     p.add_argument("--ablation", action="append", default=[], metavar="NAME=CHECKPOINT")
-    p.add_argument("--only", help="comma-separated clip names")
-    p.add_argument("--table-from", type=Path, help="print the table of an earlier run's native.json and exit")
     a = p.parse_args()
     if a.table_from:
-        print(table(json.loads(a.table_from.read_text())))
+        print(table(read_points(a.table_from)))
         return
     torch.set_num_threads(2)
     ablations = dict(x.split("=", 1) for x in a.ablation)
-    rows = run(a.data, a.out, {k: Path(v) for k, v in ablations.items()}, set(a.only.split(",")) if a.only else None)
+    rows = run(a.data, a.out, {k: Path(v) for k, v in ablations.items()}, set(names(a.only)) or None)
     print(table(rows))
 
 

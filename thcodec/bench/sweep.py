@@ -56,7 +56,9 @@ class Point:
     ssim: float | None = None
     vmaf: float | None = None
     akd: float | None = None
+    akd_frames: int = 0  # frames AKD is the mean of (the reference has a face)
     aed: float | None = None
+    aed_frames: int = 0
     face_miss: float | None = None
     parts: dict = field(default_factory=dict)  # bytes by kind, where the codec tells
     extra: dict = field(default_factory=dict)  # the codec's own information and the sweep's own measures
@@ -91,7 +93,7 @@ def score(ref: Reference, coded: Coded, scoring: Scoring, fm: Q.FaceMetrics | No
     face = None
     if fm is not None and faces is not None:
         face = fm.score(faces, coded.decoded)
-        out.update(akd=face.akd, aed=face.aed, face_miss=face.face_miss)
+        out.update(akd=face.akd, akd_frames=face.akd_frames, aed=face.aed, aed_frames=face.aed_frames, face_miss=face.face_miss)
     return out, face
 
 

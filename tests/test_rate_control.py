@@ -59,3 +59,12 @@ def test_overrun_is_reported():
     rate = RateController(EncodeOptions(max_kbps=1), FPS, 0)
     rate.record(0.0, 5000, pivot=True)
     assert "exceeded" in rate.overrun()
+
+
+def test_window_is_never_longer_than_the_clip():
+    """A 6-s clip is capped over its 6 s (as thc stats measures it); 10 s and longer, or unknown: 10 s."""
+    opts = EncodeOptions(max_kbps=20)
+    assert RateController(opts, FPS, 100, clip_s=6.0).ledger.window_s == 6.0
+    assert RateController(opts, FPS, 100, clip_s=10.0).ledger.window_s == 10.0
+    assert RateController(opts, FPS, 100, clip_s=42.0).ledger.window_s == 10.0
+    assert RateController(opts, FPS, 100).ledger.window_s == 10.0  # a pipe: length unknown

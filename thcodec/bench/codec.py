@@ -71,11 +71,10 @@ def decode_frames(stream: Path, loaded: LoadedModel, interp_method: str = "net",
 
 @dataclass
 class ThcCoded:
-    """One thcodec encode of a file: the stream, its statistics, the encoder's result and time."""
+    """One thcodec encode of a file: the stream, its statistics and the encoding time."""
 
     stream: Path
     stats: StreamStats
-    result: object  # the encoder's EncodeResult (frames, pivots, ...)
     encode_s: float
 
     def decode(self, loaded: LoadedModel, interp_method: str = "net", sr: str = "net") -> tuple[np.ndarray, float]:
@@ -89,5 +88,5 @@ def encode_thc(src: Path, stream: Path, loaded: LoadedModel, opts: EncodeOptions
     """thc encode src -> stream (no audio unless opts say so), timed, with its statistics."""
     t0 = time.perf_counter()
     with open(stream, "wb") as f:
-        result = encode(src, f, loaded, opts)
-    return ThcCoded(stream, stream_stats(stream), result, time.perf_counter() - t0)
+        encode(src, f, loaded, opts)
+    return ThcCoded(stream, stream_stats(stream), time.perf_counter() - t0)

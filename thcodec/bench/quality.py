@@ -59,20 +59,11 @@ def _psnr_db(mse):
 
 
 def psnr_pair(decoded: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
-    """(psnr_mean, psnr_of_mse) in one pass over the frames."""
+    """(decoded, reference: (N,H,W,3) uint8) -> (the mean over frames of each frame's RGB PSNR in dB,
+    each capped at 100; the PSNR of the mean squared error over all frames and channels, inf if
+    identical: what ffmpeg's psnr filter on gbrp reports as "average")."""
     mse = frame_mse(decoded, reference)
     return float(np.minimum(_psnr_db(mse), PSNR_CAP).mean()), float(_psnr_db(mse.mean()))
-
-
-def psnr_mean(decoded: np.ndarray, reference: np.ndarray) -> float:
-    """Mean over frames of per-frame RGB PSNR (dB, each capped at 100). (N,H,W,3) uint8 both."""
-    return psnr_pair(decoded, reference)[0]
-
-
-def psnr_of_mse(decoded: np.ndarray, reference: np.ndarray) -> float:
-    """PSNR (dB) of the mean squared error over all frames and channels; inf if identical
-    (ffmpeg's psnr filter on gbrp reports the same as "average")."""
-    return psnr_pair(decoded, reference)[1]
 
 
 def ssim_mean(decoded: np.ndarray, reference: np.ndarray, batch: int = 25) -> float:

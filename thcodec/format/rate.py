@@ -14,7 +14,13 @@ from fractions import Fraction
 
 from thcodec.format import container as C
 
-WINDOW_S = 10.0  # the rate cap holds over any window this long
+WINDOW_S = 10.0  # the rate cap holds over any window this long (or the whole clip, when shorter)
+
+
+def window_for(duration_s: float) -> float:
+    """The rate window of a clip of duration_s seconds: WINDOW_S, or the whole clip when it is
+    shorter (a 6-s clip's cap holds over its 6 s, as `thc stats` reports it); 0 (unknown): WINDOW_S."""
+    return float(duration_s) if 0 < duration_s < WINDOW_S else WINDOW_S
 
 
 def chunk_time(chunk, fps: Fraction, audio_tb: Fraction | None, end_s: float = 0.0) -> float:

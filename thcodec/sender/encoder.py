@@ -59,7 +59,7 @@ class Sender:
         self._fps = info.fps
         self._size = (info.width, info.height)
         self._model = loaded.model
-        self._rate = RateController(opts, info.fps, writer.bytes_written)
+        self._rate = RateController(opts, info.fps, writer.bytes_written, float(info.frame_count / info.fps))
         self._base = BaseLayerSender(opts, info.fps) if opts.mode == "hybrid" else None
         self._out = ChunkWriter(
             writer, info.fps, opts.interp, opts.block_frames, self._rate.record, self._base, opts.independent_every

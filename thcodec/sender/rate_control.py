@@ -1,5 +1,6 @@
 """Rate control under --max-kbps: the ledger of what has been written, and the size of each
-pivot's JPEG (the best quality that leaves the stream under the cap in every 10-second window).
+pivot's JPEG (the best quality that leaves the stream under the cap in every 10-second window,
+or over the whole clip when it is shorter: format.rate.window_for).
 
 The ledger itself and chunk timing are the format's (thcodec/format/rate.py); this module
 decides. Without a cap every pivot is sent at --pivot-quality and nothing is held back."""
@@ -12,7 +13,7 @@ import numpy as np
 
 from thcodec.format import container as C
 from thcodec.format import keypoint_bits as kpq
-from thcodec.format.rate import RateLedger
+from thcodec.format.rate import RateLedger, window_for
 from thcodec.media.frames import jpeg_encode
 from thcodec.options import EncodeOptions
 
@@ -25,9 +26,11 @@ MIN_PIVOT_QUALITY = 10  # the cap may lower a pivot's JPEG quality down to this
 class RateController:
     """Counts the bytes written by time and sizes pivots against the cap."""
 
-    def __init__(self, opts: EncodeOptions, fps: Fraction, header_bytes: int) -> None:
+    def __init__(self, opts: EncodeOptions, fps: Fraction, header_bytes: int, clip_s: float = 0.0) -> None:
+        """clip_s: the clip's length as far as known (0: unknown); a shorter clip than the 10-s
+        window is capped over its own length, so the window never holds more than the clip."""
         self._opts, self._fps = opts, fps
-        self.ledger = RateLedger()
+        self.ledger = RateLedger(window_for(clip_s))
         self._budget = opts.max_kbps * 1000 / 8 * self.ledger.window_s
         self.ledger.add(0.0, header_bytes)  # magic, version and HEAD, written before the first chunk
         self._audio = False
@@ -92,11 +95,11 @@ class RateController:
         return worst
 
     def overrun(self) -> str | None:
-        """A warning when a 10-second window of the finished stream carries more than the cap."""
+        """A warning when a window of the finished stream carries more than the cap."""
         worst = self.ledger.worst_kbps()
         if self.capped and worst > self._opts.max_kbps:
             return (
-                f"--max-kbps {self._opts.max_kbps:g} exceeded: a 10-second window carries {worst:.1f} kbit/s "
+                f"--max-kbps {self._opts.max_kbps:g} exceeded: a {self.ledger.window_s:g}-second window carries {worst:.1f} kbit/s "
                 "(the key points or the lowest-quality pivots did not fit; try --interp 3 or a lower --audio-kbps)"
             )
         return None

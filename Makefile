@@ -91,7 +91,7 @@ bench-hybrid: install
 bench-native: install
 	$(PY) -m pip install -q -e '.[eval]'
 	$(PY) -m thcodec.bench.native --data $(DATA) --out $(OUT)/native $(if $(wildcard runs/sr_nopivot/best.pt),--ablation nopivot=runs/sr_nopivot/best.pt)
-	$(PY) -m thcodec.bench.long_call --data $(DATA) --clip lp_source_s18.mp4 --out $(OUT)/long_call --plot $(OUT)/long_call/rss.png
+	$(PY) -m thcodec.bench.long_call --data $(DATA) --out $(OUT)/long_call --plot $(OUT)/long_call/rss.png
 
 clean:
 	rm -rf $(OUT) .pytest_cache

@@ -129,3 +129,28 @@ def test_speeds_default_clip_is_the_manifests_first_val_clip(tmp_path):
     assert default_clip(tmp_path) == Path("examples/demo.mp4")  # no data folder
     (tmp_path / "MANIFEST.tsv").write_text("file\tsplit\nt.mp4\ttrain\nv1.mp4\tval\nv2.mp4\tval\n")
     assert default_clip(tmp_path) == tmp_path / "clips" / "v1.mp4"
+
+
+def test_long_calls_default_clip_is_the_manifests_first_wide_val_clip(tmp_path):
+    from thcodec.bench.long_call import wide_clip
+
+    rows = ["t.mp4\ttrain\t1280\t720", "sq.mp4\tval\t512\t512", "w.mp4\tval\t1920\t1080", "w2.mp4\tval\t1280\t720"]
+    (tmp_path / "MANIFEST.tsv").write_text("file\tsplit\twidth\theight\n" + "\n".join(rows) + "\n")
+    assert wide_clip(tmp_path) == "w.mp4"
+
+
+def test_sweeps_name_their_variants_as_settings():
+    from thcodec.bench.interp import points
+
+    assert [s.label for s in points([1, 2])] == ["interp=1,decoder=net", "interp=2,decoder=net", "interp=2,decoder=linear"]
+
+
+def test_pivot_sweeps_jump_at_a_switch_is_against_the_sources():
+    from thcodec.bench.pivots import switch_jump
+
+    source = np.zeros((10, 4, 4, 3), np.uint8)
+    source[5:] = 100  # a cut at frame 5: the source steps by 100
+    decoded = source.copy()
+    decoded[5] = 50  # the decoder fades: two steps of 50
+    assert switch_jump(decoded, source, [[0, "start", 1]]) is None
+    assert switch_jump(decoded, source, [[0, "start", 1], [5, "scene_cut", 1]]) == pytest.approx(0.5)

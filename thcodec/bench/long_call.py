@@ -6,7 +6,7 @@ it lasts SECONDS (default 60), written as H.264. `thc encode` it once, then `thc
 sampled every 0.2 s. Memory is flat when the peak over the whole minute is no higher than
 the peak over its first quarter (plus a little noise).
 
-Usage: python -m thcodec.bench.long_call --data ../shared/data --out out/long_call --plot docs/long_call_rss.png
+Usage: python -m thcodec.bench.long_call --data ../shared/data [--clip CLIP.mp4] --out out/long_call --plot docs/long_call_rss.png
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from thcodec.data.clips import split_rows
 from thcodec.data.reference import source_indices
 from thcodec.media.video_io import VideoReader, VideoWriter
 
@@ -41,6 +42,14 @@ def make_call(src: Path, out: Path, seconds: int) -> int:
         w.write_frame(loop[i % len(loop)])
     w.close()
     return n
+
+
+def wide_clip(data: Path) -> str:
+    """The first 16:9 val clip of data's manifest (a call's shape)."""
+    for r in split_rows(data, "val"):
+        if abs(int(r["width"]) / int(r["height"]) - 16 / 9) < 0.02:
+            return r["file"]
+    raise SystemExit(f"{data}: no 16:9 val clip in the manifest; name one with --clip")
 
 
 def rss_kib(pid: int) -> int | None:
@@ -96,7 +105,7 @@ def plot_rss(out: Path, methods: list[str], path: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=Path("../shared/data"))
-    p.add_argument("--clip", required=True, help="a file under DATA/clips (e.g. a 16:9 val clip)")
+    p.add_argument("--clip", help="a file under DATA/clips (default: the manifest's first 16:9 val clip)")
     p.add_argument("--seconds", type=int, default=60)
     p.add_argument("--out", type=Path, default=Path("out/long_call"))
     p.add_argument("--methods", default="net,bicubic")
@@ -107,6 +116,7 @@ def main() -> None:
     if a.plot_only:
         plot_rss(a.out, methods, a.plot)
         return
+    a.clip = a.clip or wide_clip(a.data)
     a.out.mkdir(parents=True, exist_ok=True)
     call = a.out / f"call_{a.seconds}s.mp4"
     frames = make_call(a.data / "clips" / a.clip, call, a.seconds)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -141,17 +141,23 @@ def _run(fn, *args, **kwargs):
 def _about(*paths: Path) -> Iterator[None]:
     """Every error names the file it is about: a ThcError naming none of paths gets the first as a prefix
     (a damaged .thc's "truncated file: ..." becomes "call.thc: truncated file: ...")."""
+    from thcodec.media.streams import display_name
+
+    names = [display_name(p, output=i > 0) for i, p in enumerate(paths)]
     try:
         yield
     except ThcError as e:
-        if not any(str(p) in str(e) for p in paths):
-            raise ThcError(f"{paths[0]}: {e}") from None
+        if not any(name in str(e) for name in names):
+            raise ThcError(f"{names[0]}: {e}") from None
         raise
 
 
 def _check_thc_suffix(output: Path, force: bool) -> None:
-    """encode writes a .thc stream: a name like x.mp4 would mislead every player (--force: a warning)."""
-    if output.suffix.lower() == ".thc" or output.is_dir():  # a folder: atomic_output says so
+    """encode writes a .thc stream: a name like x.mp4 would mislead every player (--force: a warning).
+    Stdout, FIFOs and devices have no name a player goes by."""
+    from thcodec.media.streams import is_stream
+
+    if output.suffix.lower() == ".thc" or output.is_dir() or is_stream(output):  # a folder: atomic_output says so
         return
     if not force:
         raise ThcError(f"{output}: encode writes a .thc stream; name the output .thc (or use --force)")
@@ -159,41 +165,59 @@ def _check_thc_suffix(output: Path, force: bool) -> None:
 
 
 def _check_input(path: Path) -> None:
+    from thcodec.media.streams import is_stream
+
+    if is_stream(path):  # '-' (stdin), a FIFO, a device: read as it comes, with --input-timeout
+        return
     if not path.exists():
         raise ThcError(f"{path}: no such file")
     if path.is_dir():
         raise ThcError(f"{path} is a directory")
 
 
-def _convert(
-    input: Path,
-    output: Path,
-    force: bool,
-    quiet: bool,
-    label: str,
-    run,
-    suffixes: tuple[str, ...] = (),
-    backend: str | None = None,
-) -> None:
+def _convert(input: Path, output: Path, force: bool, quiet: bool, label: str, run, backend: str | None = None) -> None:
     """Shared by encode and decode: check the input, load the model (backend: as load_model's), and let
-    run(loaded, temp path, on_start, on_frames) -> (message, warnings) write a temp file
-    that replaces OUTPUT only when complete."""
-    from thcodec.media.atomic import atomic_output
+    run(loaded, target, on_start, on_frames) -> (message, warnings) write the output. target: a temp
+    path that replaces OUTPUT only when complete, or, for stdout ('-'), a FIFO or a device, a file
+    object written as the frames come (media.atomic.output_target)."""
+    from thcodec.media.atomic import output_target
     from thcodec.models.weights import load_model
 
     def work():
         _check_input(input)
-        if suffixes and output.suffix.lower() not in suffixes:
-            raise ThcError(f"{output}: name the output {' or '.join(suffixes)}")
         loaded = load_model(backend=backend)
-        with _about(input, output), atomic_output(output, force) as tmp, _progress(label, quiet) as (start, step):
-            message, warnings = run(loaded, tmp, start, step)
+        with _about(input, output), output_target(output, force) as target, _progress(label, quiet) as (start, step):
+            message, warnings = run(loaded, target, start, step)
         for w in warnings:
             err.print(f"thc: warning: {w}", highlight=False)
         if not quiet:
             err.print(message, highlight=False)
 
     _run(work)
+
+
+def _open_source(path: Path, timeout: float):
+    """A .thc input as a file object: stdin ('-'), a FIFO or a device read as it comes, with a
+    timeout; None for a regular file (the decoder opens it)."""
+    from thcodec.media.streams import TimedInput, is_stream
+
+    return TimedInput(path, timeout) if is_stream(path) else None
+
+
+def _named(path: Path, output: bool = False) -> str:
+    from thcodec.media.streams import display_name
+
+    return display_name(path, output)
+
+
+InputTimeout = Annotated[
+    float,
+    typer.Option(
+        min=0,
+        help="Seconds to wait for data from an INPUT that is a pipe ('-': stdin), a FIFO or a device, at the start and at each later read, before giving up with an error (exit 1) instead of hanging. 0: wait forever. Regular files are not affected.",
+    ),
+]
+DEFAULT_INPUT_TIMEOUT = 60.0  # = media.streams.DEFAULT_INPUT_TIMEOUT_S (not imported: thc --help stays light)
 
 
 # encode's options, one alias each: their help stays in one place and the command's signature short.
@@ -303,10 +327,24 @@ EncodeForce = Annotated[
 ]
 
 
+EncodeInput = Annotated[
+    Path,
+    typer.Argument(
+        help="Video with a person talking (MP4, MOV, MKV, ...); '-' reads stdin (a stream container such as nut, matroska or mpegts: ffmpeg -i x.mp4 -f nut -), frame by frame."
+    ),
+]
+EncodeOutput = Annotated[
+    Path,
+    typer.Argument(
+        help="The .thc file to write; '-' writes to stdout, chunk by chunk as it is made. A FIFO, a device or a symlink is written through, never replaced."
+    ),
+]
+
+
 @app.command()
 def encode(
-    input: Annotated[Path, typer.Argument(help="Video file with a person talking (MP4, MOV, MKV, ...).")],
-    output: Annotated[Path, typer.Argument(help="The .thc file to write.")],
+    input: EncodeInput,
+    output: EncodeOutput,
     interp: EncodeInterp = EncodeOptions.interp,
     pivot_quality: EncodePivotQuality = EncodeOptions.pivot_quality,
     audio_kbps: EncodeAudioKbps = EncodeOptions.audio_bitrate // 1000,
@@ -326,22 +364,25 @@ def encode(
     kpts_refresh: EncodeKptsRefresh = EncodeOptions.independent_every,
     quality: EncodeQuality = None,
     no_audio: NoAudio = False,
+    input_timeout: InputTimeout = DEFAULT_INPUT_TIMEOUT,
     force: EncodeForce = False,
     quiet: Quiet = False,
     q: QuietOld = False,
 ) -> None:
-    """Compress a video into a .thc stream.
+    """Compress a video into a .thc stream (thc encode - - reads and writes pipes).
 
     New pivots are sent on a scene cut, when the face leaves its region, when the background
     changes, and when the sender, running the receiver's model, predicts that the face will
     move wrongly (--max-motion-error)."""
     from thcodec.sender.encoder import encode as encode_video
 
-    def run(loaded, tmp: Path, start, step) -> tuple[str, list[str]]:
-        with open(tmp, "wb") as f:
-            r = encode_video(input, f, loaded, opts, on_frames=step, on_start=start)
+    def run(loaded, target, start, step) -> tuple[str, list[str]]:
+        with open(target, "wb") if isinstance(target, Path) else nullcontext(target) as f:
+            r = encode_video(input, f, loaded, opts, on_frames=step, on_start=start, input_timeout=input_timeout)
         kbps = r.bytes_total * 8 / max(r.duration_s, 1e-9) / 1000
-        message = f"wrote {output}: {r.frames} frames, {r.bytes_total} bytes, {kbps:.2f} kbit/s, {len(r.pivots)} pivot(s)"
+        message = (
+            f"wrote {_named(output, True)}: {r.frames} frames, {r.bytes_total} bytes, {kbps:.2f} kbit/s, {len(r.pivots)} pivot(s)"
+        )
         return message, r.warnings
 
     def options() -> EncodeOptions:
@@ -377,63 +418,83 @@ def encode(
     _convert(input, output, force, quiet, "encoding", run, backend="torch")
 
 
+DecodeInput = Annotated[
+    Path, typer.Argument(help="The .thc file to read; '-' reads stdin (thc encode ... - | thc decode - ...), frame by frame.")
+]
+DecodeOutput = Annotated[
+    Path,
+    typer.Argument(
+        help="Video file to write: .mp4/.mov (H.264 4:2:0, plays everywhere; an odd size gets one more pixel), .mkv (lossless FFV1, the exact size) or .y4m (raw YUV 4:4:4, no audio); same rate as the original. '-' writes to stdout (with --format), each frame as it is decoded; a FIFO, a device or a symlink is written through, never replaced."
+    ),
+]
+DecodeInterpMethod = Annotated[
+    InterpMethod,
+    typer.Option(
+        help="How frames between sent key points (--interp > 1 at the sender) get theirs: the interpolation network, or a straight line (the baseline)."
+    ),
+]
+DecodeSr = Annotated[
+    SrMethod,
+    typer.Option(
+        help="How the 256x256 face comes back to its size in the output: the super-resolution network, which brings in the pivot's own detail, or plain bicubic up-scaling (the baseline, faster)."
+    ),
+]
+DecodeSize = Annotated[
+    str | None,
+    typer.Option(
+        metavar="WxH",
+        help="Output frame size, e.g. 1280x720 (default: the original's); -1 for one side keeps the original's aspect (640x-1). WxH is that size exactly, stretching if its aspect differs. The background is the pivot resized; the face goes through --sr at its new size.",
+    ),
+]
+DecodeCrf = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        max=51,
+        help="H.264 rate factor of an .mp4/.mov output (lower: larger, closer to the decoded frames; .mkv is lossless FFV1).",
+    ),
+]
+DecodeFmt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        metavar="FORMAT",
+        help="Container of OUTPUT, needed for '-' (stdout) and names without a known suffix: nut (FFV1 + AAC; thc decode - - --format nut | ffplay -), mkv/matroska (FFV1 + AAC), y4m (raw YUV, no audio), mp4/mov (H.264 + AAC; files only: they cannot be written to a pipe). Default: from OUTPUT's suffix.",
+    ),
+]
+DecodeStrict = Annotated[
+    bool,
+    typer.Option("--strict", help="Refuse a damaged or truncated stream (exit 1) instead of concealing what is lost (exit 3)."),
+]
+
+
 @app.command()
 def decode(
-    input: Annotated[Path, typer.Argument(help="The .thc file to read.")],
-    output: Annotated[
-        Path,
-        typer.Argument(
-            help="Video file to write: .mp4/.mov (H.264 4:2:0, plays everywhere; an odd size gets one more pixel) or .mkv (lossless FFV1, the exact size); same rate as the original."
-        ),
-    ],
-    interp_method: Annotated[
-        InterpMethod,
-        typer.Option(
-            help="How frames between sent key points (--interp > 1 at the sender) get theirs: the interpolation network, or a straight line (the baseline)."
-        ),
-    ] = InterpMethod.net,
-    sr: Annotated[
-        SrMethod,
-        typer.Option(
-            help="How the 256x256 face comes back to its size in the output: the super-resolution network, which brings in the pivot's own detail, or plain bicubic up-scaling (the baseline, faster)."
-        ),
-    ] = SrMethod.net,
-    size: Annotated[
-        str | None,
-        typer.Option(
-            metavar="WxH",
-            help="Output frame size, e.g. 1280x720 (default: the original's); -1 for one side keeps the original's aspect (640x-1). WxH is that size exactly, stretching if its aspect differs. The background is the pivot resized; the face goes through --sr at its new size.",
-        ),
-    ] = None,
-    crf: Annotated[
-        int,
-        typer.Option(
-            min=0,
-            max=51,
-            help="H.264 rate factor of an .mp4/.mov output (lower: larger, closer to the decoded frames; .mkv is lossless FFV1).",
-        ),
-    ] = 18,
+    input: DecodeInput,
+    output: DecodeOutput,
+    interp_method: DecodeInterpMethod = InterpMethod.net,
+    sr: DecodeSr = SrMethod.net,
+    size: DecodeSize = None,
+    crf: DecodeCrf = 18,
+    fmt: DecodeFmt = None,
+    input_timeout: InputTimeout = DEFAULT_INPUT_TIMEOUT,
     no_audio: NoAudio = False,
-    strict: Annotated[
-        bool,
-        typer.Option(
-            "--strict", help="Refuse a damaged or truncated stream (exit 1) instead of concealing what is lost (exit 3)."
-        ),
-    ] = False,
+    strict: DecodeStrict = False,
     force: Force = False,
     quiet: Quiet = False,
     q: QuietOld = False,
 ) -> None:
     """Rebuild a video from a .thc stream. What is damaged or missing is concealed (exit code 3, one warning line)."""
-    from thcodec.media.video_io import OUTPUT_SUFFIXES
+    from thcodec.media.streams import is_stream
+    from thcodec.media.video_io import output_format
     from thcodec.receiver.decoder import Losses, decode_file
 
     losses = Losses()
 
-    def run(loaded, tmp: Path, start, step) -> tuple[str, list[str]]:
+    def run(loaded, target, start, step) -> tuple[str, list[str]]:
         n = decode_file(
             input,
-            tmp,
+            target,
             loaded,
             on_start=start,
             on_frames=step,
@@ -444,13 +505,21 @@ def decode(
             strict=strict,
             losses=losses,
             crf=crf,
+            fmt=fmt,
+            source=_open_source(input, input_timeout),
         )
-        return f"wrote {output}: {n} frames", [f"decoded with losses: {losses.summary()}"] if losses else []
+        return f"wrote {_named(output, True)}: {n} frames", [f"decoded with losses: {losses.summary()}"] if losses else []
 
     out_size = _run(parse_size, size)
     quiet = _alias("-q", "--quiet", q, quiet, False)
 
-    _convert(input, output, force, quiet, "decoding", run, suffixes=OUTPUT_SUFFIXES)
+    _run(_check_input, input)  # a missing input is the first thing to say
+    muxer = _run(output_format, _named(output, True), output.suffix, fmt, is_stream(output))
+    if muxer == "yuv4mpegpipe" and not no_audio:
+        no_audio = True  # y4m holds no audio (said once, here)
+        if not quiet:
+            err.print(f"thc: warning: {_named(output, True)}: y4m holds no audio; the audio is left out", highlight=False)
+    _convert(input, output, force, quiet, "decoding", run)
     if losses:
         raise typer.Exit(EXIT_LOSSES)
 

@@ -6,6 +6,11 @@
 
 The temp name keeps the target's suffix last (``.out.thc.<pid>.<rand>.tmp.thc``), so
 muxers that guess the container format from the file name still pick the right one.
+
+``output_target`` is what the commands use: the same for a regular file, but an output that is
+not one (stdout as ``-``, a FIFO, a character device such as /dev/null) is written through
+(streams.DirectOutput) and never replaced, and a symlink stays a symlink: the file it points to
+is what gets replaced (atomically, when it is a regular file or does not exist yet).
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from thcodec.errors import ThcError
+from thcodec.media.streams import STDIO, DirectOutput, is_stream
 
 # errno values that mean "the output could not be written", as opposed to e.g. a vanished input.
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO})
@@ -117,3 +124,25 @@ def write_atomically(path: Path, data: bytes) -> None:
     """Replace (or create) path with data, all or nothing: atomic_output with force."""
     with atomic_output(path, force=True) as tmp:
         tmp.write_bytes(data)
+
+
+@contextmanager
+def output_target(path: Path, force: bool) -> Iterator[Path | BinaryIO]:
+    """Where a command writes ``path``: a temp path that replaces a regular file when complete
+    (atomic_output: ``force`` rules, cleanup on error), or, for stdout ('-'), a FIFO or a device,
+    a file object written straight through (no --force needed: there is no file to replace).
+    A symlink is followed: the file it points to is written, the link itself stays."""
+    if str(path) == STDIO and os.isatty(1):
+        raise ThcError("stdout is a terminal: pipe the output into a program or a file (or name an output file)")
+    if is_stream(path):
+        out = DirectOutput(path)
+        try:
+            yield out
+        finally:
+            out.close()
+        return
+    path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))  # a dangling link: the file it names, created
+    with atomic_output(path, force) as tmp:
+        yield tmp

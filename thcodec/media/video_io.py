@@ -11,17 +11,20 @@ Nothing here holds more than a few frames in memory, so an hour-long call stream
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 import av
 import av.error
 import numpy as np
 
 from thcodec.errors import ThcError
+from thcodec.media.streams import DEFAULT_INPUT_TIMEOUT_S, TimedInput, display_name, is_stream
 
 DEFAULT_FPS = Fraction(25)
 OPUS_SAMPLE_RATE = 48000
@@ -30,9 +33,13 @@ OPUS_FRAME_MS = 60  # libopus frame_duration: 2880 samples per packet at 48 kHz
 AAC_FRAME_SIZE = 1024
 # FFmpeg demuxers that "open" any text file (.txt, .nfo, ...) as a video of rendered text.
 _TEXT_FORMATS = frozenset({"tty"})
-_WRITER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+_WRITER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".y4m": "yuv4mpegpipe"}
 LOSSLESS_SUFFIXES = (".mkv",)  # FFV1, RGB: the decoded frames exactly
 OUTPUT_SUFFIXES = tuple(_WRITER_FORMATS)
+# decode --format: the container of an output with no telling suffix (stdout, a FIFO)
+OUTPUT_FORMATS = {"mp4": "mp4", "mov": "mov", "matroska": "matroska", "mkv": "matroska", "nut": "nut", "y4m": "yuv4mpegpipe"}
+_SEEKING_FORMATS = ("mp4", "mov")  # write their index at the start after all frames: files only
+_FFV1_FORMATS = ("matroska", "nut")  # lossless FFV1 in RGB
 
 
 @dataclass(frozen=True)
@@ -64,25 +71,70 @@ class AudioPacketData:
 # --------------------------------------------------------------------------- reading
 
 
-def _open_input(path: Path) -> av.container.InputContainer:
-    if not path.exists():
+def _open_input(path: Path, timeout: float = DEFAULT_INPUT_TIMEOUT_S) -> av.container.InputContainer:
+    """A regular file by name; '-' (stdin), a FIFO or a device through a TimedInput (read once,
+    as it comes; nothing for `timeout` seconds is an error)."""
+    stream = is_stream(path)
+    name = display_name(path)
+    if not stream and not path.exists():
         raise ThcError(f"{path}: no such file")
     if path.is_dir():
         raise ThcError(f"{path} is a directory, not a video file")
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = av.open(TimedInput(path, timeout) if stream else str(path), metadata_errors="ignore")
     except av.error.InvalidDataError as exc:
-        raise ThcError(f"{path} is not a media file") from exc
+        raise ThcError(f"{name} is not a media file") from exc
     except OSError as exc:
-        raise ThcError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise ThcError(f"cannot read {name}: {exc.strerror or exc}") from exc
     except av.error.ExitError:
         raise KeyboardInterrupt from None  # FFmpeg gave up because of a Ctrl-C
     except av.error.FFmpegError as exc:
-        raise ThcError(f"{path} is not a media file ({exc})") from exc
+        raise ThcError(f"{name} is not a media file ({exc})") from exc
     if container.format.name in _TEXT_FORMATS:
         container.close()
-        raise ThcError(f"{path} is not a media file")
+        raise ThcError(f"{name} is not a media file")
     return container
+
+
+class _Demux:
+    """One pass over a container that cannot be read twice (a pipe): the decoded frames of its
+    video and, once asked for, its audio, each stream's packets waiting in a queue of their own
+    while the other is read (bounded by the container's interleaving)."""
+
+    def __init__(self, container: av.container.InputContainer, name: str) -> None:
+        self._container, self._name = container, name
+        self._queues: dict[int, deque] = {}
+        self._packets: Iterator[av.Packet] | None = None
+
+    def frames(self, stream) -> Iterator[av.VideoFrame | av.AudioFrame]:
+        """stream's decoded frames; every stream wanted must be asked for before the first is read."""
+        if self._packets is not None and stream.index not in self._queues:
+            raise RuntimeError("a stream asked for after demuxing began")
+        return self._frames(stream, self._queues.setdefault(stream.index, deque()))
+
+    def _frames(self, stream, queue: deque) -> Iterator[av.VideoFrame | av.AudioFrame]:
+        try:
+            while True:
+                if not queue and not self._pull():
+                    return
+                while queue:
+                    yield from queue.popleft().decode()
+        except av.error.ExitError:
+            raise KeyboardInterrupt from None  # FFmpeg gave up because of a Ctrl-C
+        except av.error.FFmpegError as exc:
+            raise ThcError(f"{self._name}: cannot decode {stream.type} ({exc})") from exc
+
+    def _pull(self) -> bool:
+        """Demux one more packet of a wanted stream into its queue; False at the end."""
+        if self._packets is None:
+            wanted = [s for s in self._container.streams if s.index in self._queues]
+            self._packets = self._container.demux(*wanted)
+        for packet in self._packets:
+            queue = self._queues.get(packet.stream.index)
+            if queue is not None:
+                queue.append(packet)
+                return True
+        return False
 
 
 def _stream_fps(stream: av.video.stream.VideoStream) -> Fraction:
@@ -103,17 +155,24 @@ def _stream_duration(container: av.container.InputContainer, stream) -> tuple[fl
 
 
 class VideoReader:
-    """Opens ``path`` at construction; use as a context manager; iterate once for RGB frames."""
+    """Opens ``path`` at construction; use as a context manager; iterate once for RGB frames.
 
-    def __init__(self, path: Path | str) -> None:
+    ``path`` may be '-' (stdin), a FIFO or a device: then it is read once, as it comes (its
+    audio, if wanted, through ``audio()`` from the same pass) and `timeout` seconds without data
+    are an error; its frame count is unknown (0) until the end."""
+
+    def __init__(self, path: Path | str, timeout: float = DEFAULT_INPUT_TIMEOUT_S) -> None:
         self.path = Path(path)
-        self._container = _open_input(self.path)
+        self._container = _open_input(self.path, timeout)
+        self._demux = _Demux(self._container, display_name(self.path)) if is_stream(self.path) else None
         try:
             if not self._container.streams.video:
-                raise ThcError(f"{self.path} has no video stream (audio only?)")
+                raise ThcError(f"{display_name(self.path)} has no video stream (audio only?)")
             self._stream = self._container.streams.video[0]
             self._stream.thread_type = "AUTO"
             self.info, self._pad_to = self._read_info()
+            if self._demux is not None:
+                self._video_frames = self._demux.frames(self._stream)
         except BaseException:
             self._container.close()
             raise
@@ -153,7 +212,19 @@ class VideoReader:
         self._iterated = True
         return self._constant_rate_frames()
 
+    def audio(self, bitrate: int) -> tuple[AudioConfig, Iterator[AudioPacketData]] | None:
+        """The input's first audio track as lazy Opus packets (encode_audio), or None if it has none."""
+        if self._demux is None:
+            return encode_audio(self.path, bitrate)
+        if not self._container.streams.audio:
+            return None
+        encoder = _opus_encoder(bitrate)
+        return _audio_config(encoder), _opus_packets(self._demux.frames(self._container.streams.audio[0]), encoder)
+
     def _decoded(self) -> Iterator[av.VideoFrame]:
+        if self._demux is not None:
+            yield from self._video_frames
+            return
         try:
             yield from self._container.decode(self._stream)
         except av.error.ExitError:
@@ -223,7 +294,19 @@ def _packet_data(packets) -> Iterator[AudioPacketData]:
         yield AudioPacketData(pts=packet.pts, duration=packet.duration, data=bytes(packet))
 
 
-def _opus_packets(path: Path, encoder: av.AudioCodecContext) -> Iterator[AudioPacketData]:
+def _decoded_audio(path: Path) -> Iterator[av.AudioFrame]:
+    with _open_input(path) as container:
+        stream = container.streams.audio[0]
+        stream.thread_type = "AUTO"
+        try:
+            yield from container.decode(stream)
+        except av.error.ExitError:
+            raise KeyboardInterrupt from None  # FFmpeg gave up because of a Ctrl-C
+        except av.error.FFmpegError as exc:
+            raise ThcError(f"{path}: cannot decode audio ({exc})") from exc
+
+
+def _opus_packets(frames: Iterator[av.AudioFrame], encoder: av.AudioCodecContext) -> Iterator[AudioPacketData]:
     resampler = av.AudioResampler(format="flt", layout="mono", rate=OPUS_SAMPLE_RATE, frame_size=encoder.frame_size)
     samples = 0
 
@@ -235,18 +318,20 @@ def _opus_packets(path: Path, encoder: av.AudioCodecContext) -> Iterator[AudioPa
             samples += frame.samples
             yield from _packet_data(encoder.encode(frame))
 
-    with _open_input(path) as container:
-        stream = container.streams.audio[0]
-        stream.thread_type = "AUTO"
-        try:
-            for frame in container.decode(stream):
-                yield from encode(resampler.resample(frame))
-        except av.error.ExitError:
-            raise KeyboardInterrupt from None  # FFmpeg gave up because of a Ctrl-C
-        except av.error.FFmpegError as exc:
-            raise ThcError(f"{path}: cannot decode audio ({exc})") from exc
+    for frame in frames:
+        yield from encode(resampler.resample(frame))
     yield from encode(resampler.resample(None))
     yield from _packet_data(encoder.encode(None))
+
+
+def _audio_config(encoder: av.AudioCodecContext) -> AudioConfig:
+    return AudioConfig(
+        codec="opus",
+        sample_rate=OPUS_SAMPLE_RATE,
+        channels=OPUS_CHANNELS,
+        time_base=Fraction(1, OPUS_SAMPLE_RATE),
+        extradata=bytes(encoder.extradata or b""),
+    )
 
 
 def encode_audio(path: Path | str, bitrate: int = 16000) -> tuple[AudioConfig, Iterator[AudioPacketData]] | None:
@@ -256,14 +341,7 @@ def encode_audio(path: Path | str, bitrate: int = 16000) -> tuple[AudioConfig, I
         if not container.streams.audio:
             return None
     encoder = _opus_encoder(bitrate)
-    config = AudioConfig(
-        codec="opus",
-        sample_rate=OPUS_SAMPLE_RATE,
-        channels=OPUS_CHANNELS,
-        time_base=Fraction(1, OPUS_SAMPLE_RATE),
-        extradata=bytes(encoder.extradata or b""),
-    )
-    return config, _opus_packets(path, encoder)
+    return _audio_config(encoder), _opus_packets(_decoded_audio(path), encoder)
 
 
 # --------------------------------------------------------------------------- writing
@@ -332,6 +410,24 @@ class _AudioTranscoder:
         return out
 
 
+def output_format(name: str, suffix: str, fmt: str | None, stream: bool) -> str:
+    """The muxer for an output: --format fmt, else the suffix's; a stream (stdout, a FIFO) must be one
+    that is written front to back (not MP4/MOV, which write their index at the start, at the end)."""
+    if fmt is None:
+        if suffix.lower() not in _WRITER_FORMATS:
+            if stream:
+                raise ThcError(f"{name}: give the container with --format ({', '.join(OUTPUT_FORMATS)})")
+            raise ThcError(f"{name}: name the output {' or '.join(OUTPUT_SUFFIXES)} (or give --format)")
+        muxer = _WRITER_FORMATS[suffix.lower()]
+    elif fmt.lower() in OUTPUT_FORMATS:
+        muxer = OUTPUT_FORMATS[fmt.lower()]
+    else:
+        raise ThcError(f"--format {fmt}: choose one of {', '.join(OUTPUT_FORMATS)}")
+    if stream and muxer in _SEEKING_FORMATS:
+        raise ThcError(f"{name}: {muxer} cannot be written to a pipe (it needs to seek back); use --format nut, mkv or y4m")
+    return muxer
+
+
 class VideoWriter:
     """Video (+ AAC audio) file writer; use as a context manager, which flushes on exit.
 
@@ -339,52 +435,65 @@ class VideoWriter:
     - .mp4/.m4v/.mov: H.264 yuv420p at ``crf``, which browsers and QuickTime play. 4:2:0 needs
       even sizes: an odd width or height is padded by one pixel (the last column or row
       repeated), so such a file is one pixel wider or taller than asked (``coded_size``).
-    - .mkv: FFV1 in RGB, lossless and exactly ``width`` x ``height`` (for measuring).
+    - .mkv (matroska) and nut: FFV1 in RGB, lossless and exactly ``width`` x ``height``.
+    - .y4m: raw 4:4:4 YUV at the exact size, no audio (y4m has none).
+    ``path`` may be a file object (stdout, a FIFO) written front to back: then ``fmt`` names the
+    container (output_format), frames go out as they are written (flush_packets), never MP4.
     """
 
     def __init__(
         self,
-        path: Path | str,
+        path: Path | str | BinaryIO,
         width: int,
         height: int,
         fps: Fraction,
         audio: AudioConfig | None = None,
         crf: int = 18,
         audio_bitrate: int = 64000,
+        fmt: str | None = None,
     ) -> None:
         if width <= 0 or height <= 0:
             raise ValueError(f"bad frame size {width}x{height}")
         fps = Fraction(fps)
         if fps <= 0:
             raise ValueError(f"bad frame rate {fps}")
-        self.path = Path(path)
+        stream = not isinstance(path, (str, Path))
+        self.path = Path(getattr(path, "name", "-")) if stream else Path(path)
         self.width, self.height, self.fps = width, height, fps
-        self.lossless = self.path.suffix.lower() in LOSSLESS_SUFFIXES
+        self.format = output_format(str(self.path), self.path.suffix, fmt, stream)
+        self.lossless = self.format in (*_FFV1_FORMATS, "yuv4mpegpipe")
         # H.264 4:2:0 needs even sizes: odd ones are padded (see the class doc)
         self.coded_size = (width, height) if self.lossless else (width + width % 2, height + height % 2)
         self._frames = 0
         self._closed = False
-        fmt = _WRITER_FORMATS.get(self.path.suffix.lower(), "mp4")
-        options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
+        options = {"movflags": "+faststart"} if self.format in _SEEKING_FORMATS else {}
+        if stream:
+            options["flush_packets"] = "1"  # each frame to the reader as soon as it is muxed
         try:
-            self._container = av.open(str(self.path), "w", format=fmt, options=options)
+            self._container = av.open(path if stream else str(self.path), "w", format=self.format, options=options)
         except OSError as exc:
             raise ThcError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         try:
             self._video = self._add_video(crf)
-            self._audio = self._add_audio(audio, audio_bitrate) if audio is not None else None
+            self.has_audio = audio is not None and self.format != "yuv4mpegpipe"
+            self._audio = self._add_audio(audio, audio_bitrate) if self.has_audio else None
         except BaseException:
             self._container.close()
             raise
 
     def _add_video(self, crf: int) -> av.video.stream.VideoStream:
-        stream = self._container.add_stream("ffv1" if self.lossless else "libx264", rate=self.fps)
+        codec, pix_fmt = "libx264", "yuv420p"
+        if self.format in _FFV1_FORMATS:
+            codec, pix_fmt = "ffv1", "bgr0"
+        elif self.format == "yuv4mpegpipe":
+            codec, pix_fmt = "rawvideo", "yuv444p"
+        stream = self._container.add_stream(codec, rate=self.fps)
         stream.width, stream.height = self.coded_size
-        stream.pix_fmt = "bgr0" if self.lossless else "yuv420p"
+        stream.pix_fmt = pix_fmt
         stream.time_base = 1 / self.fps
         stream.codec_context.time_base = 1 / self.fps
         stream.thread_type = "AUTO"
-        if not self.lossless:
+        if codec == "libx264":
             stream.options = {"crf": str(crf)}
         return stream
 

@@ -27,6 +27,7 @@ import torch
 from thcodec.errors import ThcError
 from thcodec.format import container as C
 from thcodec.format import keypoint_bits as kpq
+from thcodec.media.streams import display_name
 from thcodec.media.video_io import AudioConfig, AudioPacketData, VideoWriter
 from thcodec.models.keypoints import Keypoints
 from thcodec.models.weights import LoadedModel
@@ -458,7 +459,7 @@ def decode_stream(
 
 def decode_file(
     src: Path,
-    out: Path,
+    out: Path | BinaryIO,
     loaded: LoadedModel,
     on_start: Callable[[int], None] | None = None,
     on_frames: Callable[[int], None] | None = None,
@@ -469,15 +470,18 @@ def decode_file(
     strict: bool = False,
     losses: Losses | None = None,
     crf: int = 18,
+    fmt: str | None = None,
+    source: BinaryIO | None = None,
 ) -> int:
-    """Decode src (.thc) into the video file `out` (its suffix picks the container; crf: H.264's
-    rate factor for .mp4/.mov); -> frames written.
-    strict: refuse a damaged stream; else conceal, counting what was lost in `losses`."""
+    """Decode src (.thc; `source`: read it from this file object instead, e.g. a pipe) into the video
+    `out`, a path or a file object written front to back (its container: `fmt`, else the suffix;
+    crf: H.264's rate factor for .mp4/.mov); -> frames written. Frames are written as their
+    chunks arrive. strict: refuse a damaged stream; else conceal, counting what was lost in `losses`."""
     losses = losses if losses is not None else Losses()
     writer: VideoWriter | None = None
     frames = 0
     try:
-        f = open(src, "rb")
+        f = source if source is not None else open(src, "rb")
     except OSError as e:
         raise ThcError(f"cannot read {src}: {e.strerror or e}") from None
     try:
@@ -486,13 +490,14 @@ def decode_file(
                 if isinstance(event, Start):
                     if on_start:
                         on_start(event.header.frame_count)
-                    writer = VideoWriter(out, *event.size, event.fps, event.audio if with_audio else None, crf=crf)
+                    audio = event.audio if with_audio else None
+                    writer = VideoWriter(out, *event.size, event.fps, audio, crf=crf, fmt=fmt)
                 elif isinstance(event, Frame):
                     writer.write_frame(event.rgb)
                     frames += 1
                     if on_frames:
                         on_frames(1)
-                elif with_audio:
+                elif writer.has_audio:
                     try:
                         writer.write_audio(event)
                     except OSError:
@@ -503,7 +508,7 @@ def decode_file(
                             continue
                         raise ThcError(f"damaged file: audio packet at {event.pts} cannot be decoded ({e})") from None
         if frames == 0:
-            raise ThcError(f"{src}: stream holds no frames")
+            raise ThcError(f"{display_name(src)}: stream holds no frames")
         writer.close()
         writer = None
     finally:

@@ -25,7 +25,8 @@ from thcodec.errors import ThcError
 from thcodec.face.region import FaceFinder, Region, choose_region
 from thcodec.format import container as C
 from thcodec.media.frames import jpeg_encode
-from thcodec.media.video_io import VideoReader, encode_audio
+from thcodec.media.streams import DEFAULT_INPUT_TIMEOUT_S, display_name
+from thcodec.media.video_io import VideoReader
 from thcodec.models.weights import LoadedModel
 from thcodec.options import MODEL_SIZE, EncodeOptions
 from thcodec.receiver.segment import PivotSegment
@@ -232,13 +233,15 @@ def encode(
     opts: EncodeOptions,
     on_frames: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    input_timeout: float = DEFAULT_INPUT_TIMEOUT_S,
 ) -> EncodeResult:
-    """Encode the video at src into the .thc stream `out`. on_start(frame estimate), on_frames(n)."""
+    """Encode the video at src ('-': stdin; a FIFO) into the .thc stream `out`, chunk by chunk as the
+    frames come. on_start(frame estimate), on_frames(n); input_timeout: seconds a pipe may stay silent."""
     result = EncodeResult()
     writer = C.ContainerWriter(out)
     if opts.mode == "hybrid" and loaded.fusion_sha256 is None:
         raise ThcError("--mode hybrid needs the fusion network's weights (weights/fusion.pt), which this thcodec lacks")
-    with VideoReader(src) as reader, torch.inference_mode():
+    with VideoReader(src, input_timeout) as reader, torch.inference_mode():
         info = reader.info
         if on_start:
             on_start(info.frame_count)
@@ -258,7 +261,7 @@ def encode(
             C.HYBRID_FORMAT if opts.mode == "hybrid" else C.KEYPOINT_FORMAT,
         )
         sender = Sender(writer, loaded, opts, info, result)
-        audio = encode_audio(src, opts.audio_bitrate) if (opts.audio and info.has_audio) else None
+        audio = reader.audio(opts.audio_bitrate) if (opts.audio and info.has_audio) else None
         if audio is not None:
             cfg, packets = audio
             if opts.max_kbps and opts.audio_bitrate / 1000 >= opts.max_kbps:
@@ -283,7 +286,7 @@ def encode(
             if on_frames:
                 on_frames(1)
         if last_index < 0:
-            raise ThcError(f"{src}: no picture could be decoded")
+            raise ThcError(f"{display_name(src)}: no picture could be decoded")
         sender.finish(last_index)
     result.frames = last_index + 1
     result.duration_s = float(result.frames / info.fps)

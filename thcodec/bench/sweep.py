@@ -97,6 +97,24 @@ def score(ref: Reference, coded: Coded, scoring: Scoring, fm: Q.FaceMetrics | No
     return out, face
 
 
+def point_of(ref: Reference, codec: Codec, setting: Setting, coded: Coded, scores: dict) -> Point:
+    """One run's Point: rate and speeds from what the codec returned (none where nothing is sent)."""
+    sent = coded.stream is not None
+    return Point(
+        clip=ref.name,
+        codec=codec.name,
+        setting=dict(setting.values),
+        frames=ref.count,
+        bytes=coded.bytes,
+        kbps=coded.bytes * 8 / ref.duration_s / 1000 if sent else None,
+        encode_fps=ref.count / max(coded.encode_s, 1e-9) if sent else None,
+        decode_fps=ref.count / max(coded.decode_s, 1e-9) if sent else None,
+        parts=dict(coded.parts),
+        extra=dict(coded.info),
+        **scores,
+    )
+
+
 def sweep(
     refs: Iterable[Reference],
     codecs: Sequence[Codec],
@@ -111,35 +129,21 @@ def sweep(
     """Every codec at every setting on every reference -> one Point each, in that order.
     Streams go to out_dir; fm: the face metrics to use (made here when scoring needs them)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    if scoring.faces and fm is None:
-        fm = Q.FaceMetrics()
+    fm = (fm or Q.FaceMetrics()) if scoring.faces else None
     points = []
     for ref in refs:
-        faces = fm.reference(ref.frames, scoring.aed_every) if scoring.faces and fm is not None else None
+        faces = fm.reference(ref.frames, scoring.aed_every) if fm is not None else None
         for codec in codecs:
             for setting in codec.settings(quick):
                 coded = codec.run(ref, setting, out_dir)
-                scores, face = score(ref, coded, scoring, fm if scoring.faces else None, faces)
-                sent = coded.stream is not None
-                point = Point(
-                    clip=ref.name,
-                    codec=codec.name,
-                    setting=dict(setting.values),
-                    frames=ref.count,
-                    bytes=coded.bytes,
-                    kbps=coded.bytes * 8 / ref.duration_s / 1000 if sent else None,
-                    encode_fps=ref.count / max(coded.encode_s, 1e-9) if sent else None,
-                    decode_fps=ref.count / max(coded.decode_s, 1e-9) if sent else None,
-                    parts=dict(coded.parts),
-                    extra=dict(coded.info),
-                    **scores,
-                )
+                scores, face = score(ref, coded, scoring, fm, faces)
+                point = point_of(ref, codec, setting, coded, scores)
                 if measure is not None:
                     point.extra.update(measure(ref, coded, face))
                 if log is not None:
                     log(point)
                 points.append(point)
-                del coded
+                del coded  # the decoded frames: one clip's worth at a time
     return points
 
 

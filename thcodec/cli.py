@@ -220,6 +220,22 @@ InputTimeout = Annotated[
 DEFAULT_INPUT_TIMEOUT = 60.0  # = media.streams.DEFAULT_INPUT_TIMEOUT_S (not imported: thc --help stays light)
 
 
+Workers = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Worker processes of the local Dask cluster started for this run (one task at a time each, one torch thread each). Ignored with --scheduler.",
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        metavar="ADDRESS",
+        help="Run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786) instead of a local one; its workers need thcodec installed and the same paths (a shared file system).",
+    ),
+]
+
+
 # encode's options, one alias each: their help stays in one place and the command's signature short.
 EncodeInterp = Annotated[
     int,
@@ -707,11 +723,20 @@ def bench(
             help="Measure only this setting, as points.csv's setting column names it, e.g. 'pivot_quality=50,interp=2,motion=landmarks,xy_step=4,jac_step=8' (repeat for more)."
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Measure on a local Dask cluster of this many worker processes (needs the cluster extra: Dask distributed), one (clip, codec, setting) point per task, one torch thread each. 0: in this process, one point after another.",
+        ),
+    ] = 0,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
     q: QuietOld = False,
 ) -> None:
-    """Measure thcodec against x264, x265, vvenc, SVT-AV1 and a frozen frame (condition th256)."""
-    from thcodec.bench.run import BenchOptions, parse_codecs, run_bench, val_clips
+    """Measure thcodec against x264, x265, vvenc, SVT-AV1 and a frozen frame (condition th256). Points
+    that fail are listed at the end (exit 1); the report holds the others."""
+    from thcodec.bench.run import BenchOptions, parse_codecs, val_clips
 
     quiet = _alias("-q", "--quiet", q, quiet, False)
 
@@ -731,10 +756,23 @@ def bench(
             only=tuple(only or ()),
         )
         with _bench_progress(quiet) as progress:
-            result = run_bench(paths, out, opts, progress)
+            result = _bench_run(paths, out, opts, progress, workers, scheduler)
         err.print(f"wrote {result.csv}, {result.report} and {len(result.plots)} plot(s) under {out}", highlight=False)
+        _report_failures([tuple(f.split(": ", 1)) for f in result.failures], len(result.rows) + len(result.failures))
 
     _run(work)
+
+
+def _bench_run(paths: list[Path], out: Path, opts, progress, workers: int, scheduler: str | None):
+    """thc bench in this process, or on a Dask cluster (--workers N, --scheduler ADDRESS)."""
+    from thcodec.bench.run import run_bench, run_bench_cluster
+
+    if not workers and not scheduler:
+        return run_bench(paths, out, opts, progress)
+    from thcodec.cluster import dask_client
+
+    with dask_client(workers or 1, scheduler) as client:
+        return run_bench_cluster(paths, out, opts, client, progress)
 
 
 @contextmanager
@@ -767,6 +805,81 @@ def _bench_progress(quiet: bool):
     columns = (TextColumn("{task.description:<40.40}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as bar:
         yield Bar(bar)
+
+
+class BatchCommand(str, Enum):
+    encode = "encode"
+    decode = "decode"
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def batch(
+    ctx: typer.Context,
+    command: Annotated[
+        BatchCommand, typer.Argument(help="encode: every video in IN_DIR to OUT_DIR/NAME.thc; decode: every .thc to NAME.mp4.")
+    ],
+    in_dir: Annotated[Path, typer.Argument(help="Folder of inputs.")],
+    out_dir: Annotated[Path, typer.Argument(help="Folder for the outputs (made if missing).")],
+    workers: Workers = 2,
+    scheduler: Scheduler = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Redo outputs that exist (default: skip them).")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """A folder through thc encode or decode on Dask distributed (needs the cluster extra: Dask distributed), one
+    task per file: keeps going past failures, lists them at the end (exit 1 if any), skips
+    outputs that exist unless --force. Options after the folders go to every thc encode/decode
+    (thc batch encode in/ out/ --workers 4 -- --single-pivot)."""
+
+    def work():
+        from thcodec.cluster import batch_plan, batch_tasks, dask_client, run_tasks, thc_task
+
+        todo, skipped = batch_plan(command.value, in_dir, out_dir, force)
+        for dst in skipped:
+            err.print(f"skipping {dst}: it exists (--force to redo)", highlight=False)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        labels = [str(src) for src, _ in todo]
+        with dask_client(workers, scheduler) as client, _task_progress(len(todo), quiet) as done:
+            res = run_tasks(client, thc_task, batch_tasks(command.value, todo, force, ctx.args), labels, done)
+        _report_failures(res.failures, len(todo))
+
+    _run(work)
+
+
+@contextmanager
+def _task_progress(total: int, quiet: bool):
+    """on_done(label, error) for cluster tasks: a bar over the whole batch on a terminal, else one
+    line per finished task (a log of a long batch shows where it is)."""
+    count = iter(range(1, total + 1))
+
+    def line(label: str, error: str | None) -> None:
+        if not quiet:
+            err.print(
+                f"[{next(count)}/{total}] {'FAILED ' if error else ''}{label}{': ' + error if error else ''}", highlight=False
+            )
+
+    if quiet or not err.is_terminal:
+        yield line
+        return
+    columns = (TextColumn("{task.description:<40.40}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("batch", total=total)
+
+        def step(label: str, error: str | None) -> None:
+            bar.update(task, advance=1, description=Path(label).name)
+            if error:
+                bar.console.print(f"FAILED {label}: {error}", highlight=False)
+
+        yield step
+
+
+def _report_failures(failures: list[tuple[str, str]], total: int) -> None:
+    """The failed tasks at the end, exit 1 if any."""
+    if not failures:
+        return
+    err.print(f"FAILED ({len(failures)} of {total}):", highlight=False)
+    for label, error in failures:
+        err.print(f"  {label}: {error}", highlight=False)
+    raise typer.Exit(1)
 
 
 def _terminated(signum, frame) -> None:

@@ -10,8 +10,10 @@ Output folder:
 
 from __future__ import annotations
 
+import pickle
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from thcodec.bench import quality as Q
@@ -48,6 +50,7 @@ class BenchResult:
     csv: Path | None = None
     report: Path | None = None
     plots: list[Path] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # points (or clips) that failed, with why
 
 
 class Progress:
@@ -180,10 +183,97 @@ def run_bench(clips: list[Path], out: Path, opts: BenchOptions, progress: Progre
                     result.rows.append(measure(ref, faces, fm, codec, setting, streams))
                 except ThcError as e:
                     warn(f"{name}: {cname} {setting.label} failed: {e}")
+                    result.failures.append(f"{name}: {cname} {setting.label}: {e}")
                 progress.done()
                 write_csv(result.rows, result.csv)  # partial results survive an interruption
     if not result.rows:
         raise ThcError("no point was measured: " + "; ".join(result.warnings[-3:]))
+    write_report(result, out, make_codecs(tuple(dict.fromkeys(r.codec for r in result.rows))), opts)
+    return result
+
+
+# --------------------------------------------------------------------------- on a Dask cluster
+# The unit of work is one (clip, codec, setting) point. Each clip's reference and its faces are
+# made once (a task per clip, pickled beside refs/<clip>.mkv); every point's task reads them back,
+# once per worker process, and measures as the serial run does. thcodec.cluster starts the cluster.
+
+
+def prepare_clip(clip: Path, name: str, out: Path, frames: int, aed_every: int) -> tuple[list[str], int]:
+    """Task: the clip's reference and faces to out/refs/<name>.pkl -> (warnings, frames with a face)."""
+    ref = make_reference(clip, out / "refs", name, Condition(frames=frames))
+    faces = _face_metrics().reference(ref.frames, aed_every)
+    with open(out / "refs" / f"{name}.pkl", "wb") as f:
+        pickle.dump((ref, faces), f, protocol=pickle.HIGHEST_PROTOCOL)
+    return ref.warnings, faces.faces
+
+
+@lru_cache(maxsize=1)
+def _face_metrics() -> Q.FaceMetrics:
+    return Q.FaceMetrics()
+
+
+@lru_cache(maxsize=2)
+def _prepared(path: Path) -> tuple[Reference, Q.ReferenceFaces]:
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+@lru_cache(maxsize=4)
+def _codec(name: str, weights: Path | None) -> Codec:
+    return make_codecs((name,), weights)[name]
+
+
+def measure_point(name: str, codec_name: str, setting: Setting, out: Path, weights: Path | None) -> Row:
+    """Task: one point, as run_bench measures it."""
+    import torch
+
+    torch.set_num_threads(1)  # one task a worker; the workers share the cores
+    ref, faces = _prepared(out / "refs" / f"{name}.pkl")
+    streams = out / "streams" / name
+    streams.mkdir(parents=True, exist_ok=True)
+    return measure(ref, faces, _face_metrics(), _codec(codec_name, weights), setting, streams)
+
+
+def run_bench_cluster(clips: list[Path], out: Path, opts: BenchOptions, client, progress: Progress | None = None) -> BenchResult:
+    """run_bench with every clip's reference and every point a task on the Dask client's cluster
+    (thcodec.cluster.dask_client); failures are listed in result.failures, not raised."""
+    from thcodec.cluster import run_tasks
+
+    progress = progress or Progress()
+    codecs = make_codecs(opts.codecs, opts.weights)
+    plan = {n: c.settings(opts.quick) for n, c in codecs.items()} if not opts.only else _only(codecs, opts.only)
+    names = clip_names(clips)
+    result = BenchResult(csv=out / "points.csv")
+    out.mkdir(parents=True, exist_ok=True)
+    if opts.resume and result.csv.exists():
+        result.rows = read_csv(result.csv)
+    done = {(r.clip, r.codec, r.setting) for r in result.rows}
+    points = [(n, c, s, out, opts.weights) for n in names for c in plan for s in plan[c] if (n, c, s.label) not in done]
+    progress.start(len(clips) + len(points))
+
+    def finished(label: str, error: str | None) -> None:
+        if error:
+            result.failures.append(f"{label}: {error}")
+            progress.warn(f"{label} failed: {error}")
+        progress.done()
+
+    prepared = run_tasks(
+        client, prepare_clip, [(c, n, out, opts.frames, opts.aed_every) for c, n in zip(clips, names)], names, finished
+    )
+    ready = {names[i] for i in prepared.results}
+    for i, (warnings, seen) in prepared.results.items():
+        result.warnings += warnings + (
+            [f"{names[i]}: no face in any reference frame, AKD and AED are not measured"] if not seen else []
+        )
+    for _ in [p for p in points if p[0] not in ready]:  # a failed clip's points are not run
+        progress.done()
+    points = [p for p in points if p[0] in ready]
+    labels = [f"{n}: {c} {s.label}" for n, c, s, _, _ in points]
+    measured = run_tasks(client, measure_point, points, labels, finished)
+    result.rows += [measured.results[i] for i in sorted(measured.results)]
+    write_csv(result.rows, result.csv)
+    if not result.rows:
+        raise ThcError("no point was measured: " + "; ".join(result.failures[-3:]))
     write_report(result, out, make_codecs(tuple(dict.fromkeys(r.codec for r in result.rows))), opts)
     return result
 

@@ -180,6 +180,35 @@ def test_damaged_audio_is_skipped(stream, loaded):
     assert len(frames) == FRAMES and losses.audio == 1 and losses.keypoint_blocks == 0
 
 
+def test_dropped_audio_is_counted(stream, loaded, tmp_path):
+    """A dropped AUDI leaves a gap in the audio timing: counted by the receiver and by thc stats,
+    and the decoded audio keeps its length (silence for the gap)."""
+    from thcodec.stats import stream_stats
+
+    audi = spans_of(stream, "AUDI")
+    assert len(audi) >= 3
+    bad = without(stream, audi[1])
+    frames, losses = decode(bad, loaded)
+    assert len(frames) == FRAMES and losses.audio == 1 and "1 audio chunks lost" in losses.summary()
+    frames, losses = decode(flipped(stream, audi[1][0] + 20), loaded)
+    assert losses.audio == 1  # damaged and reported by the reader: not counted twice with its gap
+    (tmp_path / "gap.thc").write_bytes(bad)
+    assert stream_stats(tmp_path / "gap.thc").losses.audio_gaps == 1
+    assert stream_stats(tmp_path / "gap.thc").warnings == ["damaged file: 1 gaps in the audio (AUDI chunks lost)"]
+
+
+def test_lost_only_pivot_still_gives_every_frame(stream, loaded):
+    """The stream's only pivot dropped: grey frames, the right count; damaged: its picture as it
+    came (the sender's pivots have restart markers, so the damage stays in a strip)."""
+    pivot = spans_of(stream, "PIVT")[0]
+    frames, losses = decode(without(stream, pivot), loaded)
+    assert [f.index for f in frames] == list(range(FRAMES)) and losses.pivots == 1
+    assert all((f.rgb == 128).all() for f in frames)
+    frames, losses = decode(flipped(stream, pivot[0] + pivot[1] // 2), loaded)
+    assert [f.index for f in frames] == list(range(FRAMES)) and losses.pivots == 1 and losses.chunks == 1
+    assert not (frames[0].rgb == 128).all()
+
+
 def test_every_simulated_loss_decodes_with_the_right_count(stream, loaded):
     """(The stream's only pivot is spared: without any picture there is nothing to show.)"""
     rng = np.random.default_rng(2)

@@ -59,6 +59,14 @@ def test_jpeg_encode_decode_size_and_quality():
     assert len(jpeg_encode(frame, 20)) < len(data)
 
 
+def test_jpeg_restart_markers_keep_the_pixels_and_confine_damage():
+    frame = random_frames((64, 96, 3), seed=3)
+    plain, marked = jpeg_encode(frame, 80), jpeg_encode(frame, 80, restart=True)
+    assert b"\xff\xdd" in marked and b"\xff\xdd" not in plain  # DRI: a restart interval
+    assert len(plain) < len(marked) < len(plain) * 1.1
+    assert np.array_equal(jpeg_decode(plain, 96, 64), jpeg_decode(marked, 96, 64))
+
+
 def test_jpeg_decode_refuses_wrong_size():
     data = jpeg_encode(random_frames((48, 64, 3)), 80)
     with pytest.raises(ThcError, match=r"pivot image is 64x48, expected 48x64"):

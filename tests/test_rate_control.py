@@ -20,7 +20,7 @@ FRAME = face_frame(0, 256, 256)
 def test_uncapped_sends_the_asked_quality():
     rate = RateController(EncodeOptions(), FPS, 100)
     assert not rate.capped
-    assert rate.pivot_jpeg(0, FRAME, C.SwitchReason.START) == jpeg_encode(FRAME, 50)
+    assert rate.pivot_jpeg(0, FRAME, C.SwitchReason.START) == jpeg_encode(FRAME, 50, restart=True)
     assert rate.overrun() is None
 
 
@@ -38,8 +38,8 @@ def test_prior_rate_counts_audio_and_measures_key_points():
 
 
 def test_cap_lowers_quality_then_refuses_and_keeps_room_for_a_cut():
-    best = len(jpeg_encode(FRAME, 50))
-    worst = len(jpeg_encode(FRAME, MIN_PIVOT_QUALITY))
+    best = len(jpeg_encode(FRAME, 50, restart=True))  # the sender's pivots carry restart markers
+    worst = len(jpeg_encode(FRAME, MIN_PIVOT_QUALITY, restart=True))
     # room for the best picture
     roomy = RateController(EncodeOptions(max_kbps=40), FPS, 0)
     assert len(roomy.pivot_jpeg(0, FRAME, C.SwitchReason.SCENE_CUT)) == best

@@ -96,13 +96,19 @@ def test_missing_and_damaged_files(tmp_path):
     known_stream(path)
     data = path.read_bytes()
     (tmp_path / "cut.thc").write_bytes(data[:-5])
-    with pytest.raises(ThcError, match="truncated"):
-        stream_stats(tmp_path / "cut.thc")
+    cut = stream_stats(tmp_path / "cut.thc")  # read as the decoder reads it: the losses reported
+    assert cut.losses.truncated and cut.losses.regions == 1 and "truncated" in cut.warnings[0]
+    assert cut.bytes_total == len(data) - 5
     flipped = bytearray(data)
     flipped[200] ^= 0x40
     (tmp_path / "flip.thc").write_bytes(bytes(flipped))
-    with pytest.raises(ThcError, match="CRC mismatch"):
-        stream_stats(tmp_path / "flip.thc")
+    flip = stream_stats(tmp_path / "flip.thc")
+    assert flip.losses.crc_failures == 1 and sum(flip.losses.by_type.values()) == 1
+    assert flip.warnings[0].startswith("damaged file: 1 damaged regions skipped") and flip.bytes_total == len(data)
+    assert not stream_stats(path).losses and stream_stats(path).as_dict()["losses"]["regions"] == 0
+    (tmp_path / "head.thc").write_bytes(data[:30])
+    with pytest.raises(ThcError, match="stream header"):
+        stream_stats(tmp_path / "head.thc")  # without HEAD nothing can be said
 
 
 @pytest.fixture(scope="module")

@@ -61,6 +61,53 @@ class FrameBytes:
 
 
 @dataclass
+class ChunkLosses:
+    """What the chunks show of damage (thc stats reads a damaged file as the decoder does, with
+    the tolerant reader): regions skipped, by kind and by the lost chunk's type ("?" when its
+    header was damaged too), gaps in the audio timing (a lost AUDI: this sender's audio has no
+    gaps of its own), a missing END."""
+
+    regions: int = 0
+    bytes: int = 0
+    crc_failures: int = 0  # "damaged": a bad type, length or CRC
+    invalid: int = 0  # the CRC passed, the payload failed its checks
+    by_type: dict[str, int] = field(default_factory=dict)
+    audio_gaps: int = 0
+    truncated: bool = False
+    end_missing: bool = False
+
+    def add(self, d: C.Damage) -> None:
+        if d.kind == "no-end":
+            self.end_missing = True
+            return
+        self.regions += 1
+        self.bytes += d.nbytes
+        self.crc_failures += d.kind == "damaged"
+        self.invalid += d.kind == "invalid"
+        self.truncated |= d.kind == "truncated"
+        self.end_missing |= d.kind == "truncated"
+        key = d.chunk_type or "?"
+        self.by_type[key] = self.by_type.get(key, 0) + 1
+
+    def __bool__(self) -> bool:
+        return bool(self.regions or self.audio_gaps or self.end_missing)
+
+    def summary(self) -> str:
+        parts = []
+        if self.regions:
+            types = ", ".join(f"{t.strip()} {n}" for t, n in sorted(self.by_type.items()))
+            parts.append(f"{self.regions} damaged regions skipped ({self.bytes} bytes; {types})")
+            parts.append(f"{self.crc_failures} CRC/header failures, {self.invalid} invalid payloads")
+        if self.audio_gaps:
+            parts.append(f"{self.audio_gaps} gaps in the audio (AUDI chunks lost)")
+        if self.truncated:
+            parts.append("file truncated")
+        elif self.end_missing:
+            parts.append("END chunk missing")
+        return "damaged file: " + "; ".join(parts)
+
+
+@dataclass
 class StreamStats:
     file: str
     width: int
@@ -94,6 +141,7 @@ class StreamStats:
     psnr_y_per_frame: list[float] | None = None  # capped at 100 dB
     psnr_rgb_per_frame: list[float] | None = None
     warnings: list[str] = field(default_factory=list)
+    losses: ChunkLosses = field(default_factory=ChunkLosses)
     schema_version: int = SCHEMA_VERSION
 
     def as_dict(self, frames: bool = False) -> dict:
@@ -142,36 +190,50 @@ class _Tally:
         return [self.per_frame.get(i, FrameBytes(i)) for i in range(max(count, max(self.per_frame, default=-1) + 1))]
 
 
-def stream_stats(path: Path) -> StreamStats:
-    """Reads the chunks only (no model): sizes, rate, byte split, pivots, per-frame sizes."""
-    tally = _Tally()
+def _read(f, tally: _Tally, losses: ChunkLosses) -> tuple[C.StreamHeader, list[PivotInfo], int, list[tuple[float, int]]]:
+    """The chunks streamed past once: -> (HEAD, pivots, frames, (seconds, bytes on disk) per chunk).
+    Damage is skipped and counted in losses; its bytes are charged to the container."""
     header: C.StreamHeader | None = None
     pivots: list[PivotInfo] = []
-    reason = "start"
-    frames = 0
-    events: list[tuple[float, int]] = []  # (seconds, bytes on disk) per chunk: the chunks themselves are not kept
-    fps = Fraction(1)
+    reason, frames, fps = "start", 0, Fraction(1)
+    events: list[tuple[float, int]] = []  # the chunks themselves are not kept
     audio_tb: Fraction | None = None
+    audio_end: int | None = None
+    for chunk, nbytes in C.read_chunks(f, losses.add):
+        tally.add(chunk, nbytes)
+        if isinstance(chunk, C.StreamHeader):  # always first: the times below need its rate
+            header = chunk
+            fps = Fraction(header.fps_num, header.fps_den)
+        end_s = float(chunk.frame_count / fps) if isinstance(chunk, C.End) else 0.0
+        events.append((chunk_time(chunk, fps, audio_tb, end_s), nbytes))
+        if isinstance(chunk, C.AudioHeader):
+            audio_tb = Fraction(chunk.time_base_num, chunk.time_base_den)
+        elif isinstance(chunk, C.AudioPackets):
+            losses.audio_gaps += audio_end is not None and chunk.pts > audio_end
+            audio_end = chunk.pts + sum(d for d, _ in chunk.packets)
+        elif isinstance(chunk, C.PivotSwitch):
+            reason = C.SwitchReason(chunk.reason).name.lower()
+        elif isinstance(chunk, C.Pivot):
+            pivots.append(PivotInfo(chunk.frame_index, reason, nbytes - C.CHUNK_OVERHEAD))
+        elif isinstance(chunk, C.End):
+            frames = chunk.frame_count
+    if losses.end_missing:  # no END: the frames key points came for
+        frames = max(tally.per_frame, default=-1) + 1
+    tally.split["container"] += losses.bytes
+    return header, pivots, frames, events
+
+
+def stream_stats(path: Path) -> StreamStats:
+    """Reads the chunks only (no model): sizes, rate, byte split, pivots, per-frame sizes. A
+    damaged file is read as the decoder reads it (damage skipped, counted in .losses, one warning)."""
+    tally, losses = _Tally(), ChunkLosses()
     try:
         f = open(path, "rb")
     except OSError as e:
         raise ThcError(f"cannot read {path}: {e.strerror or e}") from None
     with f:
-        for chunk, nbytes in C.read_chunks(f):
-            tally.add(chunk, nbytes)
-            if isinstance(chunk, C.StreamHeader):  # always first: the times below need its rate
-                header = chunk
-                fps = Fraction(header.fps_num, header.fps_den)
-            end_s = float(chunk.frame_count / fps) if isinstance(chunk, C.End) else 0.0
-            events.append((chunk_time(chunk, fps, audio_tb, end_s), nbytes))
-            if isinstance(chunk, C.AudioHeader):
-                audio_tb = Fraction(chunk.time_base_num, chunk.time_base_den)
-            elif isinstance(chunk, C.PivotSwitch):
-                reason = C.SwitchReason(chunk.reason).name.lower()
-            elif isinstance(chunk, C.Pivot):
-                pivots.append(PivotInfo(chunk.frame_index, reason, nbytes - C.CHUNK_OVERHEAD))
-            elif isinstance(chunk, C.End):
-                frames = chunk.frame_count
+        header, pivots, frames, events = _read(f, tally, losses)
+    fps = Fraction(header.fps_num, header.fps_den)
     split = tally.split
     total = sum(split.values())
     video = sum(split[c] for c in VIDEO_CATEGORIES)
@@ -209,6 +271,8 @@ def stream_stats(path: Path) -> StreamStats:
         worst_window_start_s=window_start,
         pivots=pivots,
         frame_bytes=tally.frames(frames),
+        warnings=[losses.summary()] if losses else [],
+        losses=losses,
     )
 
 

@@ -712,17 +712,21 @@ _RESYNC_CRC_BYTES = 64 << 20  # payload bytes CRC-checked in one scan (candidate
 class Damage:
     """A region of a stream the tolerant reader could not use.
 
-    kind: "damaged" (a chunk failed its CRC or its checks; the reader resynchronised after
-    it), "truncated" (the file ends inside a chunk) or "no-end" (it ends between chunks
-    without END). chunk_type: the lost chunk's type when the reader could tell it (the
+    kind: "damaged" (a chunk failed its type, length or CRC check; the reader resynchronised
+    after it), "invalid" (its CRC passed but its payload failed the chunk's checks, or its type
+    is an unknown critical one), "truncated" (the file ends inside a chunk) or "no-end" (it
+    ends between chunks without END). chunk_type: the lost chunk's type when the reader could tell it (the
     damaged chunk's header was intact: the next chunk follows exactly where its length says),
-    else None (the receiver must assume any chunk may be lost)."""
+    else None (the receiver must assume any chunk may be lost). payload: for a `PIVT` whose
+    CRC failed (header intact) or that the file cuts short, its payload as it came (the
+    part there is): a receiver that has no pivot at all may still use its picture."""
 
     offset: int
     nbytes: int  # bytes skipped
     kind: str
     chunk_type: str | None
     message: str
+    payload: bytes | None = None
 
 
 class _Window:
@@ -826,7 +830,10 @@ def read_chunks_tolerant(f: BinaryIO, on_damage: Callable[[Damage], None]) -> It
                 ctype = _type_name(hdr[:4])  # its header was intact: we know what was lost
             skipped = (nxt if nxt is not None else pos + len(win.peek(pos, RESYNC_SCAN))) - pos
             what = f"{ctype} chunk" if ctype else "chunk"
-            on_damage(Damage(pos, skipped, kind, ctype, f"{kind} {what} at byte {pos}"))
+            salvage = None  # a damaged or cut pivot's bytes (bounded: its length is within the limit)
+            if len(hdr) == 8 and hdr[:4] == Pivot.CHUNK_TYPE and (ctype is not None or kind == "truncated"):
+                salvage = win.peek(pos + 8, struct.unpack(">I", hdr[4:])[0])
+            on_damage(Damage(pos, skipped, kind, ctype, f"{kind} {what} at byte {pos}", salvage))
             if nxt is None:
                 return
             pos = nxt
@@ -840,7 +847,7 @@ def read_chunks_tolerant(f: BinaryIO, on_damage: Callable[[Damage], None]) -> It
         except ThcError as e:
             if index == 1:
                 raise
-            on_damage(Damage(at, nbytes, "damaged", _type_name(ctype), str(e)))
+            on_damage(Damage(at, nbytes, "invalid", _type_name(ctype), str(e)))
             continue
         if chunk is None:
             continue

@@ -37,6 +37,7 @@ from thcodec.receiver.segment import PivotSegment, SegmentRenderer
 from thcodec.receiver.timeline import KeypointTimeline, Ready
 
 BATCH = 8  # frames animated together
+BATCH_PIXELS = 8 * 1920 * 1088  # output pixels rendered together: fewer frames a batch above 1080p (memory: docs/FORMAT.md)
 MAX_GAP_S = 30  # the longest run of frames a loss may conceal (held or interpolated); past it a block is damage
 FADE_FRAMES = 8  # a pivot refresh (not a cut) blends in over this many frames
 _FADE_REASONS = (C.SwitchReason.QUALITY, C.SwitchReason.MAX_INTERVAL, C.SwitchReason.FACE_LEFT)
@@ -60,7 +61,7 @@ class Losses:
     chunks: int = 0  # damaged regions the reader skipped (a bad chunk, or garbage up to the next good one)
     keypoint_blocks: int = 0  # key-point blocks received but not decodable (damaged, or predicted from a lost one)
     frames: int = 0  # frames whose motion was concealed (held, or interpolated across a loss)
-    pivots: int = 0  # pivots lost or undecodable: the last good one went on
+    pivots: int = 0  # pivots lost or undecodable: the last good one went on (or, with none, the damaged one or grey)
     audio: int = 0  # audio chunks or packets lost: silence for their span
     base: int = 0  # base-layer chunks lost or undecodable (hybrid): the newest picture, or none, instead
     truncated: bool = False  # the file ends inside a chunk: the frames up to there
@@ -97,6 +98,10 @@ class Frame:
 class _Concealment:
     """The receiver's concealment (docs/FORMAT.md, "Damaged streams"): what a loss does to the
     frames, and its count in self.losses. A part of Receiver, whose state it uses."""
+
+    _orphan_until = 0  # with no pivot yet: the frames that key points came for (grey if no pivot ever comes)
+    _audio_end: int | None = None  # where the last AUDI chunk's audio ends: one starting later follows a loss
+    _audio_reported = 0  # AUDI chunks the reader reported damaged, not yet matched with their gap
 
     def _lost_block(self, message: str) -> Iterator[Frame]:
         """A key-point block that cannot be decoded: its frames are concealed (the timeline fills
@@ -141,7 +146,7 @@ class _Concealment:
         setattr(self.losses, counter, getattr(self.losses, counter) + 1)
         return iter(())
 
-    def on_damage(self, damage: C.Damage) -> None:
+    def on_damage(self, damage: C.Damage) -> Iterator[Start | Frame]:
         """The reader skipped a damaged region (concealing mode)."""
         self.losses.chunks += 1
         if damage.kind == "truncated":
@@ -151,20 +156,70 @@ class _Concealment:
             self.losses.end_lost = True
         if damage.chunk_type == "AUDI":
             self.losses.audio += 1
+            self._audio_reported += 1
         elif damage.chunk_type == "BASE" and self._base is not None:
             self._base.broken = True
             self.losses.base += 1
+        if damage.payload is not None and self._segment is None and self.header is not None:
+            yield from self._salvage(damage.payload)
+
+    def _audio_gap(self, chunk: C.AudioPackets) -> None:
+        """A gap in the audio timing is a lost AUDI chunk (this sender's audio has none of its own:
+        docs/FORMAT.md), counted unless the reader reported it damaged already."""
+        if self._audio_end is not None and chunk.pts > self._audio_end and not self.strict:
+            if self._audio_reported:
+                self._audio_reported -= 1
+            else:
+                self.losses.audio += 1
+        self._audio_end = chunk.pts + sum(d for d, _ in chunk.packets)
+
+    def _salvage(self, payload: bytes) -> Iterator[Start | Frame]:
+        """A damaged or cut pivot while none is held: its picture as it came (a corrupt JPEG
+        decodes with a smear from the damage on, a cut one grey below the cut) is better than
+        no picture at all; a later good pivot replaces it."""
+        try:
+            pivot = C.Pivot.from_payload(payload if payload.endswith(b"\xff\xd9") else payload + b"\xff\xd9")
+            yield from self.on_chunk(pivot)
+        except (ThcError, ValueError):
+            return  # not even that
+        if self._segment is not None:
+            self.losses.pivots += 1
+
+    def _orphan(self, chunk: C.KeypointBlock) -> Iterator[Frame]:
+        """Key points before any pivot: a later pivot draws their frames (the timeline has not
+        moved); if none comes, they are grey (_to_end)."""
+        last = chunk.first_frame + (chunk.count - 1) * chunk.step
+        if chunk.count and not self.strict and self._in_bounds(last):
+            self._orphan_until = max(self._orphan_until, last + 1)
+        return self._damage("damaged file: key points before any pivot", "keypoint_blocks")
+
+    def _to_end(self, count: int) -> Iterator[Frame]:
+        """Concealing: the last segment's frames, then held ones up to count; with no pivot at all,
+        grey frames up to count (no further than the key points that came, plus MAX_GAP_S)."""
+        timeline = self._timeline
+        if self._segment is not None:
+            yield from self._rendered(timeline.end_segment())
+            yield from self._hold(count)
+            return
+        w, h = self._size
+        grey = np.full((h, w, 3), 128, np.uint8)
+        start = timeline.next_frame
+        timeline.next_frame = max(start, min(count, self._orphan_until + self._max_gap))
+        self.losses.pivots += timeline.next_frame > start
+        for i in range(start, timeline.next_frame):
+            self.losses.frames += 1
+            yield Frame(i, grey)
 
     def finish(self) -> Iterator[Frame]:
         """Concealing mode, the stream over without END: the last segment's frames, then (unless
         the file was cut inside a chunk) held frames up to HEAD's frame count."""
-        if self.ended or self._segment is None:
+        if self.ended or not self.started:
             return
         self.losses.end_lost = True
-        timeline = self._timeline
-        yield from self._rendered(timeline.end_segment())
-        if not self.losses.truncated and self.header.frame_count > timeline.next_frame:
-            yield from self._hold(self.header.frame_count)
+        count = self.header.frame_count
+        if self.losses.truncated or not count:  # the frames up to where the key points end
+            count = 0 if self._segment is not None else self._orphan_until
+        yield from self._to_end(count)
 
 
 class _Drawing:
@@ -172,10 +227,10 @@ class _Drawing:
     A part of Receiver, whose state it uses."""
 
     def _rendered(self, ready: Ready) -> Iterator[Frame]:
-        todo = []
+        todo, batch = [], max(1, min(BATCH, BATCH_PIXELS // (self._size[0] * self._size[1])))
         for item in ready:  # lazily: a long gap in a damaged stream must not pile up frames
             todo.append(item)
-            if len(todo) == BATCH:
+            if len(todo) == batch:
                 yield from self._render(todo)
                 todo = []
         if todo:
@@ -306,14 +361,12 @@ class Receiver(_Concealment, _Drawing):
         if self.audio is None:
             yield from self._damage("damaged file: audio packet without an audio header", "audio")
             return
+        self._audio_gap(chunk)
         for pts, duration, data in chunk.with_pts():
             yield AudioPacketData(pts, duration, data)
 
     def on_switch(self, chunk: C.PivotSwitch) -> Iterator[Frame]:
-        self._reason, self._switch_at = (
-            chunk.reason,
-            chunk.frame_index,
-        )  # for the PIVT that follows: a refresh fades in, a cut does not
+        self._reason, self._switch_at = chunk.reason, chunk.frame_index  # for the PIVT: a refresh fades in, a cut not
         return iter(())
 
     def on_pivot(self, chunk: C.Pivot) -> Iterator[Frame]:
@@ -352,7 +405,7 @@ class Receiver(_Concealment, _Drawing):
 
     def on_keypoints(self, chunk: C.KeypointBlock) -> Iterator[Frame]:
         if self._segment is None:
-            yield from self._damage("damaged file: key points before any pivot", "keypoint_blocks")
+            yield from self._orphan(chunk)
             return
         if self._switch_at is not None and chunk.first_frame >= self._switch_at and not self.strict:
             self.losses.pivots += 1  # a pivot switch whose pivot never came: the last good one goes on
@@ -386,10 +439,10 @@ class Receiver(_Concealment, _Drawing):
     def on_end(self, chunk: C.End) -> Iterator[Frame]:
         timeline = self._timeline
         self.ended = True
-        if self._segment is not None:
+        if not self.strict:  # the last key points were lost: hold them (or grey, no pivot at all) to the end
+            yield from self._to_end(chunk.frame_count)
+        elif self._segment is not None:
             yield from self._rendered(timeline.end_segment())
-            if not self.strict:  # the last key points were lost: hold them to the end
-                yield from self._hold(chunk.frame_count)
         if chunk.frame_count != timeline.next_frame and not self.strict:
             self.losses.chunks += 1  # END disagrees with what was decoded: the frames decoded stand
         elif chunk.frame_count != timeline.next_frame:
@@ -448,11 +501,11 @@ def decode_stream(
     with torch.inference_mode():
         for chunk, _ in C.read_chunks(f, None if strict else damage.append):
             for d in damage:
-                receiver.on_damage(d)
+                yield from receiver.on_damage(d)
             damage.clear()
             yield from receiver.on_chunk(chunk)
         for d in damage:
-            receiver.on_damage(d)
+            yield from receiver.on_damage(d)
         if not strict:
             yield from receiver.finish()
 

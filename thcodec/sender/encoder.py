@@ -126,7 +126,7 @@ class Sender:
             self._rate.measure_prior(self._first_fields())
         jpeg = self._rate.pivot_jpeg(index, frame, C.SwitchReason.START)
         if jpeg is None:
-            jpeg = jpeg_encode(frame, MIN_PIVOT_QUALITY)
+            jpeg = jpeg_encode(frame, MIN_PIVOT_QUALITY, restart=True)
             self._result.warnings.append(
                 f"--max-kbps {self._opts.max_kbps:g} has no room for the first pivot: sent at JPEG quality {MIN_PIVOT_QUALITY}"
             )

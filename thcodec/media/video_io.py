@@ -31,6 +31,10 @@ OPUS_SAMPLE_RATE = 48000
 OPUS_CHANNELS = 1
 OPUS_FRAME_MS = 60  # libopus frame_duration: 2880 samples per packet at 48 kHz
 AAC_FRAME_SIZE = 1024
+MAX_FILL_S = 60  # an input timestamp gap longer than this is refused, not filled with repeats
+MAX_OPUS_PACKET_MS = 120  # the longest an Opus packet can be (RFC 6716): a decoded packet's hard limit
+AUDIO_LEAD_S = 10.0  # silence for lost audio runs at most this far past the video written
+_SAMPLE_DTYPES = {"flt": np.float32, "dbl": np.float64, "s16": np.int16, "s32": np.int32}
 # FFmpeg demuxers that "open" any text file (.txt, .nfo, ...) as a video of rendered text.
 _TEXT_FORMATS = frozenset({"tty"})
 _WRITER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".y4m": "yuv4mpegpipe"}
@@ -177,6 +181,8 @@ class VideoReader:
             self._container.close()
             raise
         self._iterated = False
+        self.gaps: list[tuple[int, int]] = []  # (first slot, slots) filled with repeats: timestamp gaps
+        self.padded: tuple[int, int] | None = None  # (first slot, slots) repeated at the end: a truncated file?
 
     def _read_info(self) -> tuple[VideoInfo, int]:
         ctx = self._stream.codec_context
@@ -255,6 +261,8 @@ class VideoReader:
             if slot < next_slot:
                 continue  # faster than fps here: this slot is already shown
             rgb = self._rgb(frame)
+            if last is not None and slot > next_slot:
+                self._note_gap(next_slot, slot - next_slot)
             while next_slot < slot and last is not None:  # slower than fps: repeat
                 yield last.copy()
                 next_slot += 1
@@ -262,9 +270,40 @@ class VideoReader:
             yield rgb
             next_slot += 1
             last = rgb
+        if last is not None and next_slot < self._pad_to:
+            self.padded = (next_slot, self._pad_to - next_slot)
         while last is not None and next_slot < self._pad_to:
             yield last.copy()
             next_slot += 1
+
+    def _note_gap(self, at: int, frames: int) -> None:
+        """A run of `frames` slots from `at` with no input frame: a timestamp gap (two or more
+        frames: one is a variable rate's jitter), refused past MAX_FILL_S."""
+        if frames > MAX_FILL_S * self.info.fps:
+            raise ThcError(
+                f"{display_name(self.path)}: a timestamp gap of {float(frames / self.info.fps):.0f} s at "
+                f"{float(at / self.info.fps):.2f} s (over {MAX_FILL_S} s of frames to invent): a damaged file?"
+            )
+        if frames >= 2:
+            self.gaps.append((at, frames))
+
+    def report(self) -> list[str]:
+        """What the constant-rate reading filled in, as warning lines (none when nothing was)."""
+        fps, name, out = self.info.fps, display_name(self.path), []
+        if self.gaps:
+            at, longest = max(self.gaps, key=lambda g: g[1])
+            n = sum(c for _, c in self.gaps)
+            out.append(
+                f"{name}: timestamp gaps: {n} frames filled with repeats in {len(self.gaps)} gaps "
+                f"(the longest {longest} frames, at {float(at / fps):.2f} s)"
+            )
+        if self.padded:
+            at, n = self.padded
+            out.append(
+                f"{name}: the video ends at {float(at / fps):.2f} s but the file says "
+                f"{float((at + n) / fps):.2f} s: the last {n} frames are repeats (a truncated file?)"
+            )
+        return out
 
 
 def probe(path: Path | str) -> VideoInfo:
@@ -371,10 +410,16 @@ class _AudioTranscoder:
         )
         self._in_samples = 0
         self._out_samples = 0
+        self._next_pts: int | None = None  # where the packet after the last one starts (time-base units)
+        self._shape: tuple[str, str] | None = None  # (format, layout) of the decoded frames, for silence
+
+    def _samples(self, units: int) -> int:
+        """Time-base units -> samples."""
+        return int(units * self._config.time_base * self._config.sample_rate)
 
     def _trimmed(self, frame: av.AudioFrame, keep: int) -> av.AudioFrame:
         """The last Opus frame decodes to a full frame (60 ms); keep only the packet's real duration."""
-        if keep <= 0 or frame.samples <= keep:
+        if frame.samples <= keep:
             return frame
         array = np.ascontiguousarray(frame.to_ndarray()[:, :keep])
         trimmed = av.AudioFrame.from_ndarray(array, format=frame.format.name, layout=frame.layout.name)
@@ -390,18 +435,49 @@ class _AudioTranscoder:
             packets.extend(self._stream.encode(frame))
         return packets
 
-    def transcode(self, packet: AudioPacketData) -> list[av.Packet]:
+    def _resampled(self, frame: av.AudioFrame) -> list[av.Packet]:
+        frame.pts = self._in_samples  # a gap-free timeline for the resampler
+        frame.time_base = Fraction(1, self._config.sample_rate)
+        self._in_samples += frame.samples
+        return self._encode(self._resampler.resample(frame))
+
+    def _silence(self, samples: int) -> list[av.Packet]:
+        """samples of silence (lost audio), made a second at a time."""
+        out: list[av.Packet] = []
+        fmt, layout = self._shape
+        planar, dtype = fmt.endswith("p"), _SAMPLE_DTYPES.get(fmt.rstrip("p"), np.float32)
+        while samples > 0:
+            n = min(samples, self._config.sample_rate)
+            zeros = np.zeros((self._config.channels, n) if planar else (1, n * self._config.channels), dtype)
+            frame = av.AudioFrame.from_ndarray(zeros, format=fmt, layout=layout)
+            frame.sample_rate = self._config.sample_rate
+            out.extend(self._resampled(frame))
+            samples -= n
+        return out
+
+    def transcode(self, packet: AudioPacketData, until_s: float | None = None) -> list[av.Packet]:
+        """One Opus packet -> AAC packets. The limits are the caller's, not the data's: a packet
+        gives at most its declared duration, and never more than MAX_OPUS_PACKET_MS (the longest
+        an Opus packet can be); a gap before it (audio lost) is silence, but the audio never runs
+        more than AUDIO_LEAD_S past until_s (the video written so far, in seconds)."""
+        out: list[av.Packet] = []
+        if self._next_pts is not None and packet.pts > self._next_pts and self._shape is not None:
+            room = self._in_samples + 1 if until_s is None else int((until_s + AUDIO_LEAD_S) * self._config.sample_rate)
+            out.extend(self._silence(min(self._samples(packet.pts - self._next_pts), room - self._in_samples)))
+        self._next_pts = packet.pts + packet.duration
         source = av.Packet(packet.data)
         source.pts = packet.pts
         source.duration = packet.duration
         source.time_base = self._config.time_base
-        out: list[av.Packet] = []
+        most = self._config.sample_rate * MAX_OPUS_PACKET_MS // 1000
+        left = min(self._samples(packet.duration), most) if packet.duration > 0 else most
         for frame in self._decoder.decode(source):
-            frame = self._trimmed(frame, packet.duration)
-            frame.pts = self._in_samples  # a gap-free timeline for the resampler
-            frame.time_base = Fraction(1, self._config.sample_rate)
-            self._in_samples += frame.samples
-            out.extend(self._encode(self._resampler.resample(frame)))
+            if left <= 0:
+                break
+            frame = self._trimmed(frame, left)
+            left -= frame.samples
+            self._shape = (frame.format.name, frame.layout.name)
+            out.extend(self._resampled(frame))
         return out
 
     def flush(self) -> list[av.Packet]:
@@ -536,7 +612,7 @@ class VideoWriter:
     def write_audio(self, packet: AudioPacketData) -> None:
         if self._audio is None:
             raise ValueError("this VideoWriter was opened without audio")
-        self._mux(self._audio.transcode(packet))
+        self._mux(self._audio.transcode(packet, float(self._frames / self.fps)))  # lost audio: silence, bounded
 
     def close(self, flush: bool = True) -> None:
         """Flush the encoders (unless ``flush`` is False, e.g. after an error) and close."""

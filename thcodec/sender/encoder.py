@@ -288,6 +288,7 @@ def encode(
         if last_index < 0:
             raise ThcError(f"{display_name(src)}: no picture could be decoded")
         sender.finish(last_index)
+        result.warnings.extend(reader.report())  # frames the input did not have: said, not hidden
     result.frames = last_index + 1
     result.duration_s = float(result.frames / info.fps)
     result.bytes_total = writer.bytes_written

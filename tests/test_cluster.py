@@ -8,6 +8,7 @@ from test_stats import known_stream
 pytest.importorskip("distributed")
 
 from thcodec.cluster import batch_plan, dask_client, run_tasks, thc_task
+from thcodec.errors import ThcError
 
 
 def test_two_workers_run_thc_tasks_and_list_failures(tmp_path):
@@ -20,10 +21,18 @@ def test_two_workers_run_thc_tasks_and_list_failures(tmp_path):
     with dask_client(2, None) as client:
         assert len(client.scheduler_info()["workers"]) == 2
         res = run_tasks(client, thc_task, items, names, lambda label, error: seen.append((label, error)))
+        with dask_client(1, client.scheduler.address) as remote:  # --scheduler: a cluster given by address
+            assert run_tasks(remote, len, [("abc",)], ["len"]).results == {0: 3}
     assert sorted(label for label, _ in seen) == names  # progress: every task, as it ends
     assert sorted(res.results) == [0, 1]
     assert [label for label, _ in res.failures] == ["broken.thc"]
     assert "broken.thc" in res.failures[0][1] and "\n" not in res.failures[0][1]
+
+
+def test_unreachable_scheduler_is_one_line():
+    with pytest.raises(ThcError, match="--scheduler tcp://127.0.0.1:9: cannot connect"):
+        with dask_client(1, "tcp://127.0.0.1:9", connect_s=1):
+            pass
 
 
 def test_batch_plan_skips_existing_outputs(tmp_path):

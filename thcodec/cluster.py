@@ -36,14 +36,14 @@ def _distributed():
 
 
 @contextmanager
-def dask_client(workers: int, scheduler: str | None, threads: int = 1) -> Iterator[object]:
+def dask_client(workers: int, scheduler: str | None, threads: int = 1, connect_s: float = 20) -> Iterator[object]:
     """A distributed.Client: of the scheduler at `scheduler`, else of a local cluster of `workers`
     processes with one task at a time each and `threads` threads each for torch (so N workers
-    do not fight over the cores)."""
+    do not fight over the cores; its dashboard on a free port). connect_s: how long to try the scheduler."""
     distributed = _distributed()
     if scheduler:
         try:
-            client = distributed.Client(scheduler, timeout="20s")
+            client = distributed.Client(scheduler, timeout=f"{connect_s}s")
         except (OSError, TimeoutError) as e:
             raise ThcError(f"--scheduler {scheduler}: cannot connect ({e})") from None
         with client:
@@ -51,7 +51,7 @@ def dask_client(workers: int, scheduler: str | None, threads: int = 1) -> Iterat
         return
     env = {"OMP_NUM_THREADS": str(threads), "THC_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     cluster = distributed.LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, env=env, silence_logs=50
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", env=env, silence_logs=50
     )
     with cluster, distributed.Client(cluster) as client:
         yield client

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO, ClassVar
 
@@ -109,14 +110,20 @@ class _Concealment:
         self._prev_fields = None
         yield from self._damage(message, "keypoint_blocks")
 
-    def _count_gap(self, first: int, step: int) -> None:
-        """Frames between the last sent frame and `first` whose key points were lost."""
+    def _count_gap(self, first: int, step: int) -> Ready:
+        """Frames between the last sent frame and `first` whose key points were lost, counted. When
+        they open a segment, its pivot's own pose (exact at its frame) starts them: the frames
+        before the first key points that came go from it to them, not the first ones held back."""
         timeline = self._timeline
         if timeline.in_segment:
             if first - timeline.last_sent > step:
                 self.losses.frames += first - timeline.last_sent - 1
         elif first > timeline.next_frame:
-            self.losses.frames += first - timeline.next_frame
+            at_pivot = timeline.next_frame == self._segment.start
+            self.losses.frames += first - timeline.next_frame - at_pivot
+            if at_pivot:
+                return timeline.add_pose(timeline.next_frame, self._still())
+        return iter(())
 
     def _in_bounds(self, index: int) -> bool:
         fc = self.header.frame_count
@@ -430,9 +437,8 @@ class Receiver(_Concealment, _Drawing):
         if not self.strict and indices and (indices[0] <= self._timeline.last_sent or not self._in_bounds(indices[-1])):
             yield from self._lost_block("")
             return
-        if not self.strict and indices:
-            self._count_gap(indices[0], chunk.step)
-        yield from self._rendered(self._ready(indices, fields))  # one stream over the block, so batches span sent frames
+        lead = self._count_gap(indices[0], chunk.step) if not self.strict and indices else iter(())
+        yield from self._rendered(chain(lead, self._ready(indices, fields)))  # one stream, so batches span sent frames
         if chunk.count:
             self._prev_fields, self._prev_last = fields[-1], indices[-1]
 

@@ -19,6 +19,7 @@ from thcodec.models.interpolator import MAX_STEP, Interpolator
 
 Ready = Iterator[tuple[int, np.ndarray]]  # (frame, (K,6) float32: x, y, then the row-major Jacobian)
 PIECE = 64  # frames of one gap computed together
+RAMP = 8  # a gap that a loss left (longer than any --interp step) holds its first pose, then moves over this many frames
 
 
 def _flat(fields: np.ndarray) -> np.ndarray:
@@ -51,7 +52,10 @@ class KeypointTimeline:
     def add(self, index: int, fields: np.ndarray) -> Ready:
         """A sent frame (index > last_sent); -> the frames now ready. State is updated at once;
         the caller drains the iterator before the next call."""
-        kp = _flat(fields)
+        return self.add_pose(index, _flat(fields))
+
+    def add_pose(self, index: int, kp: np.ndarray) -> Ready:
+        """As add, with the key points (K,6) themselves (concealment: the pivot's own pose)."""
         self.last_sent, self._last_kp = index, kp
         if not self._sent:
             start, self.next_frame = self.next_frame, index + 1
@@ -88,7 +92,10 @@ class KeypointTimeline:
         for lo in range(start, ib, PIECE):
             inner = list(range(lo, min(lo + PIECE, ib)))
             t = np.array([(i - ia) / (ib - ia) for i in inner], np.float32)
-            if self._net is None:
+            if ib - ia > MAX_STEP:  # a gap from a loss: hold, then move to the next pose over its last RAMP frames
+                t = np.clip((np.array(inner, np.float32) - (ib - RAMP)) / RAMP, 0, 1)
+                kps = ka[None] + t[:, None, None] * (kb - ka)[None]
+            elif self._net is None:
                 kps = ka[None] + t[:, None, None] * (kb - ka)[None]
             else:
                 n = len(inner)

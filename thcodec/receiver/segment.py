@@ -26,6 +26,8 @@ from thcodec.models.super_resolution import PivotDetail
 from thcodec.models.talking_head import TalkingHead
 from thcodec.models.weights import LoadedModel
 
+SR_MAX_PIXELS = 2048 * 2048  # a face region larger than this is up-scaled bicubically (memory: docs/FORMAT.md, "Bounds")
+
 
 @dataclass(frozen=True)
 class PivotSegment:
@@ -86,7 +88,8 @@ class SegmentRenderer:
         r = self.region
         self.mask = None if (r.w, r.h) == size else feather_mask(r.w, r.h, max(2, r.w // 24))
         self.detail = None  # super-resolution only when the region is larger than the model's frame
-        if sr == "net" and loaded.super_resolution is not None and max(r.w, r.h) > model_size:
+        big = r.w * r.h > SR_MAX_PIXELS  # and not so large that its working set breaks the memory ceiling
+        if sr == "net" and loaded.super_resolution is not None and max(r.w, r.h) > model_size and not big:
             full = to_tensor(np.ascontiguousarray(self.background[r.y : r.y + r.h, r.x : r.x + r.w]))
             self.detail = PivotDetail(full, segment.image)
 

@@ -186,3 +186,12 @@ def test_pipe_chain_nut_to_thc_to_nut(tmp_path):
         assert c.format.name == "nut" and [s.type for s in c.streams] == ["video", "audio"]
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     assert len(frames) == 6 and frames[0].shape == (32, 48, 3)
+
+
+def test_kpts_block_sets_the_block_size(tmp_path):
+    """--kpts-block: smaller key-point blocks, so a live receiver waits less for each frame."""
+    out = tmp_path / "small.thc"
+    ok(thc("encode", nut_clip(tmp_path / "c.nut", frames=9), out, "--single-pivot", "--kpts-block", "2", "--quiet"))
+    with open(out, "rb") as f:
+        blocks = [c for c, _ in C.read_chunks(f) if isinstance(c, C.KeypointBlock)]
+    assert [b.count for b in blocks] == [2, 2, 1] and [b.first_frame for b in blocks] == [0, 4, 8]  # --interp 2: 0 2 | 4 6 | 8

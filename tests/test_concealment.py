@@ -36,8 +36,9 @@ def encoded(clip, loaded, **opts) -> bytes:
 
 @pytest.fixture(scope="module")
 def stream(clip, loaded) -> bytes:
-    """24 frames in six 4-frame key-point blocks, the first independent, the others predicted."""
-    return encoded(clip, loaded)
+    """24 frames in six 4-frame key-point blocks, the first independent, the others predicted
+    (--kpts-refresh 0: one lost block costs the rest of the segment)."""
+    return encoded(clip, loaded, independent_every=0)
 
 
 @pytest.fixture(scope="module")
@@ -153,9 +154,13 @@ def test_independent_blocks_limit_the_loss(clip, loaded):
     assert len(frames) == FRAMES and losses.keypoint_blocks == 1  # only block 1 depended on block 0
 
 
-def test_default_stream_has_no_extra_independent_blocks(stream):
+def test_default_stream_has_every_other_block_independent(clip, loaded, stream):
+    """--kpts-refresh 2 by default (chosen by the val-clip loss table: docs/robustness.md)."""
+    assert EncodeOptions().independent_every == 2
+    blocks = [c for c in tolerant_chunks(encoded(clip, loaded))[0] if isinstance(c, C.KeypointBlock)]
+    assert [b.predicted for b in blocks] == [False, True] * 3
     blocks = [c for c in tolerant_chunks(stream)[0] if isinstance(c, C.KeypointBlock)]
-    assert [b.predicted for b in blocks] == [False] + [True] * 5
+    assert [b.predicted for b in blocks] == [False] + [True] * 5  # --kpts-refresh 0
 
 
 def test_lost_end_and_last_block_keep_the_frame_count(stream, loaded):
@@ -337,3 +342,22 @@ def test_tolerant_reader_fuzz_10000(stream):
             bad = damage.truncate(stream, rng.uniform(0.1, 1.0))
         chunks, _ = tolerant_chunks(bad)
         assert all(c in good for c in chunks)
+
+
+def test_a_gap_left_by_a_loss_holds_then_ramps():
+    """Across a gap longer than any --interp step (a loss), the last pose is held and the motion
+    to the next one takes the gap's last RAMP frames (moving through seconds of lost motion in a
+    straight line measured worse: docs/robustness.md)."""
+    from thcodec.receiver.timeline import RAMP, KeypointTimeline
+
+    timeline = KeypointTimeline(None)
+    a, b = np.zeros((10, 6), np.float32), np.ones((10, 6), np.float32)
+    got = dict(timeline.add_pose(0, a))
+    got.update(timeline.add_pose(40, b))
+    assert sorted(got) == list(range(41))
+    assert all((got[i] == 0).all() for i in range(40 - RAMP + 1))
+    assert 0 < got[40 - RAMP // 2][0, 0] < 1 and (got[40] == 1).all()
+    small = KeypointTimeline(None)
+    got = dict(small.add_pose(0, a))
+    got.update(small.add_pose(4, b))  # an --interp 4 step: a straight line as before
+    assert got[2][0, 0] == pytest.approx(0.5)

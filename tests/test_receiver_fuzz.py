@@ -40,7 +40,7 @@ def streams(tmp_path_factory, loaded) -> list[bytes]:
     blocks), and the same with every other block independent and interp 2."""
     clip = clip_factory(tmp_path_factory.mktemp("rfuzz"))(width=64, height=48, frames=24, fps=25, audio=True)
     out = []
-    for opts in (dict(interp=1, block_frames=4), dict(interp=2, block_frames=4, independent_every=2)):
+    for opts in (dict(interp=1, block_frames=4, independent_every=0), dict(interp=2, block_frames=4, independent_every=2)):
         buf = io.BytesIO()
         encode(clip, buf, loaded, EncodeOptions(adaptive=False, **opts))
         out.append(buf.getvalue())

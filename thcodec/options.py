@@ -19,7 +19,7 @@ class EncodeOptions:
     audio: bool = True
     audio_bitrate: int = 12000
     block_frames: int = 25  # sent frames per key-point block (1 s at 25 fps)
-    independent_every: int = 0  # every n-th key-point block of a segment coded on its own, so a lost block stops there (0: only a segment's first; cost: docs/robustness.md)
+    independent_every: int = 2  # every n-th key-point block of a segment coded on its own, so a lost block stops there (0: only a segment's first; 2 chosen by measurement: docs/robustness.md)
     # Pivot policy (see thcodec/sender/pivot_policy.py). adaptive=False: one pivot, at frame 0.
     adaptive: bool = True
     max_motion_error_px: float = 5.0  # new pivot when the predicted frames' key points stray this far (px at 256)

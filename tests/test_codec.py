@@ -207,7 +207,7 @@ def test_face_in_a_wide_frame_round_trip(make_clip, tmp_path, loaded):
     assert r.w == r.h and r.w % 2 == 0 and r.w < 96 and r.x + r.w <= 160 and r.y + r.h <= 96
     pivot = next(ch for ch in chunks_of(thc) if isinstance(ch, C.Pivot))
     assert (pivot.x, pivot.y, pivot.w, pivot.h) == (r.x, r.y, r.w, r.h)
-    background = jpeg_decode(pivot.jpeg, 160, 96)
+    background = jpeg_decode(pivot.image, 160, 96)
     frames = decoded_frames(thc, loaded)
     assert len(frames) == 6
     outside = np.ones((96, 160), bool)

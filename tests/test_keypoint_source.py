@@ -7,7 +7,7 @@ from conftest import face_frame
 
 from thcodec.face.region import Region
 from thcodec.format import keypoint_bits as kpq
-from thcodec.media.frames import jpeg_encode
+from thcodec.media.frames import jpeg_decode, jpeg_encode
 from thcodec.options import EncodeOptions
 from thcodec.receiver.segment import PivotSegment
 from thcodec.sender.keypoint_source import KeypointSource
@@ -32,7 +32,7 @@ def test_empty_and_detector_only(loaded):
 def test_detector_motion_sends_what_it_sees(loaded):
     frames = crops(3)
     src = KeypointSource(loaded.model, EncodeOptions(motion="detector"))
-    seg = PivotSegment.receive(loaded.model, 0, REGION, jpeg_encode(frames[0], 50), 256, 256, 256)
+    seg = PivotSegment.receive(loaded.model, 0, REGION, jpeg_decode(jpeg_encode(frames[0], 50), 256, 256), 256)
     src.start(seg, frames[0])
     sent, _ = src.detect([0, 1, 2], frames)
     alone, _ = src.detect([0, 1, 2], frames, detector_only=True)
@@ -42,7 +42,7 @@ def test_detector_motion_sends_what_it_sees(loaded):
 def test_landmark_motion_follows_the_face(loaded):
     frames = crops(3)
     src = KeypointSource(loaded.model, EncodeOptions(motion="landmarks"))
-    seg = PivotSegment.receive(loaded.model, 0, REGION, jpeg_encode(frames[0], 50), 256, 256, 256)
+    seg = PivotSegment.receive(loaded.model, 0, REGION, jpeg_decode(jpeg_encode(frames[0], 50), 256, 256), 256)
     src.start(seg, frames[0])
     sent, _ = src.detect([0, 1, 2], frames)
     assert sent.shape == (3, 10, kpq.NUM_FIELDS)

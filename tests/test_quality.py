@@ -8,7 +8,7 @@ import numpy as np
 from conftest import face_frame
 
 from thcodec.face.region import Region
-from thcodec.media.frames import jpeg_encode
+from thcodec.media.frames import jpeg_decode, jpeg_encode
 from thcodec.options import EncodeOptions
 from thcodec.receiver.segment import PivotSegment
 from thcodec.sender.keypoint_source import KeypointSource
@@ -25,7 +25,7 @@ class NoFace:
 
 def setup(loaded, max_motion_error_px=5.0):
     first = face_frame(0, W, H)
-    seg = PivotSegment.receive(loaded.model, 0, REGION, jpeg_encode(first, 50), W, H, 256)
+    seg = PivotSegment.receive(loaded.model, 0, REGION, jpeg_decode(jpeg_encode(first, 50), W, H), 256)
     watch = SegmentWatch.on(seg, NoFace(), max_motion_error_px)
     src = KeypointSource(loaded.model, EncodeOptions(motion="detector"))
     src.start(seg, first)

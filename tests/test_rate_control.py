@@ -20,7 +20,7 @@ FRAME = face_frame(0, 256, 256)
 def test_uncapped_sends_the_asked_quality():
     rate = RateController(EncodeOptions(), FPS, 100)
     assert not rate.capped
-    assert rate.pivot_jpeg(0, FRAME, C.SwitchReason.START) == jpeg_encode(FRAME, 50, restart=True)
+    assert rate.pivot_image(0, FRAME, C.SwitchReason.START) == jpeg_encode(FRAME, 50, restart=True)
     assert rate.overrun() is None
 
 
@@ -42,17 +42,17 @@ def test_cap_lowers_quality_then_refuses_and_keeps_room_for_a_cut():
     worst = len(jpeg_encode(FRAME, MIN_PIVOT_QUALITY, restart=True))
     # room for the best picture
     roomy = RateController(EncodeOptions(max_kbps=40), FPS, 0)
-    assert len(roomy.pivot_jpeg(0, FRAME, C.SwitchReason.SCENE_CUT)) == best
+    assert len(roomy.pivot_image(0, FRAME, C.SwitchReason.SCENE_CUT)) == best
     # between the worst and the best: a lower quality that fits
     kbps = (best + worst) / 2 * 8 / 10 / 1000 + roomy.prior_rate * 8 / 1000
     mid = RateController(EncodeOptions(max_kbps=kbps), FPS, 0)
-    data = mid.pivot_jpeg(0, FRAME, C.SwitchReason.SCENE_CUT)
+    data = mid.pivot_image(0, FRAME, C.SwitchReason.SCENE_CUT)
     assert worst <= len(data) < best
     # a cut may spend the last room, a refresh must leave room for one more low-quality pivot
     kbps = (worst + 60) * 8 / 10 / 1000 + roomy.prior_rate * 8 / 1000
     tight = RateController(EncodeOptions(max_kbps=kbps), FPS, 0)
-    assert tight.pivot_jpeg(0, FRAME, C.SwitchReason.SCENE_CUT) is not None
-    assert tight.pivot_jpeg(0, FRAME, C.SwitchReason.QUALITY) is None
+    assert tight.pivot_image(0, FRAME, C.SwitchReason.SCENE_CUT) is not None
+    assert tight.pivot_image(0, FRAME, C.SwitchReason.QUALITY) is None
 
 
 def test_overrun_is_reported():

@@ -10,7 +10,7 @@ from conftest import face_frame
 from thcodec.errors import ThcError
 from thcodec.face.region import Region
 from thcodec.format import container as C
-from thcodec.media.frames import jpeg_encode
+from thcodec.media.frames import jpeg_decode, jpeg_encode
 from thcodec.receiver.segment import PivotSegment, SegmentRenderer, scaled_region
 
 W, H = 160, 96
@@ -19,8 +19,7 @@ REGION = Region(40, 12, 72, 72)
 
 @pytest.fixture(scope="module")
 def segment(loaded):
-    jpeg = jpeg_encode(face_frame(0, W, H), 50)
-    return PivotSegment.receive(loaded.model, 5, REGION, jpeg, W, H, 256)
+    return PivotSegment.receive(loaded.model, 5, REGION, jpeg_decode(jpeg_encode(face_frame(0, W, H), 50), W, H), 256)
 
 
 def test_receive_matches_the_chunk_path(segment, loaded):
@@ -36,12 +35,12 @@ def test_receive_matches_the_chunk_path(segment, loaded):
         model_id="m",
         weights_sha256=bytes(32),
     )
-    pivot = C.Pivot(frame_index=5, x=40, y=12, w=72, h=72, jpeg=jpeg_encode(face_frame(0, W, H), 50))
+    pivot = C.Pivot(frame_index=5, x=40, y=12, w=72, h=72, image=jpeg_encode(face_frame(0, W, H), 50))
     again = PivotSegment.from_chunk(loaded.model, pivot, header)
     assert again.start == 5 and again.region == REGION
     assert torch.equal(again.image, segment.image) and torch.equal(again.keypoints.xy, segment.keypoints.xy)
     with pytest.raises(ThcError, match="outside the frame"):
-        PivotSegment.from_chunk(loaded.model, C.Pivot(frame_index=0, x=100, y=0, w=72, h=72, jpeg=pivot.jpeg), header)
+        PivotSegment.from_chunk(loaded.model, C.Pivot(frame_index=0, x=100, y=0, w=72, h=72, image=pivot.image), header)
 
 
 def test_animate_at_its_own_key_points_gives_back_the_pivot(segment, loaded):

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from thcodec import __version__
 from thcodec.errors import ThcError
-from thcodec.options import BASE_SIZES, MODES, MOTION_SOURCES, EncodeOptions
+from thcodec.options import BASE_SIZES, MODES, MOTION_SOURCES, PIVOT_CODECS, EncodeOptions
 
 app = typer.Typer(
     add_completion=False,
@@ -50,6 +50,7 @@ class SrMethod(str, Enum):
 MotionSource = Enum("MotionSource", {m: m for m in MOTION_SOURCES}, type=str)
 DEFAULT_MOTION = MotionSource(EncodeOptions.motion)
 Mode = Enum("Mode", {m: m for m in MODES}, type=str)
+PivotCodec = Enum("PivotCodec", {c: c for c in PIVOT_CODECS}, type=str)
 
 # Output frames larger than this per side would take minutes per frame and gigabytes to write.
 MAX_OUTPUT_SIDE = 8192
@@ -246,7 +247,18 @@ EncodeInterp = Annotated[
     ),
 ]
 EncodePivotQuality = Annotated[
-    int, typer.Option(min=10, max=95, help="JPEG quality of the pivot picture (its bytes dominate short calls).")
+    int,
+    typer.Option(
+        min=10,
+        max=95,
+        help="Quality of the pivot picture, on JPEG's scale (its bytes dominate short calls); with --pivot-codec av1, the AV1 setting of the same PSNR.",
+    ),
+]
+EncodePivotCodec = Annotated[
+    PivotCodec,
+    typer.Option(
+        help="How the pivot picture is coded: jpeg; av1 (one AV1 key frame: fewer bytes for the same quality up to about 70, and a format-2 stream); auto: jpeg in keypoint mode, av1 in hybrid mode. See docs/pivot_image.md."
+    ),
 ]
 EncodeAudioKbps = Annotated[int, typer.Option(min=6, max=64, help="Opus bit rate of the audio track, kbit/s.")]
 EncodeMaxMotionError = Annotated[
@@ -371,6 +383,7 @@ def encode(
     output: EncodeOutput,
     interp: EncodeInterp = EncodeOptions.interp,
     pivot_quality: EncodePivotQuality = EncodeOptions.pivot_quality,
+    pivot_codec: EncodePivotCodec = PivotCodec(EncodeOptions.pivot_codec),
     audio_kbps: EncodeAudioKbps = EncodeOptions.audio_bitrate // 1000,
     max_motion_error: EncodeMaxMotionError = EncodeOptions.max_motion_error_px,
     max_kbps: EncodeMaxKbps = EncodeOptions.max_kbps,
@@ -414,6 +427,7 @@ def encode(
         return EncodeOptions(
             interp=interp,
             pivot_quality=pivot_quality,
+            pivot_codec=pivot_codec.value,
             audio=not no_audio,
             audio_bitrate=audio_kbps * 1000,
             adaptive=not single_pivot,

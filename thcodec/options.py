@@ -9,12 +9,16 @@ from thcodec.errors import ThcError
 MODEL_SIZE = 256  # side of the square face region the networks see
 MOTION_SOURCES = ("landmarks", "detector")
 MODES = ("keypoints", "hybrid")
+PIVOT_CODECS = ("auto", "jpeg", "av1")
 BASE_SIZES = (48, 64, 80, 96, 112, 128)  # the base layer's sizes the fusion network was trained around (64-128)
 
 
 @dataclass(frozen=True)
 class EncodeOptions:
     interp: int = 2  # key points for every interp-th frame of a segment (and its last); 2: -15% rate for +1% AKD (issue 4)
+    pivot_codec: str = (
+        "auto"  # "jpeg", "av1" (format 2: about half the bytes at the same PSNR), or "auto": jpeg in keypoint mode, av1 in hybrid
+    )
     pivot_quality: int = 50  # JPEG quality of pivot frames: ~4.5 kB at 256x256; 80 (~7.5 kB) adds ~37% to a 10 s call for AED -0.01 (docs/results.md)
     audio: bool = True
     audio_bitrate: int = 12000
@@ -46,6 +50,10 @@ class EncodeOptions:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ThcError(f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}")
+        if self.pivot_codec not in PIVOT_CODECS:
+            raise ThcError(f"unknown pivot codec {self.pivot_codec!r}: choose one of {', '.join(PIVOT_CODECS)}")
+        if self.pivot_codec == "auto":  # resolved once, so every part reads the same codec
+            object.__setattr__(self, "pivot_codec", "av1" if self.mode == "hybrid" else "jpeg")
         if self.base_size not in BASE_SIZES:
             raise ThcError(f"--base-size {self.base_size}: choose one of {', '.join(map(str, BASE_SIZES))}")
         if not 1 <= self.base_crf <= 63:

@@ -30,7 +30,7 @@ from thcodec.errors import ThcError
 MAGIC = b"\x89THC\r\n\x1a\n"
 FORMAT_VERSION = 2  # the newest this reader knows
 KEYPOINT_FORMAT = 1  # keypoint-mode streams: no base layer, readable by format-1 decoders
-HYBRID_FORMAT = 2  # adds the base layer (BASH, BASE)
+HYBRID_FORMAT = 2  # adds the base layer (BASH, BASE) and AV1 pivots
 FILE_HEADER_SIZE = len(MAGIC) + 2
 CHUNK_OVERHEAD = 12  # type + length + CRC
 MAX_PAYLOAD = 16 * 1024 * 1024
@@ -217,6 +217,12 @@ class StreamHeader:
         )
 
 
+# A pivot image's first bytes -> its codec: a JPEG's SOI marker; an AV1 temporal unit's
+# temporal-delimiter OBU (type 2, with a size field, size 0). AV1 pivots need format 2.
+PIVOT_CODECS = {b"\xff\xd8": "jpeg", b"\x12\x00": "av1"}
+_AV1_PIVOT_SINCE = HYBRID_FORMAT
+
+
 @dataclass(frozen=True)
 class Pivot:
     CHUNK_TYPE: ClassVar[bytes] = b"PIVT"
@@ -225,7 +231,7 @@ class Pivot:
     y: int
     w: int
     h: int
-    jpeg: bytes
+    image: bytes  # a baseline JPEG, or (format 2) one AV1 key frame: PIVOT_CODECS tells them apart
 
     def __post_init__(self):
         _check_range("frame_index", self.frame_index, 0, _U32)
@@ -233,17 +239,22 @@ class Pivot:
             _check_range(name, getattr(self, name), 0, _U16)
         for name in ("w", "h"):
             _check_range(name, getattr(self, name), 1, _U16)
-        if not isinstance(self.jpeg, bytes) or not self.jpeg.startswith(b"\xff\xd8"):
-            raise ValueError("pivot image is not a JPEG (no FF D8 start)")
+        if not isinstance(self.image, bytes) or self.codec is None:
+            raise ValueError("pivot image is neither a JPEG (FF D8 start) nor an AV1 temporal unit (12 00 start)")
+
+    @property
+    def codec(self) -> str | None:
+        """ "jpeg" or "av1", from the image's first bytes."""
+        return next((name for start, name in PIVOT_CODECS.items() if self.image.startswith(start)), None)
 
     def to_payload(self) -> bytes:
-        return struct.pack(">IHHHH", self.frame_index, self.x, self.y, self.w, self.h) + self.jpeg
+        return struct.pack(">IHHHH", self.frame_index, self.x, self.y, self.w, self.h) + self.image
 
     @classmethod
     def from_payload(cls, payload: bytes) -> Pivot:
         r = _Reader(cls.CHUNK_TYPE, payload)
         fi, x, y, w, h = r.take(">IHHHH")
-        return _build(cls, cls.CHUNK_TYPE, frame_index=fi, x=x, y=y, w=w, h=h, jpeg=r.rest())
+        return _build(cls, cls.CHUNK_TYPE, frame_index=fi, x=x, y=y, w=w, h=h, image=r.rest())
 
 
 @dataclass(frozen=True)
@@ -581,6 +592,8 @@ class ContainerWriter:
             raise RuntimeError("use write_header for the HEAD chunk")
         if _SINCE_VERSION.get(type(chunk), KEYPOINT_FORMAT) > self.version:
             raise RuntimeError(f"a {chunk.CHUNK_TYPE.decode()} chunk needs format {_SINCE_VERSION[type(chunk)]}")
+        if isinstance(chunk, Pivot) and chunk.codec == "av1" and self.version < _AV1_PIVOT_SINCE:
+            raise RuntimeError(f"an AV1 pivot needs format {_AV1_PIVOT_SINCE}")
         self._chunk(chunk)
         if isinstance(chunk, End):
             self._ended = True
@@ -658,7 +671,10 @@ def _parse(ctype: bytes, payload: bytes, version: int, index: int, where: str) -
         raise ThcError(f"damaged file: second HEAD in {where}")
     if _SINCE_VERSION.get(cls, KEYPOINT_FORMAT) > version:
         raise ThcError(f"damaged file: {where} in a format-{version} file")
-    return cls.from_payload(payload)
+    chunk = cls.from_payload(payload)
+    if isinstance(chunk, Pivot) and chunk.codec == "av1" and version < _AV1_PIVOT_SINCE:
+        raise ThcError(f"damaged file: an AV1 pivot in {where} of a format-{version} file")
+    return chunk
 
 
 def read_chunks(f: BinaryIO, on_damage: Callable[[Damage], None] | None = None) -> Iterator[tuple[Chunk, int]]:

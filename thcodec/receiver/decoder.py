@@ -14,6 +14,8 @@ up to where it ends. Every concealment is counted in `Losses`. strict=True refus
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -185,7 +187,9 @@ class _Concealment:
         decodes with a smear from the damage on, a cut one grey below the cut) is better than
         no picture at all; a later good pivot replaces it."""
         try:
-            pivot = C.Pivot.from_payload(payload if payload.endswith(b"\xff\xd9") else payload + b"\xff\xd9")
+            pivot = C.Pivot.from_payload(payload)
+            if pivot.codec == "jpeg" and not pivot.image.endswith(b"\xff\xd9"):
+                pivot = dataclasses.replace(pivot, image=pivot.image + b"\xff\xd9")  # cut short: its end marker
             yield from self.on_chunk(pivot)
         except (ThcError, ValueError):
             return  # not even that

@@ -20,7 +20,8 @@ import torch
 from thcodec.errors import ThcError
 from thcodec.face.region import Region, feather_mask, paste
 from thcodec.format import container as C
-from thcodec.media.frames import jpeg_decode, resize, to_tensor, to_uint8
+from thcodec.media.frames import resize, to_tensor, to_uint8
+from thcodec.media.pivot_image import decode_pivot
 from thcodec.models.keypoints import Keypoints
 from thcodec.models.super_resolution import PivotDetail
 from thcodec.models.talking_head import TalkingHead
@@ -35,16 +36,13 @@ class PivotSegment:
 
     start: int  # frame index of the pivot
     region: Region  # the face region, in source pixels
-    picture: np.ndarray  # (H,W,3) uint8: the decoded pivot JPEG at the source size
+    picture: np.ndarray  # (H,W,3) uint8: the decoded pivot image at the source size
     image: torch.Tensor  # (1,3,S,S) float in [0,1]: the region at model size, what the networks see
     keypoints: Keypoints  # (1,K): the detector's key points on `image`
 
     @classmethod
-    def receive(
-        cls, model: TalkingHead, start: int, region: Region, jpeg: bytes, width: int, height: int, model_size: int
-    ) -> PivotSegment:
-        """The segment the receiver builds from a pivot JPEG of a width x height stream."""
-        picture = jpeg_decode(jpeg, width, height)
+    def receive(cls, model: TalkingHead, start: int, region: Region, picture: np.ndarray, model_size: int) -> PivotSegment:
+        """The segment the receiver builds from a decoded pivot picture (the whole frame)."""
         image = to_tensor(region.crop(picture, model_size))  # the model sees the same pivot at any output size
         return cls(start, region, picture, image, model.detect_keypoints(image))
 
@@ -54,7 +52,8 @@ class PivotSegment:
         r = Region(pivot.x, pivot.y, pivot.w, pivot.h)
         if r.x + r.w > header.width or r.y + r.h > header.height:
             raise ThcError("damaged file: pivot region lies outside the frame")
-        return cls.receive(model, pivot.frame_index, r, pivot.jpeg, header.width, header.height, header.model_size)
+        picture = decode_pivot(pivot.image, pivot.codec, header.width, header.height)
+        return cls.receive(model, pivot.frame_index, r, picture, header.model_size)
 
     def animate(self, model: TalkingHead, drive: Keypoints) -> torch.Tensor:
         """drive: (B,K) key points -> (B,3,S,S) frames in [0,1] at model size."""

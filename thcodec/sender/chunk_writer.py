@@ -141,7 +141,7 @@ class ChunkWriter:
         """The quantized key points (K,F) of kept frame index."""
         self._blocks.add(index, fields)
 
-    def pivot(self, index: int, reason: C.SwitchReason, region: Region, jpeg: bytes) -> None:
+    def pivot(self, index: int, reason: C.SwitchReason, region: Region, image: bytes) -> None:
         """A new pivot at frame index: the old segment's blocks end, audio due before it goes first."""
         if self._base is not None:
             self._base.end_segment()
@@ -150,7 +150,7 @@ class ChunkWriter:
         if index:  # (at 0, Opus priming would split a chunk)
             self.audio_until(index)
         self.emit(C.PivotSwitch(frame_index=index, reason=reason))
-        self.emit(C.Pivot(frame_index=index, x=region.x, y=region.y, w=region.w, h=region.h, jpeg=jpeg))
+        self.emit(C.Pivot(frame_index=index, x=region.x, y=region.y, w=region.w, h=region.h, image=image))
         if self._base is not None:
             self._base.start(index)
 

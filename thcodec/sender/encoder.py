@@ -3,12 +3,12 @@
 With the adaptive policy (the default) a new pivot is sent on a scene cut, when the face
 leaves its region, when the predicted quality drops (the sender runs the receiver's model on
 the frames it sends), or after --max-pivot-interval; the rate cap may hold a switch back or
-lower the pivot's JPEG quality.
+lower the pivot picture's quality.
 
 `Sender` only orchestrates; each decision has its own part:
   lookahead.py (frames held back)     switch_policy.py (cut, face, interval, retry)
   keypoint_source.py (what is sent)   quality.py (analysis by synthesis, where quality drops)
-  rate_control.py (pivot JPEG sizes)  chunk_writer.py (chunks in time order, audio, KPTS blocks)
+  rate_control.py (pivot sizes)       chunk_writer.py (chunks in time order, audio, KPTS blocks)
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch
 from thcodec.errors import ThcError
 from thcodec.face.region import FaceFinder, Region, choose_region
 from thcodec.format import container as C
-from thcodec.media.frames import jpeg_encode
+from thcodec.media.pivot_image import decode_pivot, encode_pivot
 from thcodec.media.streams import DEFAULT_INPUT_TIMEOUT_S, display_name
 from thcodec.media.video_io import VideoReader
 from thcodec.models.weights import LoadedModel
@@ -48,7 +48,7 @@ class EncodeResult:
     bytes_by_type: dict[str, int] = field(default_factory=dict)
     region: Region | None = None  # the first pivot's face region
     warnings: list[str] = field(default_factory=list)
-    pivots: list[tuple[int, str, int]] = field(default_factory=list)  # (frame, reason, JPEG bytes)
+    pivots: list[tuple[int, str, int]] = field(default_factory=list)  # (frame, reason, pivot image bytes)
     analysis: list[Analysis] = field(default_factory=list)
 
 
@@ -105,32 +105,32 @@ class Sender:
         reason = C.SwitchReason.SCENE_CUT if cut else policy.reason_at(index, frame, seg.start, self._watch.watch)
         if reason is None:
             return
-        if self._rate.capped and self._rate.pivot_jpeg(index, frame, reason) is None:
+        if self._rate.capped and self._rate.pivot_image(index, frame, reason) is None:
             policy.wanted = reason  # no room under the cap: retried, the segment goes on as it was
             return
         # The frames before this one are sent first (they may bring a pivot of their own),
         # then the pivot is sized against what has really been written.
         self._process(end=True)
-        jpeg = None
+        image = None
         if reason == C.SwitchReason.SCENE_CUT or self._seg is seg:
-            jpeg = self._rate.pivot_jpeg(index, frame, reason)
-            if jpeg is None:
+            image = self._rate.pivot_image(index, frame, reason)
+            if image is None:
                 policy.wanted = reason
-        if jpeg is not None:
-            self._start(index, frame, reason, jpeg)
+        if image is not None:
+            self._start(index, frame, reason, image)
 
     def _begin(self) -> None:
         """Send the first pivot (the first pending frame)."""
         index, frame = self._pending.items[0]
         if self._rate.capped:
             self._rate.measure_prior(self._first_fields())
-        jpeg = self._rate.pivot_jpeg(index, frame, C.SwitchReason.START)
-        if jpeg is None:
-            jpeg = jpeg_encode(frame, MIN_PIVOT_QUALITY, restart=True)
+        image = self._rate.pivot_image(index, frame, C.SwitchReason.START)
+        if image is None:
+            image = encode_pivot(frame, MIN_PIVOT_QUALITY, self._opts.pivot_codec)
             self._result.warnings.append(
-                f"--max-kbps {self._opts.max_kbps:g} has no room for the first pivot: sent at JPEG quality {MIN_PIVOT_QUALITY}"
+                f"--max-kbps {self._opts.max_kbps:g} has no room for the first pivot: sent at quality {MIN_PIVOT_QUALITY}"
             )
-        self._start(index, frame, C.SwitchReason.START, jpeg)
+        self._start(index, frame, C.SwitchReason.START, image)
         if self._pending.full:
             self._process(end=False)
 
@@ -154,19 +154,18 @@ class Sender:
 
     # --- pivots ---------------------------------------------------------------------------
 
-    def _start(self, index: int, frame: np.ndarray, reason: C.SwitchReason, jpeg: bytes) -> None:
+    def _start(self, index: int, frame: np.ndarray, reason: C.SwitchReason, image: bytes) -> None:
         """Send frame as a new pivot (choosing its face region) and start a segment on it."""
         face = self._finder.largest_face(frame)
         region = choose_region(*self._size, face)
         if face is None and reason == C.SwitchReason.START:
             self._result.warnings.append("no face found in the first frame: the whole frame is the region")
-        self._out.pivot(index, reason, region, jpeg)
-        self._result.pivots.append((index, reason.name.lower(), len(jpeg)))
+        self._out.pivot(index, reason, region, image)
+        self._result.pivots.append((index, reason.name.lower(), len(image)))
         if self._result.region is None:
             self._result.region = region
-        self._seg = PivotSegment.receive(
-            self._model, index, region, jpeg, *self._size, MODEL_SIZE
-        )  # what the receiver will animate
+        picture = decode_pivot(image, self._opts.pivot_codec, *self._size)  # what the receiver will animate
+        self._seg = PivotSegment.receive(self._model, index, region, picture, MODEL_SIZE)
         self._source.start(self._seg, frame)
         self._watch = SegmentWatch.on(self._seg, FaceWatch(self._finder, region, face, index), self._opts.motion_trigger_px)
         self._policy.started()
@@ -189,19 +188,19 @@ class Sender:
             fields, seen_xy = self._source.detect([i for i, _ in frames], crops)
             drop = self._quality.drop(seg, self._watch, frames, crops, fields, seen_xy) if self._opts.adaptive else None
             at = None if drop is None else kept[drop]
-            jpeg = None
+            image = None
             if at is not None:
-                jpeg = self._rate.pivot_jpeg(items[at][0], items[at][1], C.SwitchReason.QUALITY)
-                if jpeg is None:
+                image = self._rate.pivot_image(items[at][0], items[at][1], C.SwitchReason.QUALITY)
+                if image is None:
                     self._policy.wanted = C.SwitchReason.QUALITY
-            if jpeg is None:
+            if image is None:
                 self._feed_base(items[:n])
                 self._commit(items, kept, fields)
                 self._pending.drop(n)
                 return
             self._end_before(items, at, kept, fields)
             self._pending.drop(at)
-            self._start(items[at][0], items[at][1], C.SwitchReason.QUALITY, jpeg)
+            self._start(items[at][0], items[at][1], C.SwitchReason.QUALITY, image)
 
     def _end_before(self, items: list, at: int, kept: list[int], fields: np.ndarray) -> None:
         """Send the segment up to frame at-1, its last, which is sent even if the step skips it."""
@@ -258,7 +257,7 @@ def encode(
                 model_id=loaded.model_id,
                 weights_sha256=loaded.weights_sha256,
             ),
-            C.HYBRID_FORMAT if opts.mode == "hybrid" else C.KEYPOINT_FORMAT,
+            C.HYBRID_FORMAT if opts.mode == "hybrid" or opts.pivot_codec == "av1" else C.KEYPOINT_FORMAT,
         )
         sender = Sender(writer, loaded, opts, info, result)
         audio = reader.audio(opts.audio_bitrate) if (opts.audio and info.has_audio) else None

@@ -1,5 +1,5 @@
 """Rate control under --max-kbps: the ledger of what has been written, and the size of each
-pivot's JPEG (the best quality that leaves the stream under the cap in every 10-second window,
+pivot's picture (the best quality that leaves the stream under the cap in every 10-second window,
 or over the whole clip when it is shorter: format.rate.window_for).
 
 The ledger itself and chunk timing are the format's (thcodec/format/rate.py); this module
@@ -14,13 +14,13 @@ import numpy as np
 from thcodec.format import container as C
 from thcodec.format import keypoint_bits as kpq
 from thcodec.format.rate import RateLedger, window_for
-from thcodec.media.frames import jpeg_encode
+from thcodec.media.pivot_image import encode_pivot
 from thcodec.options import EncodeOptions
 
 KP_PRIOR_BYTES = 45  # key-point bytes per sent frame assumed before any are measured
 RATE_MARGIN = 1.1  # headroom on the measured key-point + audio rate when checking the cap
 PIVOT_OVERHEAD = 2 * C.CHUNK_OVERHEAD + 5 + 12  # SWCH + PIVT framing and fields
-MIN_PIVOT_QUALITY = 10  # the cap may lower a pivot's JPEG quality down to this
+MIN_PIVOT_QUALITY = 10  # the cap may lower a pivot's quality down to this
 
 
 class RateController:
@@ -63,31 +63,31 @@ class RateController:
             RATE_MARGIN * (per_frame + C.CHUNK_OVERHEAD / opts.block_frames) * float(self._fps) / opts.interp + audio
         )
 
-    def pivot_jpeg(self, index: int, frame: np.ndarray, reason: C.SwitchReason) -> bytes | None:
+    def pivot_image(self, index: int, frame: np.ndarray, reason: C.SwitchReason) -> bytes | None:
         """The pivot picture at the best quality the rate cap allows, or None if none fits.
 
         Only a scene cut may spend the last of the room: other pivots leave enough for one
         more at the lowest quality, so a cut that follows them can still be sent."""
         q = self._opts.pivot_quality
         if not self.capped:
-            return jpeg_encode(frame, q, restart=True)
+            return encode_pivot(frame, q, self._opts.pivot_codec)
         t = float(index / self._fps)
         ledger = self.ledger
         rate = self.prior_rate if ledger.covered_s < 2 else RATE_MARGIN * ledger.other_rate()
         # Key points and audio up to t not written yet will be charged before t.
         room = ledger.room(t, self._budget, rate) - rate * max(0.0, t - ledger.covered_s) - PIVOT_OVERHEAD
-        worst = jpeg_encode(frame, MIN_PIVOT_QUALITY, restart=True)
+        worst = encode_pivot(frame, MIN_PIVOT_QUALITY, self._opts.pivot_codec)
         if reason != C.SwitchReason.SCENE_CUT:
             room -= len(worst) + PIVOT_OVERHEAD
         if len(worst) > room:
             return None
-        best = jpeg_encode(frame, q, restart=True)
+        best = encode_pivot(frame, q, self._opts.pivot_codec)
         if len(best) <= room:
             return best
         lo, hi = MIN_PIVOT_QUALITY, q  # lo fits, hi does not
         while hi - lo > 5:
             mid = (lo + hi) // 2
-            data = jpeg_encode(frame, mid, restart=True)
+            data = encode_pivot(frame, mid, self._opts.pivot_codec)
             if len(data) <= room:
                 lo, worst = mid, data
             else:

@@ -15,7 +15,6 @@ up to where it ends. Every concealment is counted in `Losses`. strict=True refus
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction

@@ -214,6 +214,15 @@ def test_lost_only_pivot_still_gives_every_frame(stream, loaded):
     assert not (frames[0].rgb == 128).all()
 
 
+def test_damaged_or_cut_av1_pivot_still_gives_every_frame(clip, loaded):
+    """An AV1 pivot (format 2) damaged or cut short: the frame count holds and no error escapes."""
+    av1 = encoded(clip, loaded, pivot_codec="av1")
+    o, n, _ = spans_of(av1, "PIVT")[0]
+    for bad in (flipped(av1, o + n // 2), av1[: o + n // 2] + av1[o + n :]):
+        frames, losses = decode(bad, loaded)
+        assert [f.index for f in frames] == list(range(FRAMES)) and losses.pivots == 1
+
+
 def test_every_simulated_loss_decodes_with_the_right_count(stream, loaded):
     """(The stream's only pivot is spared: without any picture there is nothing to show.)"""
     rng = np.random.default_rng(2)

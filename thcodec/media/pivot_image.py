@@ -39,13 +39,18 @@ def encode_pivot(frame: np.ndarray, quality: int, codec: str) -> bytes:
         return jpeg_encode(frame, quality, restart=True)  # restart markers: a damaged byte spoils one strip
     if codec != "av1":
         raise ValueError(f"unknown pivot codec {codec!r}")
+    return av1_still(frame, av1_crf(quality))
+
+
+def av1_still(frame: np.ndarray, crf: int) -> bytes:
+    """(H,W,3) uint8 -> one AV1 key frame at this CRF (SVT-AV1, 4:2:0), low-overhead OBUs."""
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its configuration banner otherwise
     h, w = frame.shape[:2]
     ctx = av.CodecContext.create("libsvtav1", "w")
     ctx.width, ctx.height = w, h
     ctx.pix_fmt = "yuv420p"
     ctx.time_base = Fraction(1, 25)
-    ctx.options = {"crf": str(av1_crf(quality)), "preset": str(AV1_PRESET)}
+    ctx.options = {"crf": str(crf), "preset": str(AV1_PRESET)}
     picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24").reformat(format="yuv420p")
     picture.pts = 0
     return b"".join(bytes(p) for p in [*ctx.encode(picture), *ctx.encode(None)])

@@ -95,3 +95,13 @@ def test_a_keypoint_stream_with_an_av1_pivot_is_format_2_and_decodes(tmp_path, l
     assert psnr(frames[0], source[0]) > 30  # the pivot itself comes through
     assert streams["av1"].stat().st_size < streams["jpeg"].stat().st_size
     assert EncodeOptions(mode="hybrid").pivot_codec == "av1" and EncodeOptions().pivot_codec == "jpeg"
+
+
+def test_bench_calibration_finds_a_crf_per_quality_falling_as_quality_rises():
+    from thcodec.bench.pivot_codec import QUALITIES, calibration
+
+    small = np.ascontiguousarray(FACE[:96, :96])
+    rows = [line.split("|")[1:-1] for line in calibration([small])[2:]]
+    assert [int(r[0]) for r in rows] == list(QUALITIES)
+    crfs = [int(r[3]) for r in rows if r[3].strip() != "-"]
+    assert len(crfs) >= 6 and crfs == sorted(crfs, reverse=True)

@@ -116,7 +116,7 @@ def _progress(label: str, quiet: bool) -> Iterator[tuple]:
         yield (lambda total: bar.update(task, total=total or None), lambda n: bar.advance(task, n))
 
 
-EXIT_LOSSES = 3  # thc decode: written, with damaged or missing parts concealed
+EXIT_LOSSES = 3  # thc decode: written, with damaged or missing parts concealed; thc stats: read so
 
 
 def _run(fn, *args, **kwargs):
@@ -587,7 +587,7 @@ def stats(
         bool,
         typer.Option(
             "--csv",
-            help="Print one CSV row per INPUT, with a header; a file that cannot be read gets a row with its error (and exit code 1).",
+            help="Print one CSV row per INPUT, with a header; a file that cannot be read gets a row with its error (and exit code 1); a damaged one, its figures and what was lost (and exit code 3).",
         ),
     ] = False,
     frames: Annotated[
@@ -616,11 +616,13 @@ def stats(
         if as_json:
             dicts = [s.as_dict(frames=frames) for s in results]
             typer.echo(json.dumps(dicts[0] if len(dicts) == 1 else dicts, indent=2))
-            return
-        for s in results:
-            _print_stats(s, plot, frames)
+        else:
+            for s in results:
+                _print_stats(s, plot, frames)
+        return any(s.losses for s in results)
 
-    _run(work)
+    if _run(work):  # read with losses: exit code 3, as thc decode's
+        raise typer.Exit(EXIT_LOSSES)
 
 
 def _one_stats(input: Path, reference: Path | None, plot: Path | None, force: bool):
@@ -649,24 +651,27 @@ def _one_stats(input: Path, reference: Path | None, plot: Path | None, force: bo
 
 
 def _stats_csv(inputs: list[Path]) -> None:
-    """One row per input on stdout; errors go in the row's error column and on stderr; exit 1 if any."""
+    """One row per input on stdout; errors go in the row's error column and on stderr (exit 1 if
+    any); what damaged files lost, in the losses column (exit 3 if any, and no error)."""
     import csv
 
     from thcodec.stats import CSV_FIELDS, csv_row
 
     out = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, lineterminator="\n")
     out.writeheader()
-    failed = 0
+    failed = damaged = 0
     for path in inputs:
         try:
-            out.writerow(csv_row(_one_stats(path, None, None, False)))
+            row = csv_row(_one_stats(path, None, None, False))
+            out.writerow(row)
+            damaged += bool(row["losses"])
         except ThcError as e:
             failed += 1
             out.writerow({"file": str(path), "error": str(e)})
             err.print(Text.assemble(("thc: error:", "bold red"), f" {e}"), highlight=False)
         sys.stdout.flush()
-    if failed:
-        raise typer.Exit(1)
+    if failed or damaged:
+        raise typer.Exit(1 if failed else EXIT_LOSSES)
 
 
 def _print_stats(s, plot: Path | None, frames: bool) -> None:

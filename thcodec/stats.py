@@ -305,6 +305,7 @@ CSV_FIELDS = (
     "psnr_y",
     "psnr_rgb",
     "ssim_rgb",
+    "losses",
     "error",
 )
 
@@ -344,5 +345,6 @@ def csv_row(s: StreamStats) -> dict:
         "psnr_y": r(s.psnr_y, 4),
         "psnr_rgb": r(s.psnr_rgb, 4),
         "ssim_rgb": r(s.ssim_rgb, 6),
+        "losses": s.losses.summary() if s.losses else "",
         "error": "",
     }

@@ -154,3 +154,25 @@ def test_ctrl_c_inside_a_compiled_import_is_an_interrupt():
     assert ex.value.exit_code == 130
     with pytest.raises(ImportError):  # any other failed import is a bug, not an interrupt
         cli._run(lambda: __import__("no_such_module_here"))
+
+
+def test_ctrl_c_in_a_callback_python_cannot_raise_from_is_raised_again(tmp_path):
+    """A SIGINT that lands in importlib's module-lock cleanup (a weakref callback) would print
+    "Exception ignored" with a traceback and be lost; the CLI raises it again in the main thread."""
+    code = (
+        "import sys, time, weakref\n"
+        "from thcodec.cli import _unraisable\n"
+        "sys.unraisablehook = _unraisable()\n"
+        "class A: pass\n"
+        "a = A()\n"
+        "def cb(_): raise KeyboardInterrupt\n"
+        "r = weakref.ref(a, cb)\n"
+        "try:\n"
+        "    del a\n"
+        "    time.sleep(5)\n"
+        "    print('lost')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('raised again')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.stdout.strip() == "raised again" and "Traceback" not in done.stderr, done.stderr

@@ -916,10 +916,31 @@ def _terminated(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _unraisable(hook=sys.unraisablehook):
+    """A Ctrl-C that lands in a callback Python cannot raise from (importlib's module-lock
+    cleanup during a lazy import) would print a traceback and be lost: raise it again in the
+    main thread instead, where _run turns it into one line."""
+
+    def quiet(info) -> None:
+        if isinstance(info.exc_value, KeyboardInterrupt):
+            import _thread
+            import threading
+
+            # A moment later, from another thread: raised here, in the hook, it would be lost the same way.
+            timer = threading.Timer(0.02, _thread.interrupt_main)
+            timer.daemon = True
+            timer.start()
+            return
+        hook(info)
+
+    return quiet
+
+
 def run() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _terminated)
+    sys.unraisablehook = _unraisable()
     app(prog_name="thc")
 
 

@@ -160,7 +160,8 @@ def test_ctrl_c_in_a_callback_python_cannot_raise_from_is_raised_again(tmp_path)
     """A SIGINT that lands in importlib's module-lock cleanup (a weakref callback) would print
     "Exception ignored" with a traceback and be lost; the CLI raises it again in the main thread."""
     code = (
-        "import sys, time, weakref\n"
+        "import signal, sys, time, weakref\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # as a terminal gives it\n"
         "from thcodec.cli import _unraisable\n"
         "sys.unraisablehook = _unraisable()\n"
         "class A: pass\n"

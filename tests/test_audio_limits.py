@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 
 import av
+import pytest
 from conftest import clip_factory
 
 from thcodec.format import damage
@@ -21,6 +22,7 @@ def audio_samples(path) -> int:
         return sum(f.samples for f in c.decode(c.streams.audio[0]))
 
 
+@pytest.mark.slow  # an encode and two decodes; the count of lost audio is in test_concealment
 def test_dropped_audio_chunk_is_silence_in_place(tmp_path, loaded):
     clip = clip_factory(tmp_path)(width=64, height=48, frames=60, fps=25, audio=True)
     buf = io.BytesIO()

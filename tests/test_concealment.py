@@ -223,6 +223,7 @@ def test_damaged_or_cut_av1_pivot_still_gives_every_frame(clip, loaded):
         assert [f.index for f in frames] == list(range(FRAMES)) and losses.pivots == 1
 
 
+@pytest.mark.slow  # every simulator mode on one stream; the receiver fuzz covers the same in the default run
 def test_every_simulated_loss_decodes_with_the_right_count(stream, loaded):
     """(The stream's only pivot is spared: without any picture there is nothing to show.)"""
     rng = np.random.default_rng(2)

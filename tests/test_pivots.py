@@ -162,6 +162,7 @@ def test_a_cut_in_the_first_frames_is_seen_with_or_without_a_cap(make_clip, tmp_
     assert len(_frames(tmp_path / "early.thc", loaded)) == 30
 
 
+@pytest.mark.slow  # a whole encode for one reader check; container and fuzz tests cover misplaced chunks
 def test_a_switch_marker_must_name_its_pivots_frame(cut_clip, tmp_path, loaded):
     from thcodec.errors import ThcError
 

@@ -4,7 +4,7 @@ replaced, the CRC recomputed so that the chunk passes). The property: the decode
 raises ThcError, in bounded time, and a finished decode's frames come in order, at the
 stream's size, no more than the bounds allow.
 
-THC_RECEIVER_FUZZ sets the cases of the default test (300); the slow one runs 10,000.
+THC_RECEIVER_FUZZ sets the cases of the default test (150); the slow one runs 10,000.
 Rendering is stubbed (the pivot's background as every frame): the networks' arithmetic is
 not what fuzzing looks for, and everything else (reader, receiver, timeline, interpolation,
 JPEG decode, key-point detection on the pivot) runs for real."""
@@ -29,7 +29,7 @@ from thcodec.receiver.decoder import Frame, Start, decode_stream
 from thcodec.receiver.segment import SegmentRenderer
 from thcodec.sender.encoder import encode
 
-CASES = int(os.environ.get("THC_RECEIVER_FUZZ", "300"))
+CASES = int(os.environ.get("THC_RECEIVER_FUZZ", "150"))
 SECONDS_PER_CASE = 20.0  # generous: a case takes well under a second here
 EXTREMES = (0, 1, 2, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF)
 

@@ -36,7 +36,7 @@ def inputs(h: int, w: int, batch: int = 2, seed: int = 1):
     return gen, flow, occ, pivot
 
 
-@pytest.mark.parametrize("h,w", [(512, 512), (333, 517), (1024, 300)])
+@pytest.mark.parametrize("h,w", [(512, 512), (333, 517), pytest.param(1024, 300, marks=pytest.mark.slow)])
 def test_tiles_give_the_output_of_one_pass(h, w):
     net = random_net()
     args = inputs(h, w)

@@ -47,6 +47,7 @@ def test_refined_points_render_the_frames_better(posed):
     assert not any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())  # weights untouched
 
 
+@pytest.mark.slow  # a batch-independence check of an option that is off by default
 def test_batches_do_not_interact(posed, monkeypatch):
     model, pivot, pivot_kp, frames = posed
     start = model.detect_keypoints(frames)
@@ -79,6 +80,7 @@ def test_encode_with_refine_sends_other_points_in_the_same_format(make_clip, tmp
     assert sum(errors[1]) < sum(errors[0]), errors
 
 
+@pytest.mark.slow  # refine under a cap: an encode each way; --refine is off by default
 def test_refine_with_a_rate_cap(make_clip, tmp_path, loaded):
     """The rate cap estimates key-point rates before a pivot exists: there is nothing to refine against yet."""
     clip = make_clip(width=64, height=64, frames=6, audio=False, picture=face_frame)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import numpy as np
@@ -94,7 +95,9 @@ def test_a_keypoint_stream_with_an_av1_pivot_is_format_2_and_decodes(tmp_path, l
     assert len(frames) == 12
     assert psnr(frames[0], source[0]) > 30  # the pivot itself comes through
     assert streams["av1"].stat().st_size < streams["jpeg"].stat().st_size
-    assert EncodeOptions(mode="hybrid").pivot_codec == "av1" and EncodeOptions().pivot_codec == "jpeg"
+    assert EncodeOptions(mode="hybrid").pivot_image_codec == "av1" and EncodeOptions().pivot_image_codec == "jpeg"
+    assert dataclasses.replace(EncodeOptions(), mode="hybrid").pivot_image_codec == "av1"  # auto follows the mode
+    assert EncodeOptions(mode="hybrid", pivot_codec="jpeg").pivot_image_codec == "jpeg"
 
 
 def test_bench_calibration_finds_a_crf_per_quality_falling_as_quality_rises():

@@ -16,9 +16,8 @@ BASE_SIZES = (48, 64, 80, 96, 112, 128)  # the base layer's sizes the fusion net
 @dataclass(frozen=True)
 class EncodeOptions:
     interp: int = 2  # key points for every interp-th frame of a segment (and its last); 2: -15% rate for +1% AKD (issue 4)
-    pivot_codec: str = (
-        "auto"  # "jpeg", "av1" (format 2: about half the bytes at the same PSNR), or "auto": jpeg in keypoint mode, av1 in hybrid
-    )
+    # "jpeg", "av1" (format 2: about half the bytes at the same PSNR), or "auto": pivot_image_codec
+    pivot_codec: str = "auto"
     pivot_quality: int = 50  # JPEG quality of pivot frames: ~4.5 kB at 256x256; 80 (~7.5 kB) adds ~37% to a 10 s call for AED -0.01 (docs/results.md)
     audio: bool = True
     audio_bitrate: int = 12000
@@ -41,6 +40,14 @@ class EncodeOptions:
     base_step: int = 2  # a base frame every base_step frames of a segment (2: half the frame rate)
 
     @property
+    def pivot_image_codec(self) -> str:
+        """The pivot codec used: pivot_codec, with "auto" read from the mode (so a copy made
+        with dataclasses.replace(mode=...) follows its new mode)."""
+        if self.pivot_codec != "auto":
+            return self.pivot_codec
+        return "av1" if self.mode == "hybrid" else "jpeg"
+
+    @property
     def motion_trigger_px(self) -> float:
         """The motion error that sends a new pivot. In hybrid mode none does: the base layer
         already shows what the key points get wrong (docs/hybrid.md: on a zoom-in clip the
@@ -52,8 +59,6 @@ class EncodeOptions:
             raise ThcError(f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}")
         if self.pivot_codec not in PIVOT_CODECS:
             raise ThcError(f"unknown pivot codec {self.pivot_codec!r}: choose one of {', '.join(PIVOT_CODECS)}")
-        if self.pivot_codec == "auto":  # resolved once, so every part reads the same codec
-            object.__setattr__(self, "pivot_codec", "av1" if self.mode == "hybrid" else "jpeg")
         if self.base_size not in BASE_SIZES:
             raise ThcError(f"--base-size {self.base_size}: choose one of {', '.join(map(str, BASE_SIZES))}")
         if not 1 <= self.base_crf <= 63:

@@ -126,7 +126,7 @@ class Sender:
             self._rate.measure_prior(self._first_fields())
         image = self._rate.pivot_image(index, frame, C.SwitchReason.START)
         if image is None:
-            image = encode_pivot(frame, MIN_PIVOT_QUALITY, self._opts.pivot_codec)
+            image = encode_pivot(frame, MIN_PIVOT_QUALITY, self._opts.pivot_image_codec)
             self._result.warnings.append(
                 f"--max-kbps {self._opts.max_kbps:g} has no room for the first pivot: sent at quality {MIN_PIVOT_QUALITY}"
             )
@@ -164,7 +164,7 @@ class Sender:
         self._result.pivots.append((index, reason.name.lower(), len(image)))
         if self._result.region is None:
             self._result.region = region
-        picture = decode_pivot(image, self._opts.pivot_codec, *self._size)  # what the receiver will animate
+        picture = decode_pivot(image, self._opts.pivot_image_codec, *self._size)  # what the receiver will animate
         self._seg = PivotSegment.receive(self._model, index, region, picture, MODEL_SIZE)
         self._source.start(self._seg, frame)
         self._watch = SegmentWatch.on(self._seg, FaceWatch(self._finder, region, face, index), self._opts.motion_trigger_px)
@@ -257,7 +257,7 @@ def encode(
                 model_id=loaded.model_id,
                 weights_sha256=loaded.weights_sha256,
             ),
-            C.HYBRID_FORMAT if opts.mode == "hybrid" or opts.pivot_codec == "av1" else C.KEYPOINT_FORMAT,
+            C.HYBRID_FORMAT if opts.mode == "hybrid" or opts.pivot_image_codec == "av1" else C.KEYPOINT_FORMAT,
         )
         sender = Sender(writer, loaded, opts, info, result)
         audio = reader.audio(opts.audio_bitrate) if (opts.audio and info.has_audio) else None

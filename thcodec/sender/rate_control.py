@@ -70,24 +70,24 @@ class RateController:
         more at the lowest quality, so a cut that follows them can still be sent."""
         q = self._opts.pivot_quality
         if not self.capped:
-            return encode_pivot(frame, q, self._opts.pivot_codec)
+            return encode_pivot(frame, q, self._opts.pivot_image_codec)
         t = float(index / self._fps)
         ledger = self.ledger
         rate = self.prior_rate if ledger.covered_s < 2 else RATE_MARGIN * ledger.other_rate()
         # Key points and audio up to t not written yet will be charged before t.
         room = ledger.room(t, self._budget, rate) - rate * max(0.0, t - ledger.covered_s) - PIVOT_OVERHEAD
-        worst = encode_pivot(frame, MIN_PIVOT_QUALITY, self._opts.pivot_codec)
+        worst = encode_pivot(frame, MIN_PIVOT_QUALITY, self._opts.pivot_image_codec)
         if reason != C.SwitchReason.SCENE_CUT:
             room -= len(worst) + PIVOT_OVERHEAD
         if len(worst) > room:
             return None
-        best = encode_pivot(frame, q, self._opts.pivot_codec)
+        best = encode_pivot(frame, q, self._opts.pivot_image_codec)
         if len(best) <= room:
             return best
         lo, hi = MIN_PIVOT_QUALITY, q  # lo fits, hi does not
         while hi - lo > 5:
             mid = (lo + hi) // 2
-            data = encode_pivot(frame, mid, self._opts.pivot_codec)
+            data = encode_pivot(frame, mid, self._opts.pivot_image_codec)
             if len(data) <= room:
                 lo, worst = mid, data
             else:

@@ -24,6 +24,25 @@ DEMO = ROOT / "examples" / "demo.mp4"
 torch.set_num_threads(1)
 
 
+def stream_header(**fields):
+    """A HEAD chunk for tests: a 64x48, 25-fps stream of unknown length; fields override."""
+    from thcodec.format.container import StreamHeader
+
+    base = dict(
+        width=64,
+        height=48,
+        fps_num=25,
+        fps_den=1,
+        frame_count=0,
+        model_size=256,
+        num_kp=10,
+        interp=1,
+        model_id="m",
+        weights_sha256=bytes(32),
+    )
+    return StreamHeader(**{**base, **fields})
+
+
 def square_frame(index: int, width: int, height: int) -> np.ndarray:
     """A grey frame with a coloured square that moves one step right and down per frame."""
     rgb = np.full((height, width, 3), 96, np.uint8)

@@ -6,6 +6,7 @@ import io
 from fractions import Fraction
 
 import numpy as np
+from conftest import stream_header
 
 from thcodec.face.region import Region
 from thcodec.format import container as C
@@ -87,18 +88,7 @@ def test_blocks_run_at_the_step_and_break_at_the_segment_end():
 def test_writer_orders_audio_before_pictures_and_reports_every_chunk():
     buf = io.BytesIO()
     container = C.ContainerWriter(buf)
-    head = C.StreamHeader(
-        width=64,
-        height=48,
-        fps_num=25,
-        fps_den=1,
-        frame_count=4,
-        model_size=256,
-        num_kp=10,
-        interp=1,
-        model_id="m",
-        weights_sha256=bytes(32),
-    )
+    head = stream_header(frame_count=4)
     container.write_header(head)
     head_bytes = container.bytes_written
     written = []

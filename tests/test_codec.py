@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import clip_factory, demo_head, face_frame
+from conftest import clip_factory, demo_head, face_frame, stream_header
 
 from thcodec.errors import ThcError
 from thcodec.face.region import Region
@@ -263,20 +263,7 @@ def test_rewrite_without_change_decodes_the_same(encoded, tmp_path, loaded):
 
 
 def header_for(loaded, **kw) -> C.StreamHeader:
-    base = dict(
-        width=64,
-        height=48,
-        fps_num=25,
-        fps_den=1,
-        frame_count=0,
-        model_size=256,
-        num_kp=10,
-        interp=1,
-        model_id=loaded.model_id,
-        weights_sha256=loaded.weights_sha256,
-    )
-    base.update(kw)
-    return C.StreamHeader(**base)
+    return stream_header(model_id=loaded.model_id, weights_sha256=loaded.weights_sha256, **kw)
 
 
 def stream(loaded, *chunks) -> io.BytesIO:

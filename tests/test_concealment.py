@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pytest
 import zstandard
-from conftest import clip_factory
+from conftest import clip_factory, stream_header
 from typer.testing import CliRunner
 
 from thcodec.cli import EXIT_LOSSES, app
@@ -272,21 +272,8 @@ def test_zstd_frame_declaring_a_huge_size_costs_no_memory():
     assert peak < 4 << 20
 
 
-def _head(**kw) -> bytes:
-    base = dict(
-        width=64,
-        height=48,
-        fps_num=25,
-        fps_den=1,
-        frame_count=24,
-        model_size=256,
-        num_kp=10,
-        interp=1,
-        model_id="m",
-        weights_sha256=b"\0" * 32,
-    )
-    base.update(kw)
-    return C.StreamHeader(**base)
+def _head(**kw) -> C.StreamHeader:
+    return stream_header(**{"frame_count": 24, **kw})
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 import pytest
-from conftest import demo_face, demo_head
+from conftest import demo_face, demo_head, stream_header
 
 from thcodec.errors import ThcError
 from thcodec.format import container as C
@@ -58,10 +58,7 @@ def test_the_container_tells_the_codecs_apart_and_keeps_av1_to_format_2():
     assert C.Pivot(0, 0, 0, 4, 4, encode_pivot(FACE, 50, "jpeg")).codec == "jpeg"
     with pytest.raises(ValueError, match="neither a JPEG"):
         C.Pivot(0, 0, 0, 4, 4, b"GIF89a")
-    header = C.StreamHeader(
-        width=320, height=240, fps_num=25, fps_den=1, frame_count=1, model_size=256, num_kp=10, interp=1,
-        model_id="m", weights_sha256=bytes(32),
-    )  # fmt: skip
+    header = stream_header(width=320, height=240, frame_count=1)
     for version in (C.KEYPOINT_FORMAT, C.HYBRID_FORMAT):
         buf = io.BytesIO()
         w = C.ContainerWriter(buf)

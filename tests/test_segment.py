@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import face_frame
+from conftest import face_frame, stream_header
 
 from thcodec.errors import ThcError
 from thcodec.face.region import Region
@@ -23,18 +23,7 @@ def segment(loaded):
 
 
 def test_receive_matches_the_chunk_path(segment, loaded):
-    header = C.StreamHeader(
-        width=W,
-        height=H,
-        fps_num=25,
-        fps_den=1,
-        frame_count=0,
-        model_size=256,
-        num_kp=10,
-        interp=1,
-        model_id="m",
-        weights_sha256=bytes(32),
-    )
+    header = stream_header(width=W, height=H)
     pivot = C.Pivot(frame_index=5, x=40, y=12, w=72, h=72, image=jpeg_encode(face_frame(0, W, H), 50))
     again = PivotSegment.from_chunk(loaded.model, pivot, header)
     assert again.start == 5 and again.region == REGION

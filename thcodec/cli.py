@@ -273,7 +273,7 @@ EncodeMaxKbps = Annotated[
     float,
     typer.Option(
         min=0,
-        help="Cap on the bit rate of any 10 seconds of the stream, kbit/s, audio included: pivots are held back or sent at lower JPEG quality to stay under it (0: no cap).",
+        help="Cap on the bit rate of any 10 seconds of the stream, kbit/s, audio and the hybrid mode's base stream included: pivots are held back or sent at lower JPEG quality to stay under it (0: no cap). The base stream keeps its own rate (--base-crf or --base-kbps).",
     ),
 ]
 EncodeMinPivotInterval = Annotated[
@@ -341,6 +341,20 @@ EncodeBaseStep = Annotated[
         help="Hybrid mode: code every n-th frame in the base stream (2: half the frame rate; the key points carry the motion in between).",
     ),
 ]
+EncodeBaseKbps = Annotated[
+    float,
+    typer.Option(
+        min=0,
+        help="Hybrid mode: code the base stream at this target rate, kbit/s (SVT-AV1's constant-rate mode, spread over the base frames --base-step keeps), instead of at --base-crf. 0: --base-crf. SVT-AV1 misses very low targets; see docs/hybrid.md.",
+    ),
+]
+EncodeKbps = Annotated[
+    float,
+    typer.Option(
+        min=0,
+        help="Target rate of the whole stream, kbit/s, audio included: picks the mode, the pivot quality and the base stream's size and rate from a measured ladder (docs/hybrid.md), the keypoint mode below the hybrid mode's lowest rung; in hybrid mode the base stream gets what the audio, key points and pivot leave. Options given beside it win: --mode, --pivot-quality, --base-size, --base-step, --base-crf or --base-kbps (a --base-* option implies --mode hybrid). A target, not a cap: add --max-kbps for one. 0: no target.",
+    ),
+]
 EncodeKptsRefresh = Annotated[
     int,
     typer.Option(
@@ -377,8 +391,45 @@ EncodeOutput = Annotated[
 ]
 
 
+# encode's parameters that --kbps leaves as the user gave them (each also an EncodeOptions field).
+_LADDER_OPTIONS = ("mode", "pivot_quality", "base_size", "base_step", "base_crf", "base_kbps")
+
+
+def _encode_options(ctx: typer.Context, motion_error: float) -> EncodeOptions:
+    """encode's EncodeOptions from its parameters (ctx.params) and where each came from."""
+    p = ctx.params
+    # By name: typer ships its own click, whose ParameterSource is not click's.
+    given = frozenset(n for n in _LADDER_OPTIONS if getattr(ctx.get_parameter_source(n), "name", "") == "COMMANDLINE")
+    return EncodeOptions(
+        interp=p["interp"],
+        pivot_quality=p["pivot_quality"],
+        pivot_codec=p["pivot_codec"].value,
+        audio=not p["no_audio"],
+        audio_bitrate=p["audio_kbps"] * 1000,
+        adaptive=not p["single_pivot"],
+        max_motion_error_px=motion_error,
+        min_pivot_interval_s=p["min_pivot_interval"],
+        max_pivot_interval_s=p["max_pivot_interval"],
+        max_kbps=p["max_kbps"],
+        refine_steps=p["refine"],
+        xy_step=p["xy_step"],
+        jac_step=p["jac_step"],
+        motion=p["motion"].value,
+        mode=p["mode"].value,
+        base_size=p["base_size"],
+        base_crf=p["base_crf"],
+        base_step=p["base_step"],
+        base_kbps=p["base_kbps"],
+        kbps=p["kbps"],
+        given=given,
+        independent_every=p["kpts_refresh"],
+        block_frames=p["kpts_block"],
+    )
+
+
 @app.command()
 def encode(
+    ctx: typer.Context,
     input: EncodeInput,
     output: EncodeOutput,
     interp: EncodeInterp = EncodeOptions.interp,
@@ -398,6 +449,8 @@ def encode(
     base_size: EncodeBaseSize = EncodeOptions.base_size,
     base_crf: EncodeBaseCrf = EncodeOptions.base_crf,
     base_step: EncodeBaseStep = EncodeOptions.base_step,
+    base_kbps: EncodeBaseKbps = EncodeOptions.base_kbps,
+    kbps: EncodeKbps = EncodeOptions.kbps,
     kpts_refresh: EncodeKptsRefresh = EncodeOptions.independent_every,
     kpts_block: EncodeKptsBlock = EncodeOptions.block_frames,
     quality: EncodeQuality = None,
@@ -421,35 +474,13 @@ def encode(
         message = (
             f"wrote {_named(output, True)}: {r.frames} frames, {r.bytes_total} bytes, {kbps:.2f} kbit/s, {len(r.pivots)} pivot(s)"
         )
+        if r.settings:  # what --kbps chose
+            message += f"; {r.settings}"
         return message, r.warnings
-
-    def options() -> EncodeOptions:
-        return EncodeOptions(
-            interp=interp,
-            pivot_quality=pivot_quality,
-            pivot_codec=pivot_codec.value,
-            audio=not no_audio,
-            audio_bitrate=audio_kbps * 1000,
-            adaptive=not single_pivot,
-            max_motion_error_px=motion_error,
-            min_pivot_interval_s=min_pivot_interval,
-            max_pivot_interval_s=max_pivot_interval,
-            max_kbps=max_kbps,
-            refine_steps=refine,
-            xy_step=xy_step,
-            jac_step=jac_step,
-            motion=motion.value,
-            mode=mode.value,
-            base_size=base_size,
-            base_crf=base_crf,
-            base_step=base_step,
-            independent_every=kpts_refresh,
-            block_frames=kpts_block,
-        )
 
     motion_error = _alias("--quality", "--max-motion-error", quality, max_motion_error, EncodeOptions.max_motion_error_px)
     quiet = _alias("-q", "--quiet", q, quiet, False)
-    opts = _run(options)
+    opts = _run(_encode_options, ctx, motion_error)
     _run(_check_input, input)  # a missing input is the first thing to say
     _run(_check_thc_suffix, output, force)
 

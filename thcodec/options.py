@@ -11,6 +11,9 @@ MOTION_SOURCES = ("landmarks", "detector")
 MODES = ("keypoints", "hybrid")
 PIVOT_CODECS = ("auto", "jpeg", "av1")
 BASE_SIZES = (48, 64, 80, 96, 112, 128)  # the base layer's sizes the fusion network was trained around (64-128)
+MIN_BASE_KBPS, MAX_BASE_KBPS = 1.0, 1000.0  # --base-kbps (SVT-AV1 takes whole kbit/s)
+MIN_KBPS, MAX_KBPS = 1.0, 10000.0  # --kbps
+HYBRID_ONLY = frozenset({"base_size", "base_crf", "base_step", "base_kbps"})  # options that only the hybrid mode uses
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,11 @@ class EncodeOptions:
     base_size: int = 64  # side of the base layer's square picture (the 256x256 face region down-scaled)
     base_crf: int = 63  # SVT-AV1's CRF for the base layer (higher: fewer bytes)
     base_step: int = 2  # a base frame every base_step frames of a segment (2: half the frame rate)
+    base_kbps: float = 0.0  # the base layer at this target rate, kbit/s (SVT-AV1's CBR) instead of base_crf; 0: CRF
+    # Target rate (thcodec/sender/ladder.py): the mode and its settings are picked for it when the
+    # input is opened (its audio and length count); fields named in `given` are the user's and stay.
+    kbps: float = 0.0
+    given: frozenset[str] = frozenset()
 
     @property
     def pivot_image_codec(self) -> str:
@@ -65,9 +73,23 @@ class EncodeOptions:
             raise ThcError(f"--base-crf {self.base_crf}: SVT-AV1 takes 1-63")
         if not 1 <= self.base_step <= 8:
             raise ThcError(f"--base-step {self.base_step}: 1-8 frames")
+        self._check_rates()
         if not 0 <= self.independent_every <= 1000:
             raise ThcError(f"--kpts-refresh {self.independent_every}: 0-1000 blocks")
         if self.motion not in MOTION_SOURCES:
             raise ThcError(f"unknown motion source {self.motion!r}: choose one of {', '.join(MOTION_SOURCES)}")
         if self.max_pivot_interval_s and self.max_pivot_interval_s < self.min_pivot_interval_s:
             raise ThcError("--max-pivot-interval is shorter than --min-pivot-interval")
+
+    def _check_rates(self) -> None:
+        if self.base_kbps and not MIN_BASE_KBPS <= self.base_kbps <= MAX_BASE_KBPS:
+            raise ThcError(f"--base-kbps {self.base_kbps:g}: {MIN_BASE_KBPS:g}-{MAX_BASE_KBPS:g} kbit/s (0: --base-crf)")
+        if self.base_kbps and "base_crf" in self.given:
+            raise ThcError("give --base-crf or --base-kbps, not both: the base layer has one rate setting")
+        if self.kbps and not MIN_KBPS <= self.kbps <= MAX_KBPS:
+            raise ThcError(f"--kbps {self.kbps:g}: {MIN_KBPS:g}-{MAX_KBPS:g} kbit/s (0: no target)")
+        # Without a target the mode is the user's: base-layer rates in keypoint mode would do nothing.
+        if not self.kbps and self.mode != "hybrid" and self.base_kbps:
+            raise ThcError("--base-kbps sets the hybrid mode's base layer: add --mode hybrid")
+        if self.kbps and self.mode == "keypoints" and "mode" in self.given and self.given & HYBRID_ONLY:
+            raise ThcError("--mode keypoints has no base layer: drop the --base-* options or the --mode")

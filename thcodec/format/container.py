@@ -451,7 +451,7 @@ class BaseHeader:
     codec: BaseCodec
     size: int  # side of the square base picture: the face region down-scaled
     step: int  # a base frame every `step` frames of a segment, from its pivot on (and its last frame)
-    crf: int  # the sender's rate setting (informational)
+    crf: int  # the sender's rate setting (informational): its CRF, 0 when coded at a target rate
     fusion_sha256: bytes  # 32 bytes: the fusion weights the receiver must have (weights/fusion.pt)
 
     def __post_init__(self):

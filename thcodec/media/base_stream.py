@@ -26,6 +26,10 @@ MIN_SIZE, MAX_SIZE = 16, 256
 MIN_CRF, MAX_CRF = 1, 63
 PRESET = 10  # SVT-AV1 speed preset: a live sender cannot wait for slower ones
 _SVT_PARAMS = "pred-struct=1"  # low delay: every frame is coded as it comes, in order
+# A target rate takes CBR: SVT-AV1 refuses VBR in the low-delay structure (and PyAV's bit_rate
+# alone asks for VBR, so the mode is named here).
+_SVT_CBR_PARAMS = _SVT_PARAMS + ":rc=2"
+MIN_KBPS = 0.5
 
 
 def downscale(face: np.ndarray, size: int) -> np.ndarray:
@@ -43,12 +47,17 @@ def upscale(small: torch.Tensor, size: int) -> torch.Tensor:
 
 
 class BaseEncoder:
-    """Frames in, AV1 packets out, one packet per frame (low delay)."""
+    """Frames in, AV1 packets out, one packet per frame (low delay).
 
-    def __init__(self, size: int, crf: int, rate: Fraction) -> None:
+    kbps > 0: coded at that target rate (CBR) instead of at crf; rate is the frames' rate, which
+    the target is spread over (a base layer of every n-th frame is coded at fps/n)."""
+
+    def __init__(self, size: int, crf: int, rate: Fraction, kbps: float = 0.0) -> None:
         if not MIN_SIZE <= size <= MAX_SIZE or size % 2:
             raise ThcError(f"base size {size} must be even and within {MIN_SIZE}-{MAX_SIZE}")
-        if not MIN_CRF <= crf <= MAX_CRF:
+        if kbps and kbps < MIN_KBPS:
+            raise ThcError(f"base rate {kbps:g} kbit/s is under {MIN_KBPS:g}")
+        if not kbps and not MIN_CRF <= crf <= MAX_CRF:
             raise ThcError(f"base CRF {crf} must be within {MIN_CRF}-{MAX_CRF}")
         self.size = size
         # SVT-AV1 prints its configuration to stderr unless SVT_LOG says otherwise (it reads no
@@ -60,7 +69,11 @@ class BaseEncoder:
         ctx.time_base = 1 / Fraction(rate)
         ctx.framerate = Fraction(rate)
         ctx.gop_size = 1 << 30  # one key frame: the pivots already restart the picture
-        ctx.options = {"crf": str(crf), "preset": str(PRESET), "svtav1-params": _SVT_PARAMS}
+        if kbps:
+            ctx.bit_rate = round(kbps * 1000)
+            ctx.options = {"preset": str(PRESET), "svtav1-params": _SVT_CBR_PARAMS}
+        else:
+            ctx.options = {"crf": str(crf), "preset": str(PRESET), "svtav1-params": _SVT_PARAMS}
         self._ctx = ctx
         self._pts = 0
 
@@ -98,10 +111,10 @@ class BaseDecoder:
 
 
 def code_sequence(
-    faces: list[np.ndarray] | np.ndarray, size: int, crf: int, rate: Fraction
+    faces: list[np.ndarray] | np.ndarray, size: int, crf: int, rate: Fraction, kbps: float = 0.0
 ) -> tuple[list[bytes], list[np.ndarray]]:
     """Code a run of faces as the sender would -> (packets, decoded (s,s,3) frames), one each."""
-    enc, dec = BaseEncoder(size, crf, rate), BaseDecoder()
+    enc, dec = BaseEncoder(size, crf, rate, kbps), BaseDecoder()
     packets: list[bytes] = []
     for face in faces:
         packets += enc.encode(face)

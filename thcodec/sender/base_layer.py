@@ -20,11 +20,15 @@ from thcodec.media.base_stream import BaseEncoder
 from thcodec.options import MODEL_SIZE, EncodeOptions
 
 MAX_PACKETS = 0xFFFF  # per BASE chunk
+CBR_OVERSHOOT = 1.1  # achieved / target of SVT-AV1's CBR on face clips (docs/hybrid.md, measured on train clips)
 
 
 class BaseLayerSender:
     def __init__(self, opts: EncodeOptions, fps: Fraction) -> None:
         self._size, self._crf, self.step = opts.base_size, opts.base_crf, opts.base_step
+        # SVT-AV1's CBR spends more than its target on these small pictures: asked for less, it
+        # lands near --base-kbps (0: coded at the CRF).
+        self._kbps = opts.base_kbps / CBR_OVERSHOOT
         self._rate = Fraction(fps) / self.step
         self._encoder: BaseEncoder | None = None
         self._start = 0
@@ -33,12 +37,14 @@ class BaseLayerSender:
         self.next_frame = 0  # the next frame that may be fed (frames come in order)
 
     def header(self, fusion_sha256: bytes) -> C.BaseHeader:
-        return C.BaseHeader(codec=C.BaseCodec.AV1, size=self._size, step=self.step, crf=self._crf, fusion_sha256=fusion_sha256)
+        crf = 0 if self._kbps else self._crf  # 0: coded at a target rate, no CRF
+        return C.BaseHeader(codec=C.BaseCodec.AV1, size=self._size, step=self.step, crf=crf, fusion_sha256=fusion_sha256)
 
     def start(self, index: int) -> None:
         """A new segment at frame index: the old base stream ends, a new one begins (key frame)."""
         self.end_segment()
-        self._encoder = BaseEncoder(self._size, self._crf, self._rate)
+        # The encoder runs at the base frames' rate (fps / step), so the target is per second of call.
+        self._encoder = BaseEncoder(self._size, self._crf, self._rate, self._kbps)
         self._start = index
         self.next_frame = index
 

@@ -33,6 +33,7 @@ from thcodec.receiver.segment import PivotSegment
 from thcodec.sender.base_layer import BaseLayerSender
 from thcodec.sender.chunk_writer import ChunkWriter
 from thcodec.sender.keypoint_source import KeypointSource
+from thcodec.sender.ladder import describe, for_target
 from thcodec.sender.lookahead import Lookahead
 from thcodec.sender.pivot_policy import FaceWatch
 from thcodec.sender.quality import Analysis, QualityPredictor, SegmentWatch
@@ -50,6 +51,7 @@ class EncodeResult:
     warnings: list[str] = field(default_factory=list)
     pivots: list[tuple[int, str, int]] = field(default_factory=list)  # (frame, reason, pivot image bytes)
     analysis: list[Analysis] = field(default_factory=list)
+    settings: str = ""  # what a --kbps target chose (ladder.describe), "" without one
 
 
 class Sender:
@@ -238,10 +240,9 @@ def encode(
     frames come. on_start(frame estimate), on_frames(n); input_timeout: seconds a pipe may stay silent."""
     result = EncodeResult()
     writer = C.ContainerWriter(out)
-    if opts.mode == "hybrid" and loaded.fusion_sha256 is None:
-        raise ThcError("--mode hybrid needs the fusion network's weights (weights/fusion.pt), which this thcodec lacks")
     with VideoReader(src, input_timeout) as reader, torch.inference_mode():
         info = reader.info
+        opts = _settle(opts, info, loaded, result)
         if on_start:
             on_start(info.frame_count)
         writer.write_header(
@@ -293,3 +294,14 @@ def encode(
     result.bytes_total = writer.bytes_written
     result.bytes_by_type = dict(writer.bytes_by_type)
     return result
+
+
+def _settle(opts: EncodeOptions, info, loaded: LoadedModel, result: EncodeResult) -> EncodeOptions:
+    """The options for this input: a --kbps target's mode and settings (its audio and length count)."""
+    if opts.kbps:
+        audio_kbps = opts.audio_bitrate / 1000 if (opts.audio and info.has_audio) else 0.0
+        opts = for_target(opts, audio_kbps, float(info.frame_count / info.fps))
+        result.settings = describe(opts)
+    if opts.mode == "hybrid" and loaded.fusion_sha256 is None:
+        raise ThcError("--mode hybrid needs the fusion network's weights (weights/fusion.pt), which this thcodec lacks")
+    return opts

@@ -34,8 +34,10 @@ class RateController:
         self._budget = opts.max_kbps * 1000 / 8 * self.ledger.window_s
         self.ledger.add(0.0, header_bytes)  # magic, version and HEAD, written before the first chunk
         self._audio = False
-        # Until 2 s of stream exist, key points + audio are assumed to take this much (bytes/s).
-        self.prior_rate = KP_PRIOR_BYTES * float(self._fps) / opts.interp
+        # A base layer at a target rate is known ahead (one at a CRF is not: it counts once written).
+        self._base_rate = opts.base_kbps * 1000 / 8 if opts.mode == "hybrid" else 0.0
+        # Until 2 s of stream exist, key points + audio (+ base) are assumed to take this much (bytes/s).
+        self.prior_rate = KP_PRIOR_BYTES * float(self._fps) / opts.interp + self._base_rate
 
     @property
     def capped(self) -> bool:
@@ -60,7 +62,9 @@ class RateController:
         audio = self._opts.audio_bitrate / 8 if self._audio else 0.0
         opts = self._opts
         self.prior_rate = (
-            RATE_MARGIN * (per_frame + C.CHUNK_OVERHEAD / opts.block_frames) * float(self._fps) / opts.interp + audio
+            RATE_MARGIN * (per_frame + C.CHUNK_OVERHEAD / opts.block_frames) * float(self._fps) / opts.interp
+            + audio
+            + self._base_rate
         )
 
     def pivot_image(self, index: int, frame: np.ndarray, reason: C.SwitchReason) -> bytes | None:

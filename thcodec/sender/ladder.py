@@ -1,0 +1,98 @@
+"""`thc encode --kbps R`: the mode and its settings for a target rate, from a ladder the bench
+measured (docs/hybrid.md, "Rate: --kbps and --base-kbps"; the points in docs/hybrid_points.csv).
+
+The ladder is read at the rate left for the picture (R less the audio). Below the hybrid mode's
+lowest rung the keypoint mode is chosen (it has no rate setting of its own: its pivot quality is
+its only lever). In hybrid mode the base layer is coded at a target rate: what is left of R after
+the audio, the key points and the pivot, the pivot's bytes spread over the call's length. Options
+the user gave (EncodeOptions.given) are never changed: --mode, --pivot-quality, --base-size,
+--base-step, and --base-crf or --base-kbps (either keeps the base layer's rate the user's)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from thcodec.errors import ThcError
+from thcodec.options import HYBRID_ONLY, EncodeOptions
+
+
+@dataclass(frozen=True)
+class Rung:
+    kbps: float  # the lowest picture rate (R less the audio) this rung is for
+    mode: str
+    pivot_quality: int
+    base_size: int = 0  # hybrid mode only
+
+
+# Measured on th256 val clips (docs/hybrid.md): the keypoint mode at pivot quality 30 for the
+# lowest targets, at its default above; the hybrid mode from where its picture beats the keypoint
+# mode's, its base at the size whose picture is best at the base rate left.
+LADDER = (
+    Rung(0, "keypoints", 30),
+    Rung(8, "keypoints", 50),
+    Rung(10, "hybrid", 50, 96),
+    Rung(14, "hybrid", 50, 128),
+)
+# Estimates of what the hybrid stream spends before its base layer, measured on train clips
+# (docs/hybrid.md), so the val clips that measure the ladder did not set them.
+KEYPOINT_KBPS = 3.3  # key points at --interp 2 and the stream's framing, kbit/s
+PIVOT_BYTES = 2750  # one pivot picture at quality 50 (AV1)
+PIVOT_SPREAD_S = 10.0  # a call of unknown length (a pipe) counts its pivot over this long
+MIN_BASE_KBPS = 3.0  # under this SVT-AV1's CBR overshoots its target (docs/hybrid.md): the keypoint mode
+
+
+def pick(kbps: float, mode: str | None = None) -> Rung:
+    """The highest rung at or under kbps, of `mode` when given (else the lowest of that mode)."""
+    rungs = [r for r in LADDER if mode is None or r.mode == mode]
+    fitting = [r for r in rungs if r.kbps <= kbps]
+    return fitting[-1] if fitting else rungs[0]
+
+
+def base_budget(kbps: float, interp: int, duration_s: float) -> float:
+    """What is left of a picture rate (kbit/s) for the base layer after the key points and the pivot."""
+    spread = duration_s if duration_s > 0 else PIVOT_SPREAD_S
+    return kbps - KEYPOINT_KBPS * 2 / interp - PIVOT_BYTES * 8 / 1000 / spread
+
+
+def for_target(opts: EncodeOptions, audio_kbps: float, duration_s: float) -> EncodeOptions:
+    """opts with the mode and settings for opts.kbps (opts itself without a target).
+
+    audio_kbps: the audio's share of the target (0 without audio); duration_s: the call's length
+    (0: unknown)."""
+    if not opts.kbps:
+        return opts
+    picture = opts.kbps - audio_kbps
+    if picture <= 0:
+        raise ThcError(f"--kbps {opts.kbps:g} leaves nothing for the picture: the audio alone takes {audio_kbps:g} kbit/s")
+    given = opts.given
+    mode = opts.mode if "mode" in given else ("hybrid" if given & HYBRID_ONLY else None)
+    rung = pick(picture, mode)
+    budget = base_budget(picture, opts.interp, duration_s)
+    if rung.mode == "hybrid" and budget < MIN_BASE_KBPS and not given & {"base_crf", "base_kbps"}:
+        if mode == "hybrid":
+            raise ThcError(
+                f"--kbps {opts.kbps:g} leaves {max(budget, 0):.1f} kbit/s for the base layer after the audio, key points "
+                f"and pivot (it needs {MIN_BASE_KBPS:g}): raise --kbps, or leave the mode and the --base-* options to it"
+            )
+        rung = pick(picture, "keypoints")
+    return _apply(opts, rung, budget)
+
+
+def _apply(opts: EncodeOptions, rung: Rung, budget: float) -> EncodeOptions:
+    """opts with the rung's settings, except those the user gave."""
+    given = opts.given
+    change: dict = {"mode": rung.mode, "pivot_quality": rung.pivot_quality}
+    if rung.mode == "hybrid":
+        change["base_size"] = rung.base_size
+        if not given & {"base_crf", "base_kbps"}:
+            change["base_kbps"] = round(budget, 1)
+    return dataclasses.replace(opts, **{k: v for k, v in change.items() if k not in given})
+
+
+def describe(opts: EncodeOptions) -> str:
+    """The settings a target chose, for the summary line: "hybrid, base 96 px at 5.2 kbit/s"."""
+    if opts.mode != "hybrid":
+        return f"{opts.mode}, pivot quality {opts.pivot_quality}"
+    rate = f"{opts.base_kbps:g} kbit/s" if opts.base_kbps else f"CRF {opts.base_crf}"
+    return f"hybrid, pivot quality {opts.pivot_quality}, base {opts.base_size} px every {opts.base_step} frames at {rate}"

@@ -2,13 +2,22 @@
 (torch with a warning) when its files do not match."""
 
 import json
+import os
 import shutil
 
 import pytest
 import torch
 
 from thcodec.errors import ThcError
-from thcodec.models.backend import OrtFusion, OrtSuperResolution, OrtTalkingHead, Sessions, choose_backend, onnx_present
+from thcodec.models.backend import (
+    OrtFusion,
+    OrtSuperResolution,
+    OrtTalkingHead,
+    Sessions,
+    choose_backend,
+    onnx_present,
+    onnx_sessions,
+)
 from thcodec.models.keypoints import Keypoints
 from thcodec.models.super_resolution import PivotDetail
 from thcodec.models.talking_head import TalkingHead
@@ -175,3 +184,23 @@ def test_shipped_fusion_matches_eager(pair):
     )
     with torch.inference_mode():
         torch.testing.assert_close(pair[1].fusion(base, animated, occ), pair[0].fusion(base, animated, occ), atol=1e-4, rtol=0)
+
+
+def test_graph_sessions_are_made_on_first_use():
+    """Verified at load, made when first run: a decode that never runs a graph never pays for it."""
+    sessions = onnx_sessions(weights_dir(), 1)
+    assert "fusion" in sessions and "keypoint_detector" in sessions
+    assert not sessions._sessions
+    sessions.run("keypoint_detector", torch.rand(1, 3, 256, 256))
+    assert list(sessions._sessions) == ["keypoint_detector"]
+
+
+def test_openmp_workers_sleep_unless_the_user_chose(monkeypatch):
+    from thcodec.threads import sleep_when_idle
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    sleep_when_idle()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    sleep_when_idle()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"

@@ -970,6 +970,9 @@ def _unraisable(hook=sys.unraisablehook):
 def run() -> None:
     import signal
 
+    from thcodec.threads import sleep_when_idle
+
+    sleep_when_idle()  # before anything imports torch
     signal.signal(signal.SIGTERM, _terminated)
     sys.unraisablehook = _unraisable()
     app(prog_name="thc")

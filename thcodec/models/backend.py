@@ -1,4 +1,5 @@
-"""The CPU inference backend: the receiver's networks run by ONNX Runtime.
+"""The CPU inference backend: the key-point detector, super-resolution and fusion run by
+ONNX Runtime; dense motion + generator stay in eager torch, which measured faster for them.
 
 `with_onnx(loaded, root)` swaps the networks of a LoadedModel for subclasses that keep the
 torch modules (state_dict, .to(), training code and autograd all still work) and run the
@@ -11,8 +12,8 @@ sha256 of each .pt it was exported from against the .pt files just loaded. Anyth
 (no onnxruntime, no files, a stale or damaged export) gives a warning and the torch model.
 
 Threads: THC_THREADS when set, else torch's intra-op thread count (OMP_NUM_THREADS, or
-all cores), one session per graph, graph optimisations on, no spin-waiting (THC_ORT_SPIN=1
-to allow it).
+all cores), one session per graph (made on its first use), graph optimisations on, no
+spin-waiting (THC_ORT_SPIN=1 to allow it).
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class Sessions:
         # the rest of the call, and on a loaded 2-core machine spinning measured slower (docs/speed.md).
         opts.add_session_config_entry("session.intra_op.allow_spinning", os.environ.get("THC_ORT_SPIN", "0"))
         self.threads = opts.intra_op_num_threads
+        self._ort, self._opts = ort, opts
+        self._graphs: dict[str, bytes] = {}  # verified graphs; a session is made on first use
         self._sessions = {}
         for name, e in entries.items():
             path = folder / str(e.get("file", ""))
@@ -103,13 +106,19 @@ class Sessions:
             for net, sha in sources.items():
                 if pt_sha256[net] != sha:
                     raise BackendUnavailable(f"{path} was exported from another {net}.pt than the one loaded (make export-onnx)")
-            self._sessions[name] = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+            self._graphs[name] = data
 
     def __contains__(self, name: str) -> bool:
-        return name in self._sessions
+        return name in self._graphs
 
     def run(self, name: str, *inputs: torch.Tensor) -> list[torch.Tensor]:
-        sess = self._sessions[name]
+        # made on first use: a keypoint-mode decode at the model's size never runs fusion or
+        # super-resolution, and making a session is a start-up cost
+        sess = self._sessions.get(name)
+        if sess is None:
+            sess = self._sessions[name] = self._ort.InferenceSession(
+                self._graphs[name], self._opts, providers=["CPUExecutionProvider"]
+            )
         feeds = {i.name: np.ascontiguousarray(t.detach().numpy(), dtype=np.float32) for i, t in zip(sess.get_inputs(), inputs)}
         return [torch.from_numpy(a) for a in sess.run(None, feeds)]
 
@@ -120,8 +129,10 @@ def _usable(*tensors: torch.Tensor) -> bool:
 
 
 class OrtTalkingHead(TalkingHead):
-    """TalkingHead whose detect_keypoints and animate_with_motion run the exported graphs
-    (outside autograd); the torch sub-networks stay for everything else."""
+    """TalkingHead whose detect_keypoints runs the exported graph (outside autograd); the
+    torch sub-networks do everything else. Dense motion + generator stay in torch: eager
+    measured faster than their graph (`animator`, still exported for the speed bench and
+    the int8 study) at one and two threads, quiet or loaded (docs/speed.md)."""
 
     def __init__(self, model: TalkingHead, sessions: Sessions) -> None:
         torch.nn.Module.__init__(self)  # share the loaded sub-networks; no second initialisation
@@ -136,14 +147,6 @@ class OrtTalkingHead(TalkingHead):
             return super().detect_keypoints(frames)
         xy, jac = self.sessions.run("keypoint_detector", frames)
         return Keypoints(xy, jac)
-
-    def animate_with_motion(self, pivot: torch.Tensor, pivot_kp: Keypoints, drive_kp: Keypoints):
-        """-> (frame unclamped (B,3,256,256), flow (B,64,64,2), occlusion (B,1,64,64)), as TalkingHead."""
-        args = (pivot, pivot_kp.xy, pivot_kp.jacobian, drive_kp.xy, drive_kp.jacobian)
-        if not _usable(*args) or "animator" not in self.sessions:
-            return super().animate_with_motion(pivot, pivot_kp, drive_kp)
-        frame, flow, occlusion = self.sessions.run("animator", *args)
-        return frame, flow, occlusion
 
 
 class OrtSuperResolution(SuperResolution):

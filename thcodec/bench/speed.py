@@ -9,8 +9,9 @@ network, or a seeded one where weights/onnx has none), super-resolution 256->512
 batch 8 and 256x256, at every --threads count. The clip: --clip, else the first val clip of
 --data's manifest, else examples/demo.mp4. Commands: `thc encode` and `thc decode` of a
 10-second th256 stream (the clip's th256 reference), `thc decode` of a 1-frame stream
-(start-up) and `thc --help`, each in a fresh process with THC_BACKEND, OMP_NUM_THREADS and
-THC_THREADS set. Output equality: the decoded frames of both backends (max |difference|,
+(start-up), `thc --help` and `thc stats`, each in a fresh process with THC_BACKEND,
+OMP_NUM_THREADS and THC_THREADS set; then where the time of that encode and decode goes, per
+stage (thcodec.bench.profile). Output equality: the decoded frames of both backends (max |difference|,
 PSNR of one against the other) and whether the two encoders write the same .thc bytes.
 The tables go to --doc between the BEGIN/END markers (the rest of the file is kept).
 """
@@ -177,6 +178,7 @@ def command_rows(stream: Path, one_frame: Path, clip: Path, work: Path, threads:
             reps,
         ),
         ("`thc --help`", thc + ["--help"], reps),
+        ("`thc stats` 10-s stream", thc + ["stats", str(stream)], reps),
     ]
     rows = []
     for name, cmd, n in cases:
@@ -240,8 +242,21 @@ def _fmt(s: float) -> str:
     return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
 
 
-def report(clip: Path, stages: dict, commands: dict, eq: dict, loads: list[float], reps: int, frames: int) -> str:
+def stage_profiles(stream: Path, clip: Path, work: Path, threads: list[int]) -> dict[tuple[str, int], dict[str, float]]:
+    """Per-stage seconds of `thc encode` and `thc decode` of the 10-s clip (default backend, one run each)."""
+    from thcodec.bench.profile import profile
+
+    out = {}
+    for t in threads:
+        out[("encode", t)] = profile(["encode", str(clip), str(work / "prof.thc"), "--force", "--quiet"], t)
+        out[("decode", t)] = profile(["decode", str(stream), str(work / "prof.mp4"), "--force", "--quiet"], t)
+    return out
+
+
+def report(clip: Path, stages: dict, commands: dict, profiles: dict, eq: dict, loads: list[float], reps: int, frames: int) -> str:
     import onnxruntime
+
+    from thcodec.bench.profile import table as profile_table
 
     lines = [
         BEGIN,
@@ -268,6 +283,15 @@ def report(clip: Path, stages: dict, commands: dict, eq: dict, loads: list[float
         for name, ta, tb in rows:
             fps = f" ({frames / ta:.0f} / {frames / tb:.0f} fps)" if "10-s" in name else ""
             lines.append(f"| {name}{fps} | {t} | {_fmt(ta)} | {_fmt(tb)} | {ta / tb:.2f}x |")
+    if profiles:
+        lines += [
+            "",
+            "Where the time goes (`python -m thcodec.bench.profile`): each command once, in a fresh process, the "
+            "default backend; each stage's own time (a stage inside another counts once), 'other' is what no "
+            "timer covers (reading the stream, the key-point timeline, the CLI).",
+            "",
+            *profile_table(profiles),
+        ]
     lines += [
         "",
         f"Output: the {eq['frames']} decoded frames of THC_BACKEND=onnx against torch's: max |difference| "
@@ -315,7 +339,7 @@ def main(argv: list[str] | None = None) -> None:
 
         shipped = any(e.get("graph") == "fusion" for e in read_manifest(weights_dir() / "onnx").get("files", []))
         fusion_dir = None if shipped else export_seeded_fusion(work / "fusion")
-        stages, commands = {}, {}
+        stages, commands, profiles = {}, {}, {}
         for t in a.threads:
             stages[t] = stage_rows(t, a.reps, fusion_dir)
             loads.append(os.getloadavg()[0])
@@ -325,9 +349,11 @@ def main(argv: list[str] | None = None) -> None:
             for t in a.threads:
                 commands[t] = command_rows(stream, one, ref, work, t, max(1, a.reps // 2 + 1))
                 loads.append(os.getloadavg()[0])
+            profiles = stage_profiles(stream, ref, work, a.threads)
+            loads.append(os.getloadavg()[0])
         eq = equality(stream, ref, work)
         loads.append(os.getloadavg()[0])
-    table = report(a.clip, stages, commands, eq, loads, a.reps, frames)
+    table = report(a.clip, stages, commands, profiles, eq, loads, a.reps, frames)
     print(table)
     write_doc(a.doc, table)
 

@@ -465,9 +465,10 @@ def encode(
     New pivots are sent on a scene cut, when the face leaves its region, when the background
     changes, and when the sender, running the receiver's model, predicts that the face will
     move wrongly (--max-motion-error)."""
-    from thcodec.sender.encoder import encode as encode_video
 
     def run(loaded, target, start, step) -> tuple[str, list[str]]:
+        from thcodec.sender.encoder import encode as encode_video  # torch: only once the arguments are known to be right
+
         with open(target, "wb") if isinstance(target, Path) else nullcontext(target) as f:
             r = encode_video(input, f, loaded, opts, on_frames=step, on_start=start, input_timeout=input_timeout)
         kbps = r.bytes_total * 8 / max(r.duration_s, 1e-9) / 1000
@@ -558,11 +559,10 @@ def decode(
     """Rebuild a video from a .thc stream. What is damaged or missing is concealed (exit code 3, one warning line)."""
     from thcodec.media.streams import is_stream
     from thcodec.media.video_io import output_format
-    from thcodec.receiver.decoder import Losses, decode_file
-
-    losses = Losses()
 
     def run(loaded, target, start, step) -> tuple[str, list[str]]:
+        from thcodec.receiver.decoder import decode_file
+
         n = decode_file(
             input,
             target,
@@ -590,6 +590,9 @@ def decode(
         no_audio = True  # y4m holds no audio (said once, here)
         if not quiet:
             err.print(f"thc: warning: {_named(output, True)}: y4m holds no audio; the audio is left out", highlight=False)
+    from thcodec.receiver.decoder import Losses  # torch: only once the arguments are known to be right
+
+    losses = Losses()
     _convert(input, output, force, quiet, "decoding", run)
     if losses:
         raise typer.Exit(EXIT_LOSSES)

@@ -436,3 +436,12 @@ def test_teacher_keypoints_fill_frames_without_a_face():
     assert kp.xy.abs().max() < 1  # pixels became [-1, 1] coordinates
     with pytest.raises(SystemExit):
         teacher_keypoints(np.full((2, 68, 2), np.nan), 256)
+
+
+def test_codec_names_are_the_codecs_bench_makes():
+    """The CLI lists thcodec.bench.codec_names without importing the codecs: the same names."""
+    from thcodec.bench.anchors import ANCHORS
+    from thcodec.bench.codec_names import CODECS
+    from thcodec.bench.scaled import SCALED
+
+    assert sorted(CODECS) == sorted(["thc", "thc_hybrid", *ANCHORS, *SCALED])

@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from thcodec import __version__
+from thcodec.bench.codec_names import CODECS as BENCH_CODECS
 from thcodec.errors import ThcError
 from thcodec.options import BASE_SIZES, MODES, MOTION_SOURCES, PIVOT_CODECS, EncodeOptions
 
@@ -759,7 +760,9 @@ def bench(
     split: Annotated[str, typer.Option(help="Which split of --data to measure.")] = "val",
     out: Annotated[Path, typer.Option(help="Folder for points.csv, report.md, plots/, refs/ and streams/.")] = Path("out/bench"),
     frames: Annotated[int, typer.Option(min=1, help="Frames of each clip (at 25 fps) in the reference.")] = 250,
-    codecs: Annotated[str | None, typer.Option(help="Comma-separated subset of thc,x264,x265,vvenc,svtav1,frozen.")] = None,
+    codecs: Annotated[
+        str | None, typer.Option(help="Comma-separated subset of the codecs: " + ",".join(BENCH_CODECS) + ".")
+    ] = None,
     quick: Annotated[
         bool,
         typer.Option(

@@ -13,7 +13,8 @@ frame starts the clip and no other is forced (key-frame interval longer than the
   time (measured on a 250-frame th256 clip: "fast" is 2.2x faster than "medium" but loses 2.5-5
   VMAF at equal bytes, so "medium" it is), QP sweep up to 63, no access-unit delimiters
   (optional NAL units, 6 bytes a frame: 1.2 kbit/s at 25 fps).
-- SVT-AV1: preset 8, its default random-access GOP, CRF sweep up to 63.
+- SVT-AV1: preset 8, its default random-access GOP, CRF sweep up to 63; `svtav1_ld` the same
+  in its low-delay structure (what a call, and the hybrid mode's base layer, can use).
 - frozen: frame 0 as a JPEG (Pillow, optimized), shown for the whole clip: the floor that any
   codec must beat. Sweep over JPEG quality.
 """
@@ -112,6 +113,20 @@ SVTAV1 = FFmpegAnchor(
     ("-c:v", "libsvtav1", "-preset", "8", "-g", str(KEYINT), "-svtav1-params", "verbosity=0"),
 )
 
+# The same encoder in its low-delay structure (pred-struct=1: every frame coded as it comes, no
+# reordering, no look-ahead), what a call can use and what the hybrid mode's base layer runs.
+SVTAV1_LOW_DELAY = FFmpegAnchor(
+    "svtav1_ld",
+    "AV1 (SVT-AV1 preset 8, low delay)",
+    "crf",
+    (33, 39, 45, 51, 57, 63),
+    (45, 54, 63),
+    "obu",
+    "obu",
+    "yuv420p",
+    ("-c:v", "libsvtav1", "-preset", "8", "-g", str(KEYINT), "-svtav1-params", "verbosity=0:pred-struct=1"),
+)
+
 
 @dataclass(frozen=True)
 class FrozenFrame:
@@ -137,4 +152,4 @@ class FrozenFrame:
         return Coded(out, len(data), decoded, t1 - t0, t2 - t1, bitstream_vmaf=False, parts={"pivot": len(data)})
 
 
-ANCHORS = {c.name: c for c in (X264, X265, VVENC, SVTAV1, FrozenFrame())}
+ANCHORS = {c.name: c for c in (X264, X265, VVENC, SVTAV1, SVTAV1_LOW_DELAY, FrozenFrame())}

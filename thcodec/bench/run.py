@@ -19,6 +19,7 @@ from pathlib import Path
 from thcodec.bench import quality as Q
 from thcodec.bench.anchors import ANCHORS
 from thcodec.bench.codec import Codec, Setting
+from thcodec.bench.codec_names import CODECS
 from thcodec.bench.expression import expression_scores
 from thcodec.bench.ffmpeg import ffmpeg_exe
 from thcodec.bench.hybrid_report import hybrid_section
@@ -28,8 +29,6 @@ from thcodec.bench.scaled import SCALED
 from thcodec.data.clips import split_clips as val_clips  # noqa: F401  (thc bench reads it from here)
 from thcodec.data.reference import TH256, Condition, Reference, make_reference
 from thcodec.errors import ThcError
-
-CODECS = ("thc", "thc_hybrid", "x264", "x265", "vvenc", "svtav1", "frozen", *SCALED)
 
 
 @dataclass(frozen=True)

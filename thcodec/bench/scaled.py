@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from thcodec.bench.anchors import SVTAV1, VVENC, X265, FFmpegAnchor
+from thcodec.bench.anchors import SVTAV1, SVTAV1_LOW_DELAY, VVENC, X265, FFmpegAnchor
 from thcodec.bench.codec import Coded, Setting
 from thcodec.bench.ffmpeg import COLOR_TAGS, TO_YUV, decode_rgb, run_ffmpeg
 from thcodec.data.reference import Reference
@@ -74,6 +74,7 @@ SCALED = {
     c.name: c
     for c in (
         ScaledAnchor(SVTAV1, (47, 55, 63), (55, 63)),
+        ScaledAnchor(SVTAV1_LOW_DELAY, (39, 47, 55, 63), (47, 55)),
         ScaledAnchor(X265, (41, 46, 51), (46, 51)),
         ScaledAnchor(VVENC, (51, 57, 63), (57, 63)),
     )

@@ -27,6 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from thcodec.threads import sleep_when_idle
+
+sleep_when_idle()  # the stage rows measure what `thc` runs: set before torch loads OpenMP
+
 import numpy as np
 import torch
 

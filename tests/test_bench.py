@@ -445,3 +445,14 @@ def test_codec_names_are_the_codecs_bench_makes():
     from thcodec.bench.scaled import SCALED
 
     assert sorted(CODECS) == sorted(["thc", "thc_hybrid", *ANCHORS, *SCALED])
+
+
+def test_bench_says_what_is_missing_before_measuring(make_clip, monkeypatch):
+    """Without the eval extra the bench stops at once with one line, not after its last point."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    clip = make_clip(width=64, height=64, frames=3, fps=25)
+    r = CliRunner().invoke(app, ["bench", str(clip), "--codecs", "frozen", "--quiet"])
+    assert r.exit_code == 1 and "needs matplotlib" in r.output and "thcodec[eval]" in r.output

@@ -129,6 +129,16 @@ def _only(codecs: dict, labels: tuple[str, ...]) -> dict:
     return plan
 
 
+def _check_eval_extra() -> None:
+    """The scores, the report's BD-rates and its plots need the eval extra: say so before the
+    first point, not after an hour of measuring."""
+    from importlib.util import find_spec
+
+    missing = [m for m in ("imageio_ffmpeg", "matplotlib", "scipy") if find_spec(m) is None]
+    if missing:
+        raise ThcError(f"the benchmark needs {', '.join(missing)}: pip install 'thcodec[eval]'")
+
+
 def run_bench(clips: list[Path], out: Path, opts: BenchOptions, progress: Progress | None = None) -> BenchResult:
     progress = progress or Progress()
     if not clips:
@@ -136,8 +146,9 @@ def run_bench(clips: list[Path], out: Path, opts: BenchOptions, progress: Progre
     for c in clips:
         if not c.is_file():
             raise ThcError(f"{c}: no such file")
+    _check_eval_extra()
     if any(n != "frozen" for n in opts.codecs):
-        ffmpeg_exe()  # fail early when the eval extra is missing
+        ffmpeg_exe()
     cond = Condition(frames=opts.frames)
     codecs = make_codecs(opts.codecs, opts.weights)
     plan = {n: c.settings(opts.quick) for n, c in codecs.items()} if not opts.only else _only(codecs, opts.only)

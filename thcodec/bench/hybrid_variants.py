@@ -69,7 +69,8 @@ def decoded(data: bytes, loaded: LoadedModel, render) -> np.ndarray:
 def bytes_by_chunk(data: bytes) -> dict[str, int]:
     counts: Counter = Counter()
     for chunk, _ in C.read_chunks(io.BytesIO(data)):
-        counts[type(chunk).__name__] += sum(len(v) for v in vars(chunk).values() if isinstance(v, (bytes, bytearray)))
+        payloads = [v for v in vars(chunk).values() if isinstance(v, bytes)] + list(getattr(chunk, "packets", ()))
+        counts[type(chunk).__name__] += sum(map(len, payloads))
     return dict(counts)
 
 

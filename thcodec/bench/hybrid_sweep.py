@@ -1,8 +1,8 @@
 """The hybrid mode's comparison (issue 19) as one `thc bench` run with a chosen plan.
 
 Codecs: thcodec's keypoint mode at its default point and a lower-rate one, the hybrid ladder
-(thc_hybrid's quick sweep), SVT-AV1 at full size and both scaled anchors (SVT-AV1 and x265 at
-64/96/128 px, up-scaled): their quick sweeps. Clips: the --split clips of --data, plus, with
+(thc_hybrid's quick sweep), SVT-AV1 at full size and the scaled anchors (SVT-AV1 random access
+and low delay, x265, at 64/96/128 px, up-scaled): their quick sweeps. Clips: the --split clips of --data, plus, with
 --zoom CLIP, a zoom-in clip made from that clip (thcodec/bench/pivot_clips.py). The report
 (OUT/report.md) ends with the rate-matched table of thcodec/bench/hybrid_report.py.
 
@@ -19,7 +19,7 @@ from thcodec.bench.pivot_clips import zoom_clip
 from thcodec.bench.run import BenchOptions, Progress, make_codecs, run_bench
 from thcodec.data.clips import split_clips
 
-CODECS = ("thc", "thc_hybrid", "svtav1", "svtav1_scaled", "x265_scaled")
+CODECS = ("thc", "thc_hybrid", "svtav1", "svtav1_scaled", "svtav1_ld_scaled", "x265_scaled")
 
 
 def plan_labels() -> tuple[str, ...]:

@@ -22,7 +22,7 @@ frame starts the clip and no other is forced (key-frame interval longer than the
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -115,16 +115,11 @@ SVTAV1 = FFmpegAnchor(
 
 # The same encoder in its low-delay structure (pred-struct=1: every frame coded as it comes, no
 # reordering, no look-ahead), what a call can use and what the hybrid mode's base layer runs.
-SVTAV1_LOW_DELAY = FFmpegAnchor(
-    "svtav1_ld",
-    "AV1 (SVT-AV1 preset 8, low delay)",
-    "crf",
-    (33, 39, 45, 51, 57, 63),
-    (45, 54, 63),
-    "obu",
-    "obu",
-    "yuv420p",
-    ("-c:v", "libsvtav1", "-preset", "8", "-g", str(KEYINT), "-svtav1-params", "verbosity=0:pred-struct=1"),
+SVTAV1_LOW_DELAY = replace(
+    SVTAV1,
+    name="svtav1_ld",
+    label="AV1 (SVT-AV1 preset 8, low delay)",
+    encoder_args=("-c:v", "libsvtav1", "-preset", "8", "-g", str(KEYINT), "-svtav1-params", "verbosity=0:pred-struct=1"),
 )
 
 

@@ -11,7 +11,7 @@ MOTION_SOURCES = ("landmarks", "detector")
 MODES = ("keypoints", "hybrid")
 PIVOT_CODECS = ("auto", "jpeg", "av1")
 BASE_SIZES = (48, 64, 80, 96, 112, 128)  # the base layer's sizes the fusion network was trained around (64-128)
-MIN_BASE_KBPS, MAX_BASE_KBPS = 1.0, 1000.0  # --base-kbps (SVT-AV1 takes whole kbit/s)
+MIN_BASE_KBPS, MAX_BASE_KBPS = 1.0, 1000.0  # --base-kbps
 MIN_KBPS, MAX_KBPS = 1.0, 10000.0  # --kbps
 HYBRID_ONLY = frozenset({"base_size", "base_crf", "base_step", "base_kbps"})  # options that only the hybrid mode uses
 

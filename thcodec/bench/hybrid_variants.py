@@ -8,7 +8,7 @@ base picture alone in the face (the fusion network and the animated pivot left o
 REF: th256 references (thcodec.data.reference.make_reference). Each is encoded with `thc
 encode --mode hybrid --base-step 1 --base-size S --base-crf C` per --setting (every frame has
 its base picture), and each variant is scored like the bench (PSNR, VMAF, AKD, AED). One JSON
-line per (clip, setting, variant), with the stream's bytes by chunk type.
+line per (clip, setting, variant), with the stream's bytes by kind (as `thc stats` counts them).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import io
 import json
 import subprocess
 import sys
-from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,11 +27,11 @@ import torch
 from thcodec.bench import quality as Q
 from thcodec.data.reference import read_lossless
 from thcodec.face.region import paste
-from thcodec.format import container as C
 from thcodec.media.frames import resize, to_uint8
 from thcodec.models.weights import LoadedModel, load_model
 from thcodec.receiver.decoder import Frame, decode_stream
 from thcodec.receiver.segment import SegmentRenderer
+from thcodec.stats import stream_stats
 
 SHIPPED = SegmentRenderer.render
 
@@ -66,20 +65,12 @@ def decoded(data: bytes, loaded: LoadedModel, render) -> np.ndarray:
         return np.stack([e.rgb for e in decode_stream(io.BytesIO(data), loaded) if isinstance(e, Frame)])
 
 
-def bytes_by_chunk(data: bytes) -> dict[str, int]:
-    counts: Counter = Counter()
-    for chunk, _ in C.read_chunks(io.BytesIO(data)):
-        payloads = [v for v in vars(chunk).values() if isinstance(v, bytes)] + list(getattr(chunk, "packets", ()))
-        counts[type(chunk).__name__] += sum(map(len, payloads))
-    return dict(counts)
-
-
-def encode(ref: Path, out: Path, size: int, crf: int) -> bytes:
+def encode(ref: Path, out: Path, size: int, crf: int) -> Path:
     if not out.exists():
         cmd = [sys.executable, "-c", "from thcodec.cli import run; run()", "encode", str(ref), str(out), "--mode", "hybrid"]
         cmd += ["--base-step", "1", "--base-size", str(size), "--base-crf", str(crf), "--quiet", "--force"]
         subprocess.run(cmd, check=True)
-    return out.read_bytes()
+    return out
 
 
 def main() -> None:
@@ -97,12 +88,13 @@ def main() -> None:
         faces = fm.reference(frames)
         for setting in a.setting:
             size, crf = map(int, setting.split(":"))
-            data = encode(ref, streams / f"{ref.stem}_{size}_{crf}.thc", size, crf)
+            stream = encode(ref, streams / f"{ref.stem}_{size}_{crf}.thc", size, crf)
+            data, parts = stream.read_bytes(), stream_stats(stream).bytes_by_category
             for name, render in VARIANTS.items():
                 out = decoded(data, loaded, render)
                 face = fm.score(faces, out)
                 row = dict(
-                    clip=ref.stem, size=size, crf=crf, variant=name, bytes=len(data), parts=bytes_by_chunk(data),
+                    clip=ref.stem, size=size, crf=crf, variant=name, bytes=len(data), parts=parts,
                     seconds=len(frames) / 25, psnr=Q.psnr_pair(out, frames)[0], vmaf=Q.vmaf_frames(out, ref, 25),
                     akd=face.akd, aed=face.aed,
                 )  # fmt: skip

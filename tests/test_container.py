@@ -117,6 +117,8 @@ def test_type_ids_are_explicit():
         b"AUDI": "AudioPackets",
         b"BASH": "BaseHeader",
         b"BASE": "BasePackets",
+        b"SCNH": "SceneHeader",
+        b"SCNE": "ScenePackets",
         b"END ": "End",
     }
     assert [int(r) for r in c.SwitchReason] == [0, 1, 2, 3, 4]
@@ -295,8 +297,8 @@ def test_bad_magic():
 
 def test_newer_version():
     data = bytearray(write_file())
-    data[8:10] = b"\x00\x03"
-    with pytest.raises(ThcError, match=r"made by a newer thcodec \(format 3\), this one reads format 2"):
+    data[8:10] = b"\x00\x04"
+    with pytest.raises(ThcError, match=r"made by a newer thcodec \(format 4\), this one reads format 3"):
         read_all(bytes(data))
 
 
@@ -316,6 +318,34 @@ def test_base_layer_chunks_round_trip_in_a_format_2_file():
     got = [ch for ch, _ in read_all(data)]
     assert got[1:3] == base_chunks()
     assert got[2].frames == [4, 6, 8]
+
+
+def scene_chunks():
+    return [c.SceneHeader(c.BaseCodec.AV1, 128, 72, 2, 0), c.ScenePackets(0, 2, (b"\x12\x00", b"\x01" * 40))]
+
+
+def test_scene_layer_chunks_round_trip_in_a_format_3_file_only():
+    def written(version):
+        buf = io.BytesIO()
+        w = c.ContainerWriter(buf)
+        w.write_header(header(), version)
+        for ch in base_chunks()[:1] + scene_chunks():
+            w.write(ch)
+        w.write(c.End(0))
+        return buf.getvalue()
+
+    data = written(c.SCENE_FORMAT)
+    assert data[8:10] == b"\x00\x03"
+    got = [ch for ch, _ in read_all(data)]
+    assert got[2:4] == scene_chunks()
+    assert type(got[3]) is c.ScenePackets and got[3].frames == [0, 2]
+    assert scene_chunks()[0].to_payload() == b"\x01\x00\x80\x00\x48\x02\x00"
+    with pytest.raises(RuntimeError, match="SCNH chunk needs format 3"):
+        written(c.HYBRID_FORMAT)
+    older = bytearray(data)
+    older[8:10] = b"\x00\x02"  # a format-2 file with scene chunks: damage
+    with pytest.raises(ThcError, match="in a format-2 file"):
+        read_all(bytes(older))
 
 
 def test_base_layer_payload_layouts():

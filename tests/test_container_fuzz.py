@@ -33,17 +33,19 @@ def valid_file(hybrid: bool = False) -> bytes:
     buf = io.BytesIO()
     w = c.ContainerWriter(buf)
     w.write_header(
-        c.StreamHeader(640, 480, 25, 1, 3, 256, 10, 0, "m", bytes(32)), c.HYBRID_FORMAT if hybrid else c.KEYPOINT_FORMAT
+        c.StreamHeader(640, 480, 25, 1, 3, 256, 10, 0, "m", bytes(32)), c.SCENE_FORMAT if hybrid else c.KEYPOINT_FORMAT
     )
     w.write(c.AudioHeader(c.AudioCodec.OPUS, 48000, 1, 1, 48000, b"OpusHead"))
     if hybrid:
         w.write(c.BaseHeader(c.BaseCodec.AV1, 64, 2, 63, bytes(range(32))))
+        w.write(c.SceneHeader(c.BaseCodec.AV1, 128, 96, 2, 0))
     w.write(c.PivotSwitch(0, c.SwitchReason.START))
     w.write(c.Pivot(0, 0, 0, 640, 480, b"\xff\xd8\xff\xd9"))
     rng = np.random.default_rng(0)
     fields = kp.quantize(rng.uniform(-1, 1, (3, 10, 2)), rng.uniform(-2, 2, (3, 10, 2, 2)))
     if hybrid:
         w.write(c.BasePackets(0, 2, (b"\x12\x00\x0a", b"\x32")))
+        w.write(c.ScenePackets(0, 2, (b"\x12\x00\x0b", b"\x33")))
     w.write(c.KeypointBlock(0, 3, 1, 0, kp.compress_block(fields, None)))
     w.write(c.AudioPackets(-312, ((2880, b"\x01\x02"), (2880, b"\x03"))))
     w.write(c.End(3))

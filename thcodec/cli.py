@@ -24,7 +24,7 @@ from rich.text import Text
 from thcodec import __version__
 from thcodec.bench.codec_names import CODECS as BENCH_CODECS
 from thcodec.errors import ThcError
-from thcodec.options import BASE_SIZES, MODES, MOTION_SOURCES, PIVOT_CODECS, EncodeOptions
+from thcodec.options import BASE_SIZES, MODES, MOTION_SOURCES, PIVOT_CODECS, SCENE_SIZES, EncodeOptions
 
 app = typer.Typer(
     add_completion=False,
@@ -349,6 +349,12 @@ EncodeBaseKbps = Annotated[
         help="Hybrid mode: code the base stream at this target rate, kbit/s (SVT-AV1's constant-rate mode, spread over the base frames --base-step keeps), instead of at --base-crf. 0: --base-crf. SVT-AV1 misses very low targets; see docs/hybrid.md.",
     ),
 ]
+EncodeSceneSize = Annotated[
+    int,
+    typer.Option(
+        help=f"Hybrid mode, calls where the face is a part of the frame: short side of the scene stream, the whole frame down-scaled and coded beside the face's (what moves outside the face: the body, a speaker shifting), pixels ({', '.join(map(str, SCENE_SIZES))}; 0: none, the background stays the pivot's). It takes a quarter of --base-kbps; a format-3 stream.",
+    ),
+]
 EncodeKbps = Annotated[
     float,
     typer.Option(
@@ -393,7 +399,7 @@ EncodeOutput = Annotated[
 
 
 # encode's parameters that --kbps leaves as the user gave them (each also an EncodeOptions field).
-_LADDER_OPTIONS = ("mode", "pivot_quality", "base_size", "base_step", "base_crf", "base_kbps")
+_LADDER_OPTIONS = ("mode", "pivot_quality", "base_size", "base_step", "base_crf", "base_kbps", "scene_size")
 
 
 def _encode_options(ctx: typer.Context, motion_error: float) -> EncodeOptions:
@@ -421,6 +427,7 @@ def _encode_options(ctx: typer.Context, motion_error: float) -> EncodeOptions:
         base_crf=p["base_crf"],
         base_step=p["base_step"],
         base_kbps=p["base_kbps"],
+        scene_size=p["scene_size"],
         kbps=p["kbps"],
         given=given,
         independent_every=p["kpts_refresh"],
@@ -451,6 +458,7 @@ def encode(
     base_crf: EncodeBaseCrf = EncodeOptions.base_crf,
     base_step: EncodeBaseStep = EncodeOptions.base_step,
     base_kbps: EncodeBaseKbps = EncodeOptions.base_kbps,
+    scene_size: EncodeSceneSize = EncodeOptions.scene_size,
     kbps: EncodeKbps = EncodeOptions.kbps,
     kpts_refresh: EncodeKptsRefresh = EncodeOptions.independent_every,
     kpts_block: EncodeKptsBlock = EncodeOptions.block_frames,

@@ -13,7 +13,10 @@ PIVOT_CODECS = ("auto", "jpeg", "av1")
 BASE_SIZES = (48, 64, 80, 96, 112, 128)  # the base layer's sizes the fusion network was trained around (64-128)
 MIN_BASE_KBPS, MAX_BASE_KBPS = 1.0, 1000.0  # --base-kbps
 MIN_KBPS, MAX_KBPS = 1.0, 10000.0  # --kbps
-HYBRID_ONLY = frozenset({"base_size", "base_crf", "base_step", "base_kbps"})  # options that only the hybrid mode uses
+SCENE_SIZES = (0, 72, 96, 144)  # the scene layer's short side (0: none; SVT-AV1's CBR refuses pictures under 64 high)
+HYBRID_ONLY = frozenset(
+    {"base_size", "base_crf", "base_step", "base_kbps", "scene_size"}
+)  # options that only the hybrid mode uses
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class EncodeOptions:
     base_crf: int = 63  # SVT-AV1's CRF for the base layer (higher: fewer bytes)
     base_step: int = 2  # a base frame every base_step frames of a segment (2: half the frame rate)
     base_kbps: float = 0.0  # the base layer at this target rate, kbit/s (SVT-AV1's CBR) instead of base_crf; 0: CRF
+    scene_size: int = 72  # short side of the scene layer, the whole frame down-scaled, on whole-frame calls (0: none)
     # Target rate (thcodec/sender/ladder.py): the mode and its settings are picked for it when the
     # input is opened (its audio and length count); fields named in `given` are the user's and stay.
     kbps: float = 0.0
@@ -71,6 +75,8 @@ class EncodeOptions:
             raise ThcError(f"--base-size {self.base_size}: choose one of {', '.join(map(str, BASE_SIZES))}")
         if not 1 <= self.base_crf <= 63:
             raise ThcError(f"--base-crf {self.base_crf}: SVT-AV1 takes 1-63")
+        if self.scene_size not in SCENE_SIZES:
+            raise ThcError(f"--scene-size {self.scene_size}: choose one of {', '.join(map(str, SCENE_SIZES))}")
         if not 1 <= self.base_step <= 8:
             raise ThcError(f"--base-step {self.base_step}: 1-8 frames")
         self._check_rates()

@@ -34,6 +34,8 @@ CATEGORY = {
     "AUDI": "audio",
     "BASH": "base",
     "BASE": "base",
+    "SCNH": "base",  # the scene layer is the base layer's whole-frame part
+    "SCNE": "base",
 }
 VIDEO_CATEGORIES = ("pivot", "keypoints", "base")
 
@@ -178,12 +180,12 @@ class _Tally:
             share, extra = divmod(payload, len(frames))
             for i, f in enumerate(frames):
                 self.at(f).keypoints += share + (i < extra)
-        elif isinstance(chunk, C.BasePackets):
+        elif isinstance(chunk, C.BasePackets):  # ScenePackets too
             sizes = [2 + len(p) for p in chunk.packets]  # each packet's length field and data
             for f, n in zip(chunk.frames, sizes):
                 self.at(f).base += n
             self.at(chunk.first_frame).base += payload - sum(sizes)  # the chunk's own fields
-        elif isinstance(chunk, C.BaseHeader):
+        elif isinstance(chunk, (C.BaseHeader, C.SceneHeader)):
             self.at(self.segment_frame).base += payload
 
     def frames(self, count: int) -> list[FrameBytes]:

@@ -28,9 +28,10 @@ from typing import BinaryIO, ClassVar
 from thcodec.errors import ThcError
 
 MAGIC = b"\x89THC\r\n\x1a\n"
-FORMAT_VERSION = 2  # the newest this reader knows
+FORMAT_VERSION = 3  # the newest this reader knows
 KEYPOINT_FORMAT = 1  # keypoint-mode streams: no base layer, readable by format-1 decoders
 HYBRID_FORMAT = 2  # adds the base layer (BASH, BASE) and AV1 pivots
+SCENE_FORMAT = 3  # adds the scene layer (SCNH, SCNE): the whole frame, small, under the face
 FILE_HEADER_SIZE = len(MAGIC) + 2
 CHUNK_OVERHEAD = 12  # type + length + CRC
 MAX_PAYLOAD = 16 * 1024 * 1024
@@ -492,7 +493,7 @@ class BasePackets:
         _check_range("step", self.step, 1, _U8)
         packets = tuple(self.packets) if isinstance(self.packets, list) else self.packets
         if not isinstance(packets, tuple) or not 1 <= len(packets) <= _U16:
-            raise ValueError(f"a BASE chunk holds 1 to {_U16} packets")
+            raise ValueError(f"a {self.CHUNK_TYPE.decode()} chunk holds 1 to {_U16} packets")
         for i, p in enumerate(packets):
             if not isinstance(p, bytes) or len(p) > _U16:
                 raise ValueError(f"packet {i} must be bytes of at most {_U16}")
@@ -521,14 +522,63 @@ class BasePackets:
         return _build(cls, cls.CHUNK_TYPE, first_frame=first, step=step, packets=tuple(packets))
 
 
-Chunk = StreamHeader | Pivot | PivotSwitch | KeypointBlock | AudioHeader | AudioPackets | BaseHeader | BasePackets | End
+@dataclass(frozen=True)
+class SceneHeader:
+    """The hybrid mode's scene layer: the whole frame, down-scaled, as a small classical stream
+    (format 3): what moves outside the face region (the body, a speaker shifting in the frame)."""
+
+    CHUNK_TYPE: ClassVar[bytes] = b"SCNH"
+    codec: BaseCodec
+    width: int  # the down-scaled whole frame
+    height: int
+    step: int  # a scene frame every `step` frames of a segment, from its pivot on
+    crf: int  # informational, as BaseHeader's
+
+    def __post_init__(self):
+        try:
+            object.__setattr__(self, "codec", BaseCodec(self.codec))
+        except ValueError:
+            raise ValueError(f"unknown scene codec {self.codec!r}") from None
+        _check_range("width", self.width, 16, 1024)
+        _check_range("height", self.height, 16, 1024)
+        _check_range("step", self.step, 1, _U8)
+        _check_range("crf", self.crf, 0, _U8)
+
+    def to_payload(self) -> bytes:
+        return struct.pack(">BHHBB", self.codec, self.width, self.height, self.step, self.crf)
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> SceneHeader:
+        r = _Reader(cls.CHUNK_TYPE, payload)
+        codec, width, height, step, crf = r.take(">BHHBB")
+        r.done()
+        return _build(cls, cls.CHUNK_TYPE, codec=codec, width=width, height=height, step=step, crf=crf)
+
+
+@dataclass(frozen=True)
+class ScenePackets(BasePackets):
+    """Scene-layer packets: laid out as BASE, a stream of their own (a pivot restarts it too)."""
+
+    CHUNK_TYPE: ClassVar[bytes] = b"SCNE"
+
+
+Chunk = (
+    StreamHeader | Pivot | PivotSwitch | KeypointBlock | AudioHeader | AudioPackets | BaseHeader | BasePackets
+    | SceneHeader | ScenePackets | End
+)  # fmt: skip
 
 # The registry is keyed by each class's explicit CHUNK_TYPE, never by position.
-CHUNK_TYPES: dict[bytes, type] = {
-    c.CHUNK_TYPE: c
-    for c in (StreamHeader, Pivot, PivotSwitch, KeypointBlock, AudioHeader, AudioPackets, BaseHeader, BasePackets, End)
+_ALL_CHUNKS = (
+    StreamHeader, Pivot, PivotSwitch, KeypointBlock, AudioHeader, AudioPackets, BaseHeader, BasePackets,
+    SceneHeader, ScenePackets, End,
+)  # fmt: skip
+CHUNK_TYPES: dict[bytes, type] = {c.CHUNK_TYPE: c for c in _ALL_CHUNKS}
+_SINCE_VERSION = {  # chunks newer than format 1
+    BaseHeader: HYBRID_FORMAT,
+    BasePackets: HYBRID_FORMAT,
+    SceneHeader: SCENE_FORMAT,
+    ScenePackets: SCENE_FORMAT,
 }
-_SINCE_VERSION = {BaseHeader: HYBRID_FORMAT, BasePackets: HYBRID_FORMAT}  # chunks newer than format 1
 
 
 def _type_name(ctype: bytes) -> str:
@@ -573,10 +623,11 @@ class ContainerWriter:
         self.bytes_by_type: dict[str, int] = {}  # chunk type -> bytes on disk
 
     def write_header(self, header: StreamHeader, version: int = KEYPOINT_FORMAT) -> None:
-        """version: KEYPOINT_FORMAT, or HYBRID_FORMAT for a stream with a base layer."""
+        """version: KEYPOINT_FORMAT, HYBRID_FORMAT for a stream with a base layer, SCENE_FORMAT
+        with a scene layer too."""
         if self._started:
             raise RuntimeError("write_header called twice")
-        if version not in (KEYPOINT_FORMAT, HYBRID_FORMAT):
+        if version not in (KEYPOINT_FORMAT, HYBRID_FORMAT, SCENE_FORMAT):
             raise ValueError(f"cannot write format {version}")
         self.version = version
         self._put(MAGIC + struct.pack(">H", version))

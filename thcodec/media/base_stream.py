@@ -32,11 +32,17 @@ _SVT_CBR_PARAMS = _SVT_PARAMS + ":rc=2"
 MIN_KBPS = 0.5
 
 
-def downscale(face: np.ndarray, size: int) -> np.ndarray:
-    """(256,256,3) uint8 face region -> (size,size,3) uint8 (bicubic, as the bench's scaled anchors)."""
-    if face.shape[0] == size and face.shape[1] == size:
-        return face
-    return np.asarray(Image.fromarray(face).resize((size, size), Image.BICUBIC))
+def dimensions(size: int | tuple[int, int]) -> tuple[int, int]:
+    """A base picture's (width, height): a side for the square face layer, or both for the scene layer."""
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def downscale(picture: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """(H,W,3) uint8 -> the base picture's size, uint8 (bicubic, as the bench's scaled anchors)."""
+    width, height = dimensions(size)
+    if picture.shape[0] == height and picture.shape[1] == width:
+        return picture
+    return np.asarray(Image.fromarray(picture).resize((width, height), Image.BICUBIC))
 
 
 def upscale(small: torch.Tensor, size: int) -> torch.Tensor:
@@ -52,9 +58,11 @@ class BaseEncoder:
     kbps > 0: coded at that target rate (CBR) instead of at crf; rate is the frames' rate, which
     the target is spread over (a base layer of every n-th frame is coded at fps/n)."""
 
-    def __init__(self, size: int, crf: int, rate: Fraction, kbps: float = 0.0) -> None:
-        if not MIN_SIZE <= size <= MAX_SIZE or size % 2:
-            raise ThcError(f"base size {size} must be even and within {MIN_SIZE}-{MAX_SIZE}")
+    def __init__(self, size: int | tuple[int, int], crf: int, rate: Fraction, kbps: float = 0.0) -> None:
+        width, height = dimensions(size)
+        for side in (width, height):
+            if not MIN_SIZE <= side <= MAX_SIZE or side % 2:
+                raise ThcError(f"base size {side} must be even and within {MIN_SIZE}-{MAX_SIZE}")
         if kbps and kbps < MIN_KBPS:
             raise ThcError(f"base rate {kbps:g} kbit/s is under {MIN_KBPS:g}")
         if not kbps and not MIN_CRF <= crf <= MAX_CRF:
@@ -64,7 +72,7 @@ class BaseEncoder:
         # option for it): errors only, unless the user set it.
         os.environ.setdefault("SVT_LOG", "1")
         ctx = av.CodecContext.create("libsvtav1", "w")
-        ctx.width = ctx.height = size
+        ctx.width, ctx.height = width, height
         ctx.pix_fmt = "yuv420p"
         ctx.time_base = 1 / Fraction(rate)
         ctx.framerate = Fraction(rate)
@@ -77,9 +85,9 @@ class BaseEncoder:
         self._ctx = ctx
         self._pts = 0
 
-    def encode(self, face: np.ndarray) -> list[bytes]:
-        """face: (256,256,3) uint8 (or already at the base size) -> the packets now ready."""
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(downscale(face, self.size)), format="rgb24")
+    def encode(self, picture: np.ndarray) -> list[bytes]:
+        """picture: (H,W,3) uint8, the face region or the whole frame -> the packets now ready."""
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(downscale(picture, self.size)), format="rgb24")
         frame = frame.reformat(format="yuv420p")
         frame.pts = self._pts
         self._pts += 1
@@ -111,7 +119,7 @@ class BaseDecoder:
 
 
 def code_sequence(
-    faces: list[np.ndarray] | np.ndarray, size: int, crf: int, rate: Fraction, kbps: float = 0.0
+    faces: list[np.ndarray] | np.ndarray, size: int | tuple[int, int], crf: int, rate: Fraction, kbps: float = 0.0
 ) -> tuple[list[bytes], list[np.ndarray]]:
     """Code a run of faces as the sender would -> (packets, decoded (s,s,3) frames), one each."""
     enc, dec = BaseEncoder(size, crf, rate, kbps), BaseDecoder()

@@ -1,6 +1,8 @@
-"""The hybrid mode's base layer on the receiver: BASE packets decoded (dav1d) as they arrive,
-and for each frame to render the newest base picture at or before it, up-scaled to the model
-size (what the fusion network was trained on: thcodec/train/fusion_cache.py).
+"""The hybrid mode's base layer on the receiver: BASE (and SCNE) packets decoded (dav1d) as they
+arrive, and for each frame to render the newest base picture at or before it: the face's
+up-scaled to the model size (what the fusion network was trained on:
+thcodec/train/fusion_cache.py), the scene layer's as decoded (thcodec/receiver/scene.py
+composes it with the pivot's background).
 
 A pivot restarts the base stream (`restart`, after the old segment's last frames are drawn).
 Only the pictures still needed are kept: memory stays flat over a long call.
@@ -20,9 +22,11 @@ from thcodec.media.base_stream import BaseDecoder, upscale
 from thcodec.media.frames import to_tensor
 
 
-class BaseLayerReceiver:
-    def __init__(self, header: C.BaseHeader, model_size: int) -> None:
-        self.header, self._model_size = header, model_size
+class LayerReceiver:
+    """One stream of the base layer (BASH/BASE or SCNH/SCNE), its pictures as they decode."""
+
+    def __init__(self, header: C.BaseHeader | C.SceneHeader, size: tuple[int, int]) -> None:
+        self.header, self._picture_size = header, size  # (width, height)
         self._decoder = BaseDecoder()
         self._frames: list[int] = []  # decoded pictures of the current segment, in frame order
         self._pictures: list[np.ndarray] = []
@@ -30,14 +34,6 @@ class BaseLayerReceiver:
         self._start = 0
         self._last = -1  # frame of the last packet given to the decoder this segment
         self.broken = False  # a packet of this segment was lost: the rest of it waits for the next key frame
-
-    @classmethod
-    def open(cls, header: C.BaseHeader, fusion_sha256: bytes | None, model_size: int) -> BaseLayerReceiver:
-        """The base layer a BASH chunk opens, if this receiver has the fusion weights it names."""
-        if fusion_sha256 != header.fusion_sha256:
-            have = fusion_sha256.hex()[:12] if fusion_sha256 else "none"
-            raise ThcError(f"a hybrid stream made for fusion weights {header.fusion_sha256.hex()[:12]}, this thcodec has {have}")
-        return cls(header, model_size)
 
     def receive(self, chunk: C.BasePackets, strict: bool) -> bool:
         """Add chunk's packets -> False when they are lost to damage (concealed: the segment's
@@ -77,18 +73,19 @@ class BaseLayerReceiver:
         return 0 < chunk.first_frame - self._last <= self.header.step
 
     def _keep(self, pictures: list[np.ndarray]) -> None:
-        size = self.header.size
+        width, height = self._picture_size
+        name = self.header.CHUNK_TYPE.decode()
         for pic in pictures:
             if not self._pending:
-                raise ThcError("damaged file: the base layer decodes more pictures than it has packets")
-            if pic.shape[:2] != (size, size):
-                raise ThcError(f"damaged file: base picture of {pic.shape[1]}x{pic.shape[0]}, BASH says {size}")
+                raise ThcError(f"damaged file: the {name} stream decodes more pictures than it has packets")
+            if pic.shape[:2] != (height, width):
+                raise ThcError(f"damaged file: base picture of {pic.shape[1]}x{pic.shape[0]}, {name} says {width}x{height}")
             self._frames.append(self._pending.pop(0))
             self._pictures.append(pic)
 
-    def pictures(self, indices: list[int]) -> torch.Tensor | None:
-        """(B,3,S,S) up-scaled base pictures for frames `indices` (increasing), or None when the
-        first of them has none yet (the receiver then shows the animated pivot alone)."""
+    def newest(self, indices: list[int]) -> list[np.ndarray] | None:
+        """The newest picture at or before each of frames `indices` (increasing), or None when
+        the first of them has none yet."""
         picks = [bisect.bisect_right(self._frames, i) - 1 for i in indices]
         if not picks or picks[0] < 0:
             return None
@@ -97,5 +94,26 @@ class BaseLayerReceiver:
         if drop > 0:
             del self._frames[:drop], self._pictures[:drop]
             picks = [p - drop for p in picks]
-        small = to_tensor(np.stack([self._pictures[p] for p in picks]))
-        return upscale(small, self._model_size)
+        return [self._pictures[p] for p in picks]
+
+
+class BaseLayerReceiver(LayerReceiver):
+    """The face's stream: its pictures up-scaled to the model size, for the fusion network."""
+
+    def __init__(self, header: C.BaseHeader, model_size: int) -> None:
+        super().__init__(header, (header.size, header.size))
+        self._model_size = model_size
+
+    @classmethod
+    def open(cls, header: C.BaseHeader, fusion_sha256: bytes | None, model_size: int) -> BaseLayerReceiver:
+        """The base layer a BASH chunk opens, if this receiver has the fusion weights it names."""
+        if fusion_sha256 != header.fusion_sha256:
+            have = fusion_sha256.hex()[:12] if fusion_sha256 else "none"
+            raise ThcError(f"a hybrid stream made for fusion weights {header.fusion_sha256.hex()[:12]}, this thcodec has {have}")
+        return cls(header, model_size)
+
+    def pictures(self, indices: list[int]) -> torch.Tensor | None:
+        """(B,3,S,S) up-scaled base pictures for frames `indices` (increasing), or None when the
+        first of them has none yet (the receiver then shows the animated pivot alone)."""
+        small = self.newest(indices)
+        return None if small is None else upscale(to_tensor(np.stack(small)), self._model_size)

@@ -34,7 +34,7 @@ from thcodec.media.video_io import AudioConfig, AudioPacketData, VideoWriter
 from thcodec.models.keypoints import Keypoints
 from thcodec.models.weights import LoadedModel
 from thcodec.options import MODEL_SIZE
-from thcodec.receiver.base_layer import BaseLayerReceiver
+from thcodec.receiver.base_layer import BaseLayerReceiver, LayerReceiver
 from thcodec.receiver.segment import PivotSegment, SegmentRenderer
 from thcodec.receiver.timeline import KeypointTimeline, Ready
 
@@ -165,9 +165,11 @@ class _Concealment:
         if damage.chunk_type == "AUDI":
             self.losses.audio += 1
             self._audio_reported += 1
-        elif damage.chunk_type == "BASE" and self._base is not None:
-            self._base.broken = True
-            self.losses.base += 1
+        elif damage.chunk_type in ("BASE", "SCNE"):
+            layer = self._base if damage.chunk_type == "BASE" else self._scene
+            if layer is not None:
+                layer.broken = True
+                self.losses.base += 1
         if damage.payload is not None and self._segment is None and self.header is not None:
             yield from self._salvage(damage.payload)
 
@@ -250,15 +252,21 @@ class _Drawing:
         segment, fade_from = self._segment, self._fade_from
         kp6 = np.stack([k for _, k in todo])
         kp = Keypoints.from_numpy(kp6[..., :2], kp6[..., 2:].reshape(len(todo), -1, 2, 2))
-        base = self._base.pictures([i for i, _ in todo]) if self._base is not None else None
-        frames = segment.render(kp, base)
+        indices = [i for i, _ in todo]
+        base = self._base.pictures(indices) if self._base is not None else None
+        scene = self._scene.newest(indices) if self._scene is not None else None
+        frames = segment.render(kp, base, scene)
         fading = [n for n, (i, _) in enumerate(todo) if fade_from is not None and i < segment.start + FADE_FRAMES]
         if fading:
             # A refreshed pivot corrects what the old one got wrong; shown at once that is a
             # jump, so the old picture fades out: the old pivot animated by the same key points
             # when the face region is the same, else the old segment's last frame.
             if isinstance(fade_from, SegmentRenderer):
-                old = fade_from.render(Keypoints(kp.xy[fading], kp.jacobian[fading]), None if base is None else base[fading])
+                old = fade_from.render(
+                    Keypoints(kp.xy[fading], kp.jacobian[fading]),
+                    None if base is None else base[fading],
+                    None if scene is None else [scene[n] for n in fading],
+                )
             else:
                 old = [fade_from] * len(fading)
             for n, o in zip(fading, old):
@@ -267,6 +275,35 @@ class _Drawing:
         for (i, _), rgb in zip(todo, frames):
             yield Frame(i, rgb)
         self._last_rgb = frames[-1]
+
+
+class _BaseLayers:
+    """The hybrid mode's base layer (BASH/BASE) and scene layer (SCNH/SCNE) chunks.
+    A part of Receiver, whose state it uses."""
+
+    def on_base_header(self, chunk: C.BaseHeader) -> Iterator[Frame]:
+        if self._base is not None or self.started or self.header is None:
+            if not self.strict and self.header is not None:
+                return self._damage("", "base")
+            raise ThcError("damaged file: a BASH chunk out of place (one, after HEAD, before the first pivot)")
+        self._base = BaseLayerReceiver.open(chunk, self._loaded.fusion_sha256, self.header.model_size)
+        return iter(())
+
+    def on_scene_header(self, chunk: C.SceneHeader) -> Iterator[Frame]:
+        if self._scene is not None or self._base is None or self.started:
+            if not self.strict and self.header is not None:
+                return self._damage("", "base")
+            raise ThcError("damaged file: an SCNH chunk out of place (one, after BASH, before the first pivot)")
+        self._scene = LayerReceiver(chunk, (chunk.width, chunk.height))
+        return iter(())
+
+    def on_base(self, chunk: C.BasePackets) -> Iterator[Frame]:
+        layer, name = (self._scene, "SCNH") if isinstance(chunk, C.ScenePackets) else (self._base, "BASH")
+        if layer is None or self._segment is None:
+            return self._damage(f"damaged file: base-layer packets before the {name} chunk or the first pivot", "base")
+        if not layer.receive(chunk, self.strict):
+            self.losses.base += 1
+        return iter(())
 
 
 def keep_aspect(size: tuple[int, int] | None, width: int, height: int) -> tuple[int, int] | None:
@@ -281,7 +318,7 @@ def keep_aspect(size: tuple[int, int] | None, width: int, height: int) -> tuple[
     return w, h
 
 
-class Receiver(_Concealment, _Drawing):
+class Receiver(_Concealment, _Drawing, _BaseLayers):
     """Turns a stream's chunks, in order, into events: one method per chunk type, each a
     generator of the events that chunk makes (frames come out as soon as their key points are
     known; a refreshed pivot fades in over FADE_FRAMES)."""
@@ -310,6 +347,7 @@ class Receiver(_Concealment, _Drawing):
         self._prev_fields: np.ndarray | None = None  # the last decoded block's last frame (what a predicted block adds to)
         self._prev_last = -1  # and its index
         self._base: BaseLayerReceiver | None = None  # the hybrid mode's base layer (format 2)
+        self._scene: LayerReceiver | None = None  # and its whole-frame part (format 3)
         self._timeline = KeypointTimeline(loaded.interpolator if interp_method == "net" else None)
 
     def on_chunk(self, chunk: C.Chunk) -> Iterator[Start | Frame | AudioPacketData]:
@@ -319,6 +357,8 @@ class Receiver(_Concealment, _Drawing):
             return self.on_audio_header(chunk)
         if isinstance(chunk, C.BaseHeader):  # set-up, like the audio header
             return self.on_base_header(chunk)
+        if isinstance(chunk, C.SceneHeader):
+            return self.on_scene_header(chunk)
         return self._after_setup(chunk)
 
     def _after_setup(self, chunk: C.Chunk) -> Iterator[Start | Frame | AudioPacketData]:
@@ -352,21 +392,6 @@ class Receiver(_Concealment, _Drawing):
         self.audio = AudioConfig("opus", chunk.sample_rate, chunk.channels, tb, chunk.extradata)
         return iter(())
 
-    def on_base_header(self, chunk: C.BaseHeader) -> Iterator[Frame]:
-        if self._base is not None or self.started or self.header is None:
-            if not self.strict and self.header is not None:
-                return self._damage("", "base")
-            raise ThcError("damaged file: a BASH chunk out of place (one, after HEAD, before the first pivot)")
-        self._base = BaseLayerReceiver.open(chunk, self._loaded.fusion_sha256, self.header.model_size)
-        return iter(())
-
-    def on_base(self, chunk: C.BasePackets) -> Iterator[Frame]:
-        if self._base is None or self._segment is None:
-            return self._damage("damaged file: base-layer packets before the BASH chunk or the first pivot", "base")
-        if not self._base.receive(chunk, self.strict):
-            self.losses.base += 1
-        return iter(())
-
     def on_audio(self, chunk: C.AudioPackets) -> Iterator[AudioPacketData]:
         if self.audio is None:
             yield from self._damage("damaged file: audio packet without an audio header", "audio")
@@ -394,8 +419,9 @@ class Receiver(_Concealment, _Drawing):
             return
         if self._switch_at is not None and self._switch_at != chunk.frame_index and self.strict:
             raise ThcError(f"damaged file: pivot switch for frame {self._switch_at}, pivot for frame {chunk.frame_index}")
-        if self._base is not None:
-            self._base.restart(chunk.frame_index)
+        for layer in (self._base, self._scene):
+            if layer is not None:
+                layer.restart(chunk.frame_index)
         try:
             segment = PivotSegment.from_chunk(self._loaded.model, chunk, self.header)
         except ThcError:
@@ -458,7 +484,8 @@ class Receiver(_Concealment, _Drawing):
             raise ThcError(f"damaged file: {timeline.next_frame} frames decoded, END says {chunk.frame_count}")
 
     _handlers: ClassVar[dict] = {
-        C.BasePackets: on_base,
+        C.BasePackets: _BaseLayers.on_base,
+        C.ScenePackets: _BaseLayers.on_base,
         C.AudioPackets: on_audio,
         C.PivotSwitch: on_switch,
         C.Pivot: on_pivot,

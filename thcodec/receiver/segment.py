@@ -26,6 +26,7 @@ from thcodec.models.keypoints import Keypoints
 from thcodec.models.super_resolution import PivotDetail
 from thcodec.models.talking_head import TalkingHead
 from thcodec.models.weights import LoadedModel
+from thcodec.receiver.scene import SceneBackground
 
 SR_MAX_PIXELS = 2048 * 2048  # a face region larger than this is up-scaled bicubically (memory: docs/FORMAT.md, "Bounds")
 
@@ -86,6 +87,8 @@ class SegmentRenderer:
         self.region = r if size == (width, height) else scaled_region(r, size[0] / width, size[1] / height)
         r = self.region
         self.mask = None if (r.w, r.h) == size else feather_mask(r.w, r.h, max(2, r.w // 24))
+        self._scene: SceneBackground | None = None  # made for the scene layer's size on first use
+        self._scene_size: tuple[int, int] | None = None
         self.detail = None  # super-resolution only when the region is larger than the model's frame
         big = r.w * r.h > SR_MAX_PIXELS  # and not so large that its working set breaks the memory ceiling
         if sr == "net" and loaded.super_resolution is not None and max(r.w, r.h) > model_size and not big:
@@ -96,9 +99,20 @@ class SegmentRenderer:
     def start(self) -> int:
         return self.segment.start
 
-    def render(self, kp: Keypoints, base: torch.Tensor | None = None) -> list[np.ndarray]:
+    def backgrounds(self, scene: list[np.ndarray] | None, count: int) -> list[np.ndarray]:
+        """The background under each of count frames: the pivot's, brought up to date by the
+        scene layer's pictures (B of (h,w,3) uint8) when the stream has one."""
+        if scene is None:
+            return [self.background] * count
+        size = (scene[0].shape[1], scene[0].shape[0])
+        if self._scene is None or self._scene_size != size:
+            self._scene, self._scene_size = SceneBackground(self.background, self.segment.picture, size), size
+        return self._scene.frames(scene)
+
+    def render(self, kp: Keypoints, base: torch.Tensor | None = None, scene: list[np.ndarray] | None = None) -> list[np.ndarray]:
         """(B,K) driving key points -> B frames (H,W,3) uint8 at the output size. base: the hybrid
-        mode's up-scaled base pictures (B,3,S,S), painted into the face by the fusion network."""
+        mode's up-scaled base pictures (B,3,S,S), painted into the face by the fusion network;
+        scene: the scene layer's pictures, the background brought up to date."""
         gen, flow, occlusion = self.segment.animate_with_motion(self._loaded.model, kp)
         if base is not None:
             gen = self._loaded.fusion(base, gen.clamp(0, 1), occlusion)
@@ -106,4 +120,5 @@ class SegmentRenderer:
             patches = to_uint8(self._loaded.super_resolution(gen.clamp(0, 1), flow, occlusion, self.detail))
         else:
             patches = [resize(img, self.region.w, self.region.h) for img in to_uint8(gen)]
-        return [paste(self.background, patch, self.region, self.mask) for patch in patches]
+        backgrounds = self.backgrounds(scene, len(patches))
+        return [paste(bg, patch, self.region, self.mask) for bg, patch in zip(backgrounds, patches)]

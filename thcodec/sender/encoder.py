@@ -30,7 +30,7 @@ from thcodec.media.video_io import VideoReader
 from thcodec.models.weights import LoadedModel
 from thcodec.options import MODEL_SIZE, EncodeOptions
 from thcodec.receiver.segment import PivotSegment
-from thcodec.sender.base_layer import BaseLayerSender
+from thcodec.sender.base_layer import BaseLayerSender, has_scene_layer
 from thcodec.sender.chunk_writer import ChunkWriter
 from thcodec.sender.keypoint_source import KeypointSource
 from thcodec.sender.ladder import describe, for_target
@@ -63,7 +63,7 @@ class Sender:
         self._size = (info.width, info.height)
         self._model = loaded.model
         self._rate = RateController(opts, info.fps, writer.bytes_written, float(info.frame_count / info.fps))
-        self._base = BaseLayerSender(opts, info.fps) if opts.mode == "hybrid" else None
+        self._base = BaseLayerSender(opts, info.fps, self._size) if opts.mode == "hybrid" else None
         self._out = ChunkWriter(
             writer, info.fps, opts.interp, opts.block_frames, self._rate.record, self._base, opts.independent_every
         )
@@ -162,6 +162,10 @@ class Sender:
         region = choose_region(*self._size, face)
         if face is None and reason == C.SwitchReason.START:
             self._result.warnings.append("no face found in the first frame: the whole frame is the region")
+        if self._result.region is None and self._base is not None:
+            scene = self._base.scene_header(region)  # the first pivot's region says whether the call needs one
+            if scene is not None:
+                self._out.emit(scene)
         self._out.pivot(index, reason, region, image)
         self._result.pivots.append((index, reason.name.lower(), len(image)))
         if self._result.region is None:
@@ -258,7 +262,7 @@ def encode(
                 model_id=loaded.model_id,
                 weights_sha256=loaded.weights_sha256,
             ),
-            C.HYBRID_FORMAT if opts.mode == "hybrid" or opts.pivot_image_codec == "av1" else C.KEYPOINT_FORMAT,
+            _format(opts, info.width, info.height),
         )
         sender = Sender(writer, loaded, opts, info, result)
         audio = reader.audio(opts.audio_bitrate) if (opts.audio and info.has_audio) else None
@@ -294,6 +298,13 @@ def encode(
     result.bytes_total = writer.bytes_written
     result.bytes_by_type = dict(writer.bytes_by_type)
     return result
+
+
+def _format(opts: EncodeOptions, width: int, height: int) -> int:
+    """The stream's format version: the oldest that holds what these options may send."""
+    if has_scene_layer(opts, width, height):
+        return C.SCENE_FORMAT
+    return C.HYBRID_FORMAT if opts.mode == "hybrid" or opts.pivot_image_codec == "av1" else C.KEYPOINT_FORMAT
 
 
 def _settle(opts: EncodeOptions, info, loaded: LoadedModel, result: EncodeResult) -> EncodeOptions:

@@ -69,6 +69,8 @@ def test_hybrid_base_gets_what_the_key_points_and_the_pivot_leave():
     assert target(16, seconds=60).base_kbps > opts.base_kbps  # a longer call spreads its pivot thinner
     assert target(16, seconds=0).base_kbps == opts.base_kbps  # unknown length: over PIVOT_SPREAD_S
     assert ladder.base_budget(16, 4, 10) > ladder.base_budget(16, 2, 10)  # fewer key points
+    # a 720p call's pivot is about 4 times a face crop's: 7 kbit/s more over 10 s
+    assert 6.5 < ladder.base_budget(40, 2, 10) - ladder.base_budget(40, 2, 10, 1280 * 720) < 8
 
 
 def test_the_audio_counts_and_a_short_call_falls_back_to_the_keypoint_mode():

@@ -311,7 +311,7 @@ def _settle(opts: EncodeOptions, info, loaded: LoadedModel, result: EncodeResult
     """The options for this input: a --kbps target's mode and settings (its audio and length count)."""
     if opts.kbps:
         audio_kbps = opts.audio_bitrate / 1000 if (opts.audio and info.has_audio) else 0.0
-        opts = for_target(opts, audio_kbps, float(info.frame_count / info.fps))
+        opts = for_target(opts, audio_kbps, float(info.frame_count / info.fps), info.width * info.height)
         result.settings = describe(opts)
     if opts.mode == "hybrid" and loaded.fusion_sha256 is None:
         raise ThcError("--mode hybrid needs the fusion network's weights (weights/fusion.pt), which this thcodec lacks")

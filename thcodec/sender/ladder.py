@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from thcodec.errors import ThcError
-from thcodec.options import HYBRID_ONLY, EncodeOptions
+from thcodec.options import HYBRID_ONLY, MODEL_SIZE, EncodeOptions
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,10 @@ BASE_SIZE_BY_KBPS = ((0, 96), (4, 128))
 # Estimates of what the hybrid stream spends before its base layer, measured on train clips
 # (docs/hybrid.md), so the val clips that measure the ladder did not set them.
 KEYPOINT_KBPS = 3.3  # key points at --interp 2 and the stream's framing, kbit/s
-PIVOT_BYTES = 2750  # one pivot picture at quality 50 (AV1)
+PIVOT_BYTES = 2750  # one pivot picture at quality 50 (AV1), 256x256
+# A larger frame's pivot: PIVOT_BYTES x (its pixels / 256x256) to this power (whole first frames
+# of 8 train clips, 720x720 to 1920x1080, against their 256x256 face crops: 0.46-0.81, mean 0.57).
+PIVOT_AREA_EXPONENT = 0.55
 PIVOT_SPREAD_S = 10.0  # a call of unknown length (a pipe) counts its pivot over this long
 MIN_BASE_KBPS = 3.0  # under this SVT-AV1's CBR overshoots its target (docs/hybrid.md): the keypoint mode
 
@@ -58,17 +61,23 @@ def base_size_for(base_kbps: float) -> int:
     return size
 
 
-def base_budget(kbps: float, interp: int, duration_s: float) -> float:
-    """What is left of a picture rate (kbit/s) for the base layer after the key points and the pivot."""
+def pivot_bytes(pixels: int) -> float:
+    """The estimated size of one pivot picture of `pixels` pixels at quality 50."""
+    return PIVOT_BYTES * max(1.0, pixels / MODEL_SIZE**2) ** PIVOT_AREA_EXPONENT
+
+
+def base_budget(kbps: float, interp: int, duration_s: float, pixels: int = MODEL_SIZE**2) -> float:
+    """What is left of a picture rate (kbit/s) for the base layer after the key points and the
+    pivot (a frame of `pixels` pixels)."""
     spread = duration_s if duration_s > 0 else PIVOT_SPREAD_S
-    return kbps - KEYPOINT_KBPS * 2 / interp - PIVOT_BYTES * 8 / 1000 / spread
+    return kbps - KEYPOINT_KBPS * 2 / interp - pivot_bytes(pixels) * 8 / 1000 / spread
 
 
-def for_target(opts: EncodeOptions, audio_kbps: float, duration_s: float) -> EncodeOptions:
+def for_target(opts: EncodeOptions, audio_kbps: float, duration_s: float, pixels: int = MODEL_SIZE**2) -> EncodeOptions:
     """opts with the mode and settings for opts.kbps (opts itself without a target).
 
     audio_kbps: the audio's share of the target (0 without audio); duration_s: the call's length
-    (0: unknown)."""
+    (0: unknown); pixels: the frame's (its pivots cost more on a larger frame)."""
     if not opts.kbps:
         return opts
     picture = opts.kbps - audio_kbps
@@ -77,7 +86,7 @@ def for_target(opts: EncodeOptions, audio_kbps: float, duration_s: float) -> Enc
     given = opts.given
     mode = opts.mode if "mode" in given else ("hybrid" if given & HYBRID_ONLY else None)
     rung = pick(picture, mode)
-    budget = base_budget(picture, opts.interp, duration_s)
+    budget = base_budget(picture, opts.interp, duration_s, pixels)
     if rung.mode == "hybrid" and budget < MIN_BASE_KBPS and not given & {"base_crf", "base_kbps"}:
         if mode == "hybrid":
             raise ThcError(

@@ -11,7 +11,7 @@ SR_STEPS ?= 3000
 FUSION_STEPS ?= 4000  # the shipped fusion run was stopped at step 2250 (best at 2000)
 BENCH_ARGS ?=
 
-.PHONY: install demo test test-slow train export bench bench-hybrid bench-native clean
+.PHONY: install demo test test-slow train export bench bench-hybrid bench-native bench-whole-frame clean
 
 install: $(VENV)/.installed
 
@@ -87,6 +87,13 @@ bench: install
 bench-hybrid: install
 	$(PY) -m pip install -q -e '.[eval]'
 	$(PY) -m thcodec.bench.hybrid_sweep --data $(DATA) --limit 4 --zoom vx_vasa_1_10.mp4 --out $(OUT)/bench_hybrid
+
+# Whole-frame 720p calls where the speaker moves (issue 19): thcodec's points against the scaled
+# low-delay AV1 anchor over the whole frame; OUT/whole_frame/report.md. Points already in
+# OUT/whole_frame/points.jsonl are kept: add one with BENCH_ARGS='--point NAME:FIELD=VALUE,...'.
+bench-whole-frame: install
+	$(PY) -m pip install -q -e '.[eval]'
+	$(PY) -m thcodec.bench.whole_frame --data $(DATA) --out $(OUT)/whole_frame $(BENCH_ARGS)
 
 bench-native: install
 	$(PY) -m pip install -q -e '.[eval]'

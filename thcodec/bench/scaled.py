@@ -2,7 +2,8 @@
 bicubically back to the reference size, as a user short of bandwidth would run it.
 
 Each is the full-size anchor's encoder (thcodec/bench/anchors.py) behind a bicubic down-scale;
-its settings are (size, rate parameter) pairs, and the report takes, per codec, the best size
+its settings are (size, rate parameter) pairs (on a non-square reference, e.g. a whole 1280x720
+frame, the size is the short side and the long side keeps the aspect ratio), and the report takes, per codec, the best size
 at each rate (the convex hull over sizes) as that codec's curve. Sizes and sweeps are chosen
 to reach the rates the keypoint and hybrid modes work at (about 3-25 kbit/s on th256).
 """
@@ -25,12 +26,24 @@ from thcodec.data.reference import Reference
 SIZES = (64, 96, 128)
 
 
-def bicubic_up(frames: np.ndarray, size: int) -> np.ndarray:
-    """(N,s,s,3) uint8 -> (N,size,size,3) uint8, bicubic (the receiver up-scales its base layer alike)."""
+def scaled_size(width: int, height: int, size: int) -> tuple[int, int]:
+    """The (width, height) a reference is coded at for a setting's size: size x size for a square
+    reference; else the short side is size and the long side keeps the aspect ratio, made even
+    (4:2:0 needs even sides)."""
+    if width == height:
+        return size, size
+    long = max(2, round(size * max(width, height) / min(width, height) / 2) * 2)
+    return (long, size) if width > height else (size, long)
+
+
+def bicubic_up(frames: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """(N,h,w,3) uint8 -> (N,size,size,3) uint8, or (N,H,W,3) for size (W,H); bicubic (the
+    receiver up-scales its base layer alike)."""
+    width, height = (size, size) if isinstance(size, int) else size
     out = []
     for start in range(0, len(frames), 64):
         x = torch.from_numpy(np.ascontiguousarray(frames[start : start + 64])).permute(0, 3, 1, 2).float()
-        y = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)
+        y = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False)
         out.append(y.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy())
     return np.concatenate(out)
 
@@ -55,17 +68,19 @@ class ScaledAnchor:
         return [Setting.of(size=s, **{self.inner.param: v}) for s in self.sizes for v in sweep]
 
     def run(self, ref: Reference, setting: Setting, out_dir: Path) -> Coded:
-        size, value = int(setting["size"]), setting[self.inner.param]
+        value = setting[self.inner.param]
+        height, width = ref.frames.shape[1:3]
+        w, h = scaled_size(width, height, int(setting["size"]))
         out = out_dir / f"{self.name}_{setting.slug}.{self.inner.ext}"
         args = [
             "-i", str(ref.path), "-map", "0:v:0", "-an", "-frames:v", str(ref.count),
-            "-vf", f"scale={size}:{size}:flags=bicubic,{TO_YUV},format={self.inner.pix_fmt}", *COLOR_TAGS,
+            "-vf", f"scale={w}:{h}:flags=bicubic,{TO_YUV},format={self.inner.pix_fmt}", *COLOR_TAGS,
             *self.inner.encoder_args, f"-{self.inner.param}", str(value), "-f", self.inner.muxer, str(out),
         ]  # fmt: skip
         t0 = time.perf_counter()
         run_ffmpeg(args, f"{self.name} {setting.label} on {ref.name}")
         t1 = time.perf_counter()
-        decoded = bicubic_up(decode_rgb(out, size, size), ref.size)
+        decoded = bicubic_up(decode_rgb(out, w, h), (width, height))
         t2 = time.perf_counter()
         return Coded(out, out.stat().st_size, decoded, t1 - t0, t2 - t1, bitstream_vmaf=False)
 

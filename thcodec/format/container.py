@@ -444,6 +444,18 @@ class End:
         return _build(cls, cls.CHUNK_TYPE, frame_count=fc)
 
 
+def _check_layer(header, what: str, sides: tuple[tuple[str, int], ...]) -> None:
+    """The fields BASH and SCNH share: codec, picture sides (16-1024), step and CRF."""
+    try:
+        object.__setattr__(header, "codec", BaseCodec(header.codec))
+    except ValueError:
+        raise ValueError(f"unknown {what} codec {header.codec!r}") from None
+    for name, side in sides:
+        _check_range(name, side, 16, 1024)
+    _check_range("step", header.step, 1, _U8)
+    _check_range("crf", header.crf, 0, _U8)
+
+
 @dataclass(frozen=True)
 class BaseHeader:
     """The hybrid mode's base layer: a small classical stream of the face region (format 2)."""
@@ -456,13 +468,7 @@ class BaseHeader:
     fusion_sha256: bytes  # 32 bytes: the fusion weights the receiver must have (weights/fusion.pt)
 
     def __post_init__(self):
-        try:
-            object.__setattr__(self, "codec", BaseCodec(self.codec))
-        except ValueError:
-            raise ValueError(f"unknown base codec {self.codec!r}") from None
-        _check_range("size", self.size, 16, 1024)
-        _check_range("step", self.step, 1, _U8)
-        _check_range("crf", self.crf, 0, _U8)
+        _check_layer(self, "base", (("size", self.size),))
         if not isinstance(self.fusion_sha256, bytes) or len(self.fusion_sha256) != 32:
             raise ValueError("fusion_sha256 must be 32 bytes")
 
@@ -535,14 +541,7 @@ class SceneHeader:
     crf: int  # informational, as BaseHeader's
 
     def __post_init__(self):
-        try:
-            object.__setattr__(self, "codec", BaseCodec(self.codec))
-        except ValueError:
-            raise ValueError(f"unknown scene codec {self.codec!r}") from None
-        _check_range("width", self.width, 16, 1024)
-        _check_range("height", self.height, 16, 1024)
-        _check_range("step", self.step, 1, _U8)
-        _check_range("crf", self.crf, 0, _U8)
+        _check_layer(self, "scene", (("width", self.width), ("height", self.height)))
 
     def to_payload(self) -> bytes:
         return struct.pack(">BHHBB", self.codec, self.width, self.height, self.step, self.crf)

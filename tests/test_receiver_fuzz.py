@@ -49,8 +49,8 @@ def streams(tmp_path_factory, loaded) -> list[bytes]:
 
 @pytest.fixture
 def cheap_render(monkeypatch):
-    def render(self, kp, base=None):
-        return [self.background] * kp.xy.shape[0]
+    def render(self, kp, base=None, scene=None):
+        return self.backgrounds(scene, kp.xy.shape[0])  # the scene layer's background, no networks
 
     monkeypatch.setattr(SegmentRenderer, "render", render)
 

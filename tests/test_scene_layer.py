@@ -91,3 +91,8 @@ def test_where_the_scene_agrees_with_the_pivot_its_pixels_stay():
     ys, xs = np.nonzero(changed)
     # only around the block (5x its size in frame pixels, plus the spread of a change)
     assert 40 <= ys.min() and ys.max() < 120 and 130 <= xs.min() and xs.max() < 230
+
+
+def test_a_very_wide_frame_keeps_its_scene_picture_within_the_codec_limit():
+    assert scene_size(1280, 720, 144) == (256, 144)
+    assert scene_size(2560, 720, 144) == (256, 72)  # 32:9: the long side caps it

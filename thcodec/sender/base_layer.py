@@ -18,7 +18,7 @@ import numpy as np
 
 from thcodec.face.region import Region
 from thcodec.format import container as C
-from thcodec.media.base_stream import BaseEncoder
+from thcodec.media.base_stream import MAX_SIZE, BaseEncoder
 from thcodec.options import MODEL_SIZE, EncodeOptions
 
 MAX_PACKETS = 0xFFFF  # per BASE chunk
@@ -27,8 +27,9 @@ SCENE_SHARE = 0.25  # of --base-kbps, the scene layer's (the face keeps the rest
 
 
 def scene_size(width: int, height: int, short_side: int) -> tuple[int, int]:
-    """The scene layer's picture: the frame scaled so its short side is short_side, both even."""
-    scale = short_side / min(width, height)
+    """The scene layer's picture: the frame scaled so its short side is short_side (its long
+    side at most the base codec's MAX_SIZE, for very wide frames), both even."""
+    scale = min(short_side / min(width, height), MAX_SIZE / max(width, height))
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 

@@ -52,6 +52,14 @@ def test_gaussian_heatmaps_peak_at_the_point():
         assert torch.allclose(grid.view(-1, 2)[i], xy[0, k], atol=2 / 64)
 
 
+def test_gaussian_heatmaps_are_the_two_dimensional_gaussian():
+    """The separable form (row x column) is exp(-|p - xy|^2 / 2 sigma^2), rows along y."""
+    xy = torch.rand(2, 3, 2) * 2 - 1
+    h = gaussian_heatmaps(xy, 24, 40, sigma=0.15)
+    d = make_coordinate_grid(24, 40)[None, None] - xy[:, :, None, None, :]
+    assert torch.allclose(h, torch.exp(-0.5 * (d**2).sum(-1) / 0.15**2), atol=1e-6)
+
+
 # --- key-point detector -----------------------------------------------------------------
 
 
@@ -167,3 +175,19 @@ def test_committed_weights_are_batch_independent(loaded):
         single = loaded.model.detect_keypoints(frames[1:2])
     assert torch.allclose(batch.xy[1:2], single.xy, atol=1e-5)
     assert torch.allclose(batch.jacobian[1:2], single.jacobian, atol=1e-4)
+
+
+def test_channels_last_layout_keeps_the_animation(loaded, monkeypatch):
+    """The networks convert their convolutions' input to channels-last for speed: same frames."""
+    from thcodec.models import dense_motion, generator
+
+    frames = torch.rand(2, 3, 256, 256)
+    with torch.inference_mode():
+        kp = loaded.model.detect_keypoints(frames)
+        pivot_kp = Keypoints(kp.xy[:1], kp.jacobian[:1]).expand(2)
+        fast = loaded.model.animate(frames[:1].expand(2, -1, -1, -1), pivot_kp, kp)
+        monkeypatch.setattr(dense_motion, "channels_last", lambda x: x)
+        monkeypatch.setattr(generator, "channels_last", lambda x: x)
+        plain = loaded.model.animate(frames[:1].expand(2, -1, -1, -1), pivot_kp, kp)
+    assert (fast - plain).abs().max() < 5e-3
+

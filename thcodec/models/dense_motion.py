@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thcodec.models.blocks import UNet, gaussian_heatmaps, make_coordinate_grid, warp
+from thcodec.models.blocks import UNet, channels_last, gaussian_heatmaps, make_coordinate_grid, warp
 
 MOTION_SIZE = 64
 
@@ -57,7 +57,7 @@ class DenseMotion(nn.Module):
             pivot_xy, MOTION_SIZE, MOTION_SIZE, self.sigma
         )
         heat = torch.cat([torch.zeros_like(heat[:, :1]), heat], 1)
-        feat = self.unet(torch.cat([heat, deformed], 1))
+        feat = self.unet(channels_last(torch.cat([heat, deformed], 1)))
         mask = self.mask(feat).softmax(1)  # (B,K+1,h,w)
         flow = (mask[..., None] * motions).sum(1)
         return flow, torch.sigmoid(self.occlusion(feat))

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thcodec.models.blocks import ResBlock, Up, conv_block, make_coordinate_grid, warp
+from thcodec.models.blocks import ResBlock, Up, channels_last, conv_block, make_coordinate_grid, warp
 
 LOW_PASS = 4  # the low band: average over 4x4 pixels at 256 (a 64-px base holds no more)
 MAX_SHIFT = 0.06  # largest re-alignment, in [-1, 1] units (about 8 px at 256)
@@ -55,7 +55,7 @@ class Fusion(nn.Module):
         s = base.shape[-1]
         half = s // 2
         b, a = _half(base, half), _half(animated, half)
-        x = torch.cat([b, a, b - a, _half(occlusion, half)], 1)
+        x = channels_last(torch.cat([b, a, b - a, _half(occlusion, half)], 1))
         f1 = self.inp(x)
         maps = self.out(self.up(self.body(self.down(f1)), f1))
         maps = F.interpolate(maps, size=(s, s), mode="bilinear", align_corners=False)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thcodec.models.blocks import ResBlock, Up, conv_block, gaussian_heatmaps, warp
+from thcodec.models.blocks import ResBlock, Up, channels_last, conv_block, gaussian_heatmaps, warp
 
 
 def resize(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -35,9 +35,9 @@ class Generator(nn.Module):
         grid = resize(flow.permute(0, 3, 1, 2), s).permute(0, 2, 3, 1)
         warped = warp(pivot, grid)
         half = s // 2
-        x = torch.cat([resize(warped, half), resize(occlusion, half)], 1)
+        x = channels_last(torch.cat([resize(warped, half), resize(occlusion, half)], 1))
         f1 = self.inp(x)
-        heat = gaussian_heatmaps(drive_xy, half, half, 0.05)
+        heat = channels_last(gaussian_heatmaps(drive_xy, half, half, 0.05))
         f2 = self.body(self.down(torch.cat([f1, heat], 1)))
         out = resize(self.out(self.up(f2, f1)), s)
         alpha = torch.sigmoid(out[:, :1] - 2.0)  # starts near 0: trust the warp first

@@ -190,4 +190,3 @@ def test_channels_last_layout_keeps_the_animation(loaded, monkeypatch):
         monkeypatch.setattr(generator, "channels_last", lambda x: x)
         plain = loaded.model.animate(frames[:1].expand(2, -1, -1, -1), pivot_kp, kp)
     assert (fast - plain).abs().max() < 5e-3
-

@@ -11,9 +11,10 @@ from conftest import demo_head
 from thcodec.format import container as C
 from thcodec.media.base_stream import downscale
 from thcodec.media.metrics import psnr
+from thcodec.options import MIN_SCENE_KBPS
 from thcodec.receiver.decoder import Frame, decode_stream
 from thcodec.receiver.scene import SceneBackground
-from thcodec.sender.base_layer import scene_size
+from thcodec.sender.base_layer import SCENE_SHARE, has_scene_layer, scene_size
 from thcodec.sender.encoder import EncodeOptions, encode
 
 FRAMES, WIDTH, HEIGHT, SHIFT = 30, 480, 320, 3  # the picture slides SHIFT px a frame
@@ -85,14 +86,22 @@ def test_where_the_scene_agrees_with_the_pivot_its_pixels_stay():
     bg = SceneBackground(pivot, pivot, (64, 36))
     assert bg.frames([small])[0] is pivot  # nothing changed: the pivot's own pixels
     moved = small.copy()
-    moved[10:20, 30:40] = 255 - moved[10:20, 30:40]  # something new in one block
+    moved[10:20, 30:40] = 0  # something new (dark) in one block
     out = bg.frames([moved])[0]
     changed = np.any(out != pivot, axis=-1)
     ys, xs = np.nonzero(changed)
     # only around the block (5x its size in frame pixels, plus the spread of a change)
-    assert 40 <= ys.min() and ys.max() < 120 and 130 <= xs.min() and xs.max() < 230
+    assert 35 <= ys.min() and ys.max() < 120 and 130 <= xs.min() and xs.max() < 230
 
 
 def test_a_very_wide_frame_keeps_its_scene_picture_within_the_codec_limit():
     assert scene_size(1280, 720, 144) == (256, 144)
     assert scene_size(2560, 720, 144) == (256, 72)  # 32:9: the long side caps it
+
+
+def test_a_rate_too_low_for_the_scene_layer_leaves_it_out():
+    hd = (1280, 720)
+    assert has_scene_layer(EncodeOptions(mode="hybrid"), *hd)  # at a CRF
+    assert has_scene_layer(EncodeOptions(mode="hybrid", base_kbps=MIN_SCENE_KBPS / SCENE_SHARE), *hd)
+    assert not has_scene_layer(EncodeOptions(mode="hybrid", base_kbps=MIN_SCENE_KBPS / SCENE_SHARE - 1), *hd)
+    assert not has_scene_layer(EncodeOptions(mode="hybrid"), 256, 256)  # the frame is the face picture

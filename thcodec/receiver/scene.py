@@ -17,7 +17,9 @@ from PIL import Image
 from thcodec.media.base_stream import downscale
 from thcodec.media.frames import to_tensor
 
-AGREE, DIFFER = 12.0, 30.0  # mean absolute difference (0-255) under which the pivot stays, over which the scene replaces it
+# Mean absolute difference (0-255) under which the pivot stays, over which the scene replaces it:
+# wide enough that the scene layer's coding noise at its rates keeps the pivot (docs/hybrid.md).
+AGREE, DIFFER = 30.0, 60.0
 GROW = 1  # scene pixels a change spreads by (its edges blur across neighbours when up-scaled)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from thcodec.face.region import Region
 from thcodec.format import container as C
 from thcodec.media.base_stream import MAX_SIZE, BaseEncoder
-from thcodec.options import MODEL_SIZE, EncodeOptions
+from thcodec.options import MIN_SCENE_KBPS, MODEL_SIZE, EncodeOptions
 
 MAX_PACKETS = 0xFFFF  # per BASE chunk
 CBR_OVERSHOOT = 1.1  # achieved / target of SVT-AV1's CBR on face clips (docs/hybrid.md, measured on train clips)
@@ -35,8 +35,10 @@ def scene_size(width: int, height: int, short_side: int) -> tuple[int, int]:
 
 def has_scene_layer(opts: EncodeOptions, width: int, height: int) -> bool:
     """A stream may carry a scene layer (format 3) when the frame is larger than the model's
-    face picture; it does when its first face region is not the whole frame."""
-    return opts.mode == "hybrid" and opts.scene_size > 0 and max(width, height) > MODEL_SIZE
+    face picture and a rate target leaves the scene enough; it does when its first face region
+    is not the whole frame."""
+    rate_ok = not opts.base_kbps or opts.base_kbps * SCENE_SHARE >= MIN_SCENE_KBPS
+    return opts.mode == "hybrid" and opts.scene_size > 0 and max(width, height) > MODEL_SIZE and rate_ok
 
 
 class LayerStream:

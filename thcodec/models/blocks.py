@@ -57,14 +57,14 @@ class UNet(nn.Module):
         return x
 
 
-def pixel_centres(n: int, device=None, dtype=torch.float32) -> torch.Tensor:
-    """(n,) centres of n pixels in [-1,1] (align_corners=False convention)."""
-    return (2 * torch.arange(n, device=device, dtype=dtype) + 1) / n - 1
+def axis_coords(start: int, stop: int, size: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Normalised centres of pixels start..stop-1 of `size` (align_corners=False convention)."""
+    return (2 * torch.arange(start, stop, device=device, dtype=dtype) + 1) / size - 1
 
 
 def make_coordinate_grid(h: int, w: int, device=None, dtype=torch.float32) -> torch.Tensor:
     """(h,w,2) grid of (x,y) pixel centres in [-1,1] (align_corners=False convention)."""
-    gy, gx = torch.meshgrid(pixel_centres(h, device, dtype), pixel_centres(w, device, dtype), indexing="ij")
+    gy, gx = torch.meshgrid(axis_coords(0, h, h, device, dtype), axis_coords(0, w, w, device, dtype), indexing="ij")
     return torch.stack([gx, gy], -1)
 
 
@@ -78,8 +78,8 @@ def gaussian_heatmaps(xy: torch.Tensor, h: int, w: int, sigma: float = 0.1) -> t
 
     Separable: the product of a row and a column Gaussian, so exp runs on h + w values per
     key point instead of h * w."""
-    gx = torch.exp(-0.5 * (pixel_centres(w, xy.device, xy.dtype) - xy[..., :1]) ** 2 / sigma**2)  # (B,K,w)
-    gy = torch.exp(-0.5 * (pixel_centres(h, xy.device, xy.dtype) - xy[..., 1:]) ** 2 / sigma**2)  # (B,K,h)
+    gx = torch.exp(-0.5 * (axis_coords(0, w, w, xy.device, xy.dtype) - xy[..., :1]) ** 2 / sigma**2)  # (B,K,w)
+    gy = torch.exp(-0.5 * (axis_coords(0, h, h, xy.device, xy.dtype) - xy[..., 1:]) ** 2 / sigma**2)  # (B,K,h)
     return gy[..., :, None] * gx[..., None, :]
 
 

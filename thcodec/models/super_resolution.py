@@ -22,14 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thcodec.models.blocks import channels_last, warp
+from thcodec.models.blocks import axis_coords, channels_last, warp
 
 TILE = 160  # output pixels per tile side (before the halo)
-
-
-def axis_coords(start: int, stop: int, size: int, device=None, dtype=torch.float32) -> torch.Tensor:
-    """Normalised centres of pixels start..stop-1 of `size` (align_corners=False convention)."""
-    return (2 * torch.arange(start, stop, device=device, dtype=dtype) + 1) / size - 1
 
 
 def sample(img: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:

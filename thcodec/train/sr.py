@@ -22,7 +22,8 @@ import torch.nn.functional as F
 
 from thcodec.media.frames import to_tensor, to_uint8
 from thcodec.media.metrics import psnr
-from thcodec.models.super_resolution import PivotDetail, SuperResolution, axis_coords
+from thcodec.models.blocks import axis_coords
+from thcodec.models.super_resolution import PivotDetail, SuperResolution
 from thcodec.train.options import RunConfig, option
 from thcodec.train.part import Part
 from thcodec.train.sr_cache import SrCache, small

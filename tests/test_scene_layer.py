@@ -11,10 +11,10 @@ from conftest import demo_head
 from thcodec.format import container as C
 from thcodec.media.base_stream import downscale
 from thcodec.media.metrics import psnr
-from thcodec.options import MIN_SCENE_KBPS
+from thcodec.options import MIN_SCENE_KBPS, SCENE_SHARE
 from thcodec.receiver.decoder import Frame, decode_stream
 from thcodec.receiver.scene import SceneBackground
-from thcodec.sender.base_layer import SCENE_SHARE, has_scene_layer, scene_size
+from thcodec.sender.base_layer import has_scene_layer, scene_size
 from thcodec.sender.encoder import EncodeOptions, encode
 
 FRAMES, WIDTH, HEIGHT, SHIFT = 30, 480, 320, 3  # the picture slides SHIFT px a frame

@@ -24,7 +24,16 @@ from rich.text import Text
 from thcodec import __version__
 from thcodec.bench.codec_names import CODECS as BENCH_CODECS
 from thcodec.errors import ThcError
-from thcodec.options import BASE_SIZES, MIN_SCENE_KBPS, MODES, MOTION_SOURCES, PIVOT_CODECS, SCENE_SIZES, EncodeOptions
+from thcodec.options import (
+    BASE_SIZES,
+    MIN_SCENE_KBPS,
+    MODES,
+    MOTION_SOURCES,
+    PIVOT_CODECS,
+    SCENE_SHARE,
+    SCENE_SIZES,
+    EncodeOptions,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -352,7 +361,7 @@ EncodeBaseKbps = Annotated[
 EncodeSceneSize = Annotated[
     int,
     typer.Option(
-        help=f"Hybrid mode, calls where the face is a part of the frame: short side of the scene stream, the whole frame down-scaled and coded beside the face's (what moves outside the face: the body, a speaker shifting), pixels ({', '.join(map(str, SCENE_SIZES))}; 0: none, the background stays the pivot's). It takes a quarter of --base-kbps, and is left out where that quarter is under {MIN_SCENE_KBPS:g} kbit/s; a format-3 stream.",
+        help=f"Hybrid mode, calls where the face is a part of the frame: short side of the scene stream, the whole frame down-scaled and coded beside the face's (what moves outside the face: the body, a speaker shifting), pixels ({', '.join(map(str, SCENE_SIZES))}; 0: none, the background stays the pivot's). It takes {SCENE_SHARE:.0%} of --base-kbps, and is left out where that share is under {MIN_SCENE_KBPS:g} kbit/s; a format-3 stream.",
     ),
 ]
 EncodeKbps = Annotated[

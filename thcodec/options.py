@@ -14,6 +14,7 @@ BASE_SIZES = (48, 64, 80, 96, 112, 128)  # the base layer's sizes the fusion net
 MIN_BASE_KBPS, MAX_BASE_KBPS = 1.0, 1000.0  # --base-kbps
 MIN_KBPS, MAX_KBPS = 1.0, 10000.0  # --kbps
 SCENE_SIZES = (0, 72, 96, 144)  # the scene layer's short side (0: none; SVT-AV1's CBR refuses pictures under 64 high)
+SCENE_SHARE = 0.25  # of --base-kbps, the scene layer's (the face keeps the rest)
 MIN_SCENE_KBPS = 2.0  # a scene layer's rate below this is too coarse to help (docs/hybrid.md): none is sent
 HYBRID_ONLY = frozenset(
     {"base_size", "base_crf", "base_step", "base_kbps", "scene_size"}

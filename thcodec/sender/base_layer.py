@@ -19,11 +19,10 @@ import numpy as np
 from thcodec.face.region import Region
 from thcodec.format import container as C
 from thcodec.media.base_stream import MAX_SIZE, BaseEncoder
-from thcodec.options import MIN_SCENE_KBPS, MODEL_SIZE, EncodeOptions
+from thcodec.options import MIN_SCENE_KBPS, MODEL_SIZE, SCENE_SHARE, EncodeOptions
 
 MAX_PACKETS = 0xFFFF  # per BASE chunk
 CBR_OVERSHOOT = 1.1  # achieved / target of SVT-AV1's CBR on face clips (docs/hybrid.md, measured on train clips)
-SCENE_SHARE = 0.25  # of --base-kbps, the scene layer's (the face keeps the rest)
 
 
 def scene_size(width: int, height: int, short_side: int) -> tuple[int, int]:

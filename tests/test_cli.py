@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 
@@ -82,6 +83,15 @@ def test_help_mentions_every_option(command):
                 assert opt in result.stdout, (command, opt)
     assert "--help" in result.stdout and "-h" in result.stdout
     assert thc(command, "-h").stdout == result.stdout
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_help_paragraphs_are_one_line_each(command):
+    """typer joins the lines of a command's first paragraph but keeps the line breaks of the
+    others: there a docstring's source wrapping would show as ragged lines in --help."""
+    _first, *rest = inspect.cleandoc(COMMANDS[command].help or "").split("\n\n")
+    for paragraph in rest:
+        assert "\n" not in paragraph.strip(), (command, paragraph)
 
 
 def test_old_option_names_are_hidden_aliases(files, tmp_path):

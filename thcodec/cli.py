@@ -419,7 +419,7 @@ def _encode_options(ctx: typer.Context, motion_error: float) -> EncodeOptions:
     return EncodeOptions(
         interp=p["interp"],
         pivot_quality=p["pivot_quality"],
-        pivot_codec=p["pivot_codec"].value,
+        pivot_codec=p["pivot_codec"],
         audio=not p["no_audio"],
         audio_bitrate=p["audio_kbps"] * 1000,
         adaptive=not p["single_pivot"],
@@ -430,8 +430,8 @@ def _encode_options(ctx: typer.Context, motion_error: float) -> EncodeOptions:
         refine_steps=p["refine"],
         xy_step=p["xy_step"],
         jac_step=p["jac_step"],
-        motion=p["motion"].value,
-        mode=p["mode"].value,
+        motion=p["motion"],
+        mode=p["mode"],
         base_size=p["base_size"],
         base_crf=p["base_crf"],
         base_step=p["base_step"],
@@ -480,9 +480,8 @@ def encode(
 ) -> None:
     """Compress a video into a .thc stream (thc encode - - reads and writes pipes).
 
-    New pivots are sent on a scene cut, when the face leaves its region, when the background
-    changes, and when the sender, running the receiver's model, predicts that the face will
-    move wrongly (--max-motion-error)."""
+    New pivots: on a scene cut, when the face leaves its region or the background changes, on wrong motion (--max-motion-error).
+    """
 
     def run(loaded, target, start, step) -> tuple[str, list[str]]:
         from thcodec.sender.encoder import encode as encode_video  # torch: only once the arguments are known to be right

@@ -24,3 +24,16 @@ def test_fusion_is_differentiable_and_fully_convolutional():
         out.mean().backward()
         assert out.shape == (2, 3, size, size)
         assert base.grad is not None and base.grad.abs().sum() > 0
+
+
+def test_the_detail_energy_term_pays_for_blur_but_not_for_detail_out_of_place():
+    from thcodec.train.fusion import fusion_loss
+
+    torch.manual_seed(0)
+    target = low_pass(torch.rand(1, 3, 64, 64)) + 0.2 * (torch.rand(1, 3, 64, 64) - 0.5)
+    blurred = low_pass(target)
+    shifted = target.roll(1, -1)  # the same texture, one pixel off
+    energy = lambda out: fusion_loss(out, target, 0.0, 1.0) - fusion_loss(out, target, 0.0, 0.0)
+    assert energy(shifted) < 0.1 * energy(blurred)
+    # pixel L1 alone prefers the blur to the shifted detail: why the term exists
+    assert fusion_loss(blurred, target, 0.0) < fusion_loss(shifted, target, 0.0)

@@ -5,7 +5,7 @@ occlusion map and the up-scaled base-layer frame (two codec settings per clip), 
 cached original frame. A quarter of the samples take the base frame of the clip's previous
 cached frame (80 ms older): a base layer at a lower frame rate than the call leaves the
 network frames whose base lags the key points. Loss: L1 of the picture + L1 of its gradients
-(sharpness where the base is blurred)."""
+(sharpness where the base is blurred), and optionally the detail-energy term (--energy-weight)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from thcodec.data.frame_cache import FrameCache
 from thcodec.media.frames import to_tensor
 from thcodec.media.metrics import psnr
-from thcodec.models.fusion import Fusion
+from thcodec.models.checkpoint import load_checkpoint
+from thcodec.models.fusion import Fusion, low_pass
 from thcodec.train.fusion_cache import BASES, FusionCache
 from thcodec.train.options import RunConfig, option
 from thcodec.train.part import Part
 from thcodec.train.run import Schedule
 
 STALE_SHARE = 0.25
+ENERGY_PATCH = 8
 VAL_FRAMES = 128
 
 
@@ -33,16 +36,31 @@ class FusionConfig:
     fusion_cache: Path = option(Path(".cache/fusion"), "the cache of python -m thcodec.train.fusion_cache: train/ and val/")
     frames: Path = option(Path(".cache/frames"), "the frame cache the fusion cache was made from (its targets)")
     gradient_weight: float = option(0.5, "weight of the L1 of image gradients against the L1 of pixels")
+    energy_weight: float = option(
+        0.0, "weight of the detail-energy term: the L1 of the local mean of |detail band| (no penalty for detail out of place)"
+    )
     crop: int = option(128, "side of the training crops (the network is convolutional: smaller crops, faster steps)")
+    init: Path | None = option(
+        None, "start from these weights: weights/fusion.pt or a run's best.pt / snap_<step>.pt (fine-tuning)", type=Path
+    )
 
 
 def gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 
 
-def fusion_loss(out: torch.Tensor, target: torch.Tensor, gradient_weight: float) -> torch.Tensor:
+def detail_energy(x: torch.Tensor) -> torch.Tensor:
+    """How much fine detail each 8x8 patch holds: the mean |x - low_pass(x)|. Pixel losses pay
+    for detail in the wrong place more than for none (so they learn blur); this does not."""
+    return F.avg_pool2d((x - low_pass(x)).abs(), ENERGY_PATCH)
+
+
+def fusion_loss(out: torch.Tensor, target: torch.Tensor, gradient_weight: float, energy_weight: float = 0.0) -> torch.Tensor:
     (ox, oy), (tx, ty) = gradients(out), gradients(target)
-    return (out - target).abs().mean() + gradient_weight * ((ox - tx).abs().mean() + (oy - ty).abs().mean())
+    loss = (out - target).abs().mean() + gradient_weight * ((ox - tx).abs().mean() + (oy - ty).abs().mean())
+    if energy_weight:
+        loss = loss + energy_weight * (detail_energy(out) - detail_energy(target)).abs().mean()
+    return loss
 
 
 def batch_of(cache: FusionCache, picks: np.ndarray, bases: np.ndarray, base_rows: np.ndarray | None = None):
@@ -63,6 +81,9 @@ class FusionPart(Part):
 
     def __init__(self, run: RunConfig, cfg: FusionConfig, device=None, world: int = 1) -> None:
         super().__init__(Fusion())
+        if cfg.init:
+            state = load_checkpoint(cfg.init)
+            self.model.load_state_dict(state.get("ema", state))  # a run's checkpoint, or exported weights
         self.cfg, self.batch = cfg, run.batch
         self.train = FusionCache(cfg.fusion_cache / "train", FrameCache(cfg.frames / "train"))
         self.val = FusionCache(cfg.fusion_cache / "val", FrameCache(cfg.frames / "val"))
@@ -89,7 +110,7 @@ class FusionPart(Part):
     def loss(self, batch, rng):
         base, gen, occ, target = batch
         out = self.model(base, gen, occ)
-        loss = fusion_loss(out, target, self.cfg.gradient_weight)
+        loss = fusion_loss(out, target, self.cfg.gradient_weight, self.cfg.energy_weight)
         return loss, {"loss": round(loss.item(), 5)}, None
 
     @torch.no_grad()

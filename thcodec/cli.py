@@ -253,7 +253,7 @@ EncodeInterp = Annotated[
     typer.Option(
         min=1,
         max=4,
-        help="Send key points for every k-th frame; the receiver fills the rest (its interpolation network, see thc decode --interp-method). 2 costs about 1% in AKD for 15% less rate.",
+        help="Send key points for every k-th frame; the receiver fills the rest (its interpolation network, see thc decode --interp-method). 2: a little landmark error for a sizeable saving in rate (docs/interp.md).",
     ),
 ]
 EncodePivotQuality = Annotated[
@@ -298,7 +298,7 @@ EncodeMaxPivotInterval = Annotated[
 EncodeMotion = Annotated[
     MotionSource,
     typer.Option(
-        help="How the sender measures each frame's motion: dlib's 68 face landmarks (landmarks: about 7 ms a sent frame and 1.6 s more start-up), sent relative to the key points the receiver finds on the pivot; or the key-point detector on each frame (detector: 23% higher landmark error at the same rate on unseen faces, 4% lower identity error; docs/landmark_motion.md). Same stream format and receiver either way."
+        help="How the sender measures each frame's motion: dlib's 68 face landmarks (landmarks: a few ms a sent frame and a longer start-up), sent relative to the key points the receiver finds on the pivot; or the key-point detector on each frame (detector: a higher landmark error at the same rate on unseen faces, a slightly lower identity error; docs/landmark_motion.md). Same stream format and receiver either way."
     ),
 ]
 EncodeRefine = Annotated[
@@ -306,7 +306,7 @@ EncodeRefine = Annotated[
     typer.Option(
         min=0,
         max=100,
-        help="Analysis by synthesis: adjust each sent frame's key points with this many gradient steps so the receiver's picture matches the frame (same stream format and receiver; about 0.1 s per step and sent frame on one core: 5 steps encode a 256x256 call at 2 fps instead of 22, see docs/refine.md). 0: send the key points --motion gives.",
+        help="Analysis by synthesis: adjust each sent frame's key points with this many gradient steps so the receiver's picture matches the frame (same stream format and receiver; each step costs a forward and backward pass of the receiver's networks per sent frame, so a few steps make encoding many times slower; docs/refine.md). 0: send the key points --motion gives.",
     ),
 ]
 EncodeXyStep = Annotated[
@@ -376,7 +376,7 @@ EncodeKptsRefresh = Annotated[
     typer.Option(
         min=0,
         max=1000,
-        help="Code every n-th key-point block (a block: 25 sent frames) on its own rather than predicted from the one before, so a lost block is concealed only up to the next such one (0: only each pivot's first block; the default 2 costs 0.6-3.8% of the rate). See docs/robustness.md.",
+        help="Code every n-th key-point block (a block: 25 sent frames) on its own rather than predicted from the one before, so a lost block is concealed only up to the next such one (0: only each pivot's first block; each independent block costs a few percent of the rate). See docs/robustness.md.",
     ),
 ]
 EncodeKptsBlock = Annotated[

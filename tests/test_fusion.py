@@ -37,3 +37,19 @@ def test_the_detail_energy_term_pays_for_blur_but_not_for_detail_out_of_place():
     assert energy(shifted) < 0.1 * energy(blurred)
     # pixel L1 alone prefers the blur to the shifted detail: why the term exists
     assert fusion_loss(blurred, target, 0.0) < fusion_loss(shifted, target, 0.0)
+
+
+def test_hybrid_variants_decodes_with_other_fusion_weights(tmp_path):
+    from thcodec.bench.hybrid_variants import with_fusion
+    from thcodec.models.weights import load_model
+
+    loaded = load_model(backend="torch")
+    net = Fusion()
+    torch.nn.init.normal_(net.out.weight, std=0.1)
+    torch.save({"ema": net.state_dict(), "step": 5}, tmp_path / "best.pt")  # a run's checkpoint
+    torch.save(net.state_dict(), tmp_path / "fusion.pt")  # exported weights
+    for path in (tmp_path / "best.pt", tmp_path / "fusion.pt"):
+        other = with_fusion(loaded, path)
+        assert torch.equal(other.fusion.out.weight, net.out.weight)
+        assert not torch.equal(other.fusion.out.weight, loaded.fusion.out.weight)
+        assert other.model is loaded.model and other.fusion_sha256 == loaded.fusion_sha256

@@ -1,19 +1,24 @@
 """What each part of the hybrid receiver is worth, on the same stream: decoded (a) as shipped,
 (b) with the driving key points found by the detector on the up-scaled base picture instead of
 the sent ones (what a hybrid stream without key points would give), (c) with the up-scaled
-base picture alone in the face (the fusion network and the animated pivot left out).
+base picture alone in the face (the fusion network and the animated pivot left out), and
+(d) with other fusion weights (--fusion NAME=CHECKPOINT: a training run's best.pt or an
+exported fusion.pt; the stream's bytes do not depend on them).
 
     python -m thcodec.bench.hybrid_variants --out rows.jsonl REF.mkv ... [--setting 96:55 128:55 64:50]
+        [--base-step 1] [--variants shipped ...] [--fusion NAME=CHECKPOINT ...]
 
 REF: th256 references (thcodec.data.reference.make_reference). Each is encoded with `thc
-encode --mode hybrid --base-step 1 --base-size S --base-crf C` per --setting (every frame has
-its base picture), and each variant is scored like the bench (PSNR, VMAF, AKD, AED). One JSON
-line per (clip, setting, variant), with the stream's bytes by kind (as `thc stats` counts them).
+encode --mode hybrid --base-step N --base-size S --base-crf C` per --setting (N=1: every frame
+has its base picture), and each variant is scored like the bench (PSNR, VMAF, AKD, AED, the EAR
+and MAR errors and blink recall). One JSON line per (clip, setting, variant), with the stream's
+bytes by kind (as `thc stats` counts them).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import subprocess
@@ -25,9 +30,12 @@ import numpy as np
 import torch
 
 from thcodec.bench import quality as Q
+from thcodec.bench.expression import expression_scores
 from thcodec.data.reference import read_lossless
 from thcodec.face.region import paste
 from thcodec.media.frames import resize, to_uint8
+from thcodec.models.checkpoint import load_checkpoint
+from thcodec.models.fusion import Fusion
 from thcodec.models.weights import LoadedModel, load_model
 from thcodec.receiver.decoder import Frame, decode_stream
 from thcodec.receiver.segment import SegmentRenderer
@@ -65,10 +73,19 @@ def decoded(data: bytes, loaded: LoadedModel, render) -> np.ndarray:
         return np.stack([e.rgb for e in decode_stream(io.BytesIO(data), loaded) if isinstance(e, Frame)])
 
 
-def encode(ref: Path, out: Path, size: int, crf: int) -> Path:
+def with_fusion(loaded: LoadedModel, checkpoint: Path) -> LoadedModel:
+    """The same model with the fusion network's weights from `checkpoint` (a run's EMA or an
+    exported state); the stream's fusion hash still names the shipped ones, so it decodes."""
+    state = load_checkpoint(checkpoint)
+    net = Fusion()
+    net.load_state_dict(state.get("ema", state))
+    return dataclasses.replace(loaded, fusion=net.eval())
+
+
+def encode(ref: Path, out: Path, size: int, crf: int, step: int = 1) -> Path:
     if not out.exists():
         cmd = [sys.executable, "-c", "from thcodec.cli import run; run()", "encode", str(ref), str(out), "--mode", "hybrid"]
-        cmd += ["--base-step", "1", "--base-size", str(size), "--base-crf", str(crf), "--quiet", "--force"]
+        cmd += ["--base-step", str(step), "--base-size", str(size), "--base-crf", str(crf), "--quiet", "--force"]
         subprocess.run(cmd, check=True)
     return out
 
@@ -78,9 +95,18 @@ def main() -> None:
     p.add_argument("refs", type=Path, nargs="+")
     p.add_argument("--out", type=Path, required=True, help="JSON lines, appended")
     p.add_argument("--setting", nargs="+", default=["96:55", "128:55", "64:50"], help="SIZE:CRF of the base layer")
+    p.add_argument("--base-step", type=int, default=1, help="code every n-th frame in the base layer (thc encode --base-step)")
+    p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    p.add_argument(
+        "--fusion", nargs="+", default=[], metavar="NAME=CHECKPOINT", help="also decode as shipped with these fusion weights"
+    )
     a = p.parse_args()
     torch.set_num_threads(1)
     loaded, fm = load_model(backend="torch"), Q.FaceMetrics()
+    decoders = {name: (loaded, VARIANTS[name]) for name in a.variants}
+    for spec in a.fusion:
+        name, path = spec.split("=", 1)
+        decoders[f"fusion:{name}"] = (with_fusion(loaded, Path(path)), SHIPPED)
     streams = a.out.parent / "streams"
     streams.mkdir(parents=True, exist_ok=True)
     for ref in a.refs:
@@ -88,15 +114,17 @@ def main() -> None:
         faces = fm.reference(frames)
         for setting in a.setting:
             size, crf = map(int, setting.split(":"))
-            stream = encode(ref, streams / f"{ref.stem}_{size}_{crf}.thc", size, crf)
+            stream = encode(ref, streams / f"{ref.stem}_{size}_{crf}_s{a.base_step}.thc", size, crf, a.base_step)
             data, parts = stream.read_bytes(), stream_stats(stream).bytes_by_category
-            for name, render in VARIANTS.items():
-                out = decoded(data, loaded, render)
+            for name, (model, render) in decoders.items():
+                out = decoded(data, model, render)
                 face = fm.score(faces, out)
+                expr = expression_scores(faces.landmarks, face.landmarks)
                 row = dict(
-                    clip=ref.stem, size=size, crf=crf, variant=name, bytes=len(data), parts=parts,
+                    clip=ref.stem, size=size, crf=crf, step=a.base_step, variant=name, bytes=len(data), parts=parts,
                     seconds=len(frames) / 25, psnr=Q.psnr_pair(out, frames)[0], vmaf=Q.vmaf_frames(out, ref, 25),
-                    akd=face.akd, aed=face.aed,
+                    akd=face.akd, aed=face.aed, ear_error=expr.ear_error, mar_error=expr.mar_error,
+                    blink_recall=expr.blink_recall,
                 )  # fmt: skip
                 print(json.dumps(row), flush=True)
                 with a.out.open("a") as f:

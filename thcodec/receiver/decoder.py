@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import BinaryIO, ClassVar
@@ -29,6 +30,7 @@ import torch
 from thcodec.errors import ThcError
 from thcodec.format import container as C
 from thcodec.format import keypoint_bits as kpq
+from thcodec.media.background import BackgroundCalls
 from thcodec.media.streams import display_name
 from thcodec.media.video_io import AudioConfig, AudioPacketData, VideoWriter
 from thcodec.models.keypoints import Keypoints
@@ -568,6 +570,7 @@ def decode_file(
     chunks arrive. strict: refuse a damaged stream; else conceal, counting what was lost in `losses`."""
     losses = losses if losses is not None else Losses()
     writer: VideoWriter | None = None
+    writes = BackgroundCalls(name="thc-writer")  # x264 and muxing beside the networks
     frames = 0
     try:
         f = source if source is not None else open(src, "rb")
@@ -582,25 +585,31 @@ def decode_file(
                     audio = event.audio if with_audio else None
                     writer = VideoWriter(out, *event.size, event.fps, audio, crf=crf, fmt=fmt)
                 elif isinstance(event, Frame):
-                    writer.write_frame(event.rgb)
+                    writes.submit(partial(writer.write_frame, event.rgb))
                     frames += 1
                     if on_frames:
                         on_frames(1)
                 elif writer.has_audio:
-                    try:
-                        writer.write_audio(event)
-                    except OSError:
-                        raise  # a write error (disk full): atomic_output reports it
-                    except av.error.FFmpegError as e:
-                        if not strict:
-                            losses.audio += 1  # an undecodable packet: silence for its span
-                            continue
-                        raise ThcError(f"damaged file: audio packet at {event.pts} cannot be decoded ({e})") from None
+                    writes.submit(partial(_write_audio, writer, event, strict, losses))
+        writes.close()
         if frames == 0:
             raise ThcError(f"{display_name(src)}: stream holds no frames")
         writer.close()
         writer = None
     finally:
+        writes.abandon()
         if writer is not None:
             writer.close(flush=False)
     return frames
+
+
+def _write_audio(writer: VideoWriter, packet: AudioPacketData, strict: bool, losses: Losses) -> None:
+    try:
+        writer.write_audio(packet)
+    except OSError:
+        raise  # a write error (disk full): atomic_output reports it
+    except av.error.FFmpegError as e:
+        if not strict:
+            losses.audio += 1  # an undecodable packet: silence for its span
+            return
+        raise ThcError(f"damaged file: audio packet at {packet.pts} cannot be decoded ({e})") from None

@@ -33,7 +33,8 @@ class FacePairsConfig:
     init: Path | None = option(
         None,
         "start from this run's best.pt or snap_<step>.pt weights (fine-tuning; a snapshot's other "
-        "networks: the shipped ones; its discriminator, if it holds one, goes on with --gan)",
+        "networks: the shipped ones; its discriminator, if it holds one, goes on with --gan; "
+        "--part fusion: also exported weights such as weights/fusion.pt)",
         type=Path,
     )
     detector: Path | None = option(

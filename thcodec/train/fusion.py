@@ -40,7 +40,7 @@ class FusionConfig:
         0.0, "weight of the detail-energy term: the L1 of the local mean of |detail band| (no penalty for detail out of place)"
     )
     crop: int = option(128, "side of the training crops (the network is convolutional: smaller crops, faster steps)")
-    init: Path | None = option(
+    init: Path | None = option(  # one --init with the motion parts' (thcodec/train/face_pairs.py), whose help says both
         None, "start from these weights: weights/fusion.pt or a run's best.pt / snap_<step>.pt (fine-tuning)", type=Path
     )
 

@@ -80,27 +80,24 @@ def test_pivot_face_moves_with_its_frames(motion, loaded):
     pivot_kp = loaded.model.detect_keypoints(torch.from_numpy(face).permute(2, 0, 1)[None].float() / 255)
     assert motion.start(0, face, pivot_kp)
     shifted = np.roll(face, 8, axis=1)  # the face 8 px to the right
-    detected = kp(2, seed=5)
-    out = motion.apply([1, 2], [face, shifted], detected)
+    out = motion.apply([1, 2], [face, shifted])
     assert torch.allclose(out.xy[0], pivot_kp.xy[0], atol=0.01)  # the pivot itself: no motion
     dx = (out.xy[1] - out.xy[0]) * 128  # px at 256
     assert dx[:, 0].mean().item() == pytest.approx(8, abs=1.0) and dx[:, 1].abs().mean().item() < 1.0
-    assert not torch.allclose(out.xy, detected.xy)
 
 
-def test_no_face_at_the_pivot_sends_the_detector_key_points(motion):
+def test_no_face_at_the_pivot_leaves_the_motion_unready(motion):
     blank = np.full((256, 256, 3), 90, np.uint8)
-    assert not motion.start(0, blank, kp())
-    detected = kp(2, seed=6)
-    out = motion.apply([1, 2], [demo_face(), blank], detected)
-    assert out is detected
+    assert not motion.start(0, blank, kp()) and not motion.ready  # the sender then sends the detector's points
+    with pytest.raises(RuntimeError):
+        motion.apply([1, 2], [demo_face(), blank])
 
 
 def test_a_frame_without_a_face_keeps_the_last_box(motion):
     face = demo_face()
     assert motion.start(0, face, kp())
     grey = np.full_like(face, 90)  # the box is looked for again on some of these, and not found
-    out = motion.apply(list(range(1, 2 * BOX_EVERY + 1)), [face] + [grey] * (2 * BOX_EVERY - 1), kp(2 * BOX_EVERY, seed=7))
+    out = motion.apply(list(range(1, 2 * BOX_EVERY + 1)), [face] + [grey] * (2 * BOX_EVERY - 1))
     assert torch.isfinite(out.xy).all() and torch.isfinite(out.jacobian).all()
 
 
@@ -111,7 +108,7 @@ def test_the_face_box_is_found_every_few_frames(motion, monkeypatch):
     face = demo_face()
     assert motion.start(0, face, kp()) and len(calls) == 1  # the pivot always gets its own box
     n = 3 * BOX_EVERY
-    motion.apply(list(range(1, n + 1)), [face] * n, kp(n))
+    motion.apply(list(range(1, n + 1)), [face] * n)
     assert len(calls) == 1 + n // BOX_EVERY
 
 

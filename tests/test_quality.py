@@ -37,8 +37,9 @@ def analyse(loaded, seg, watch, src, indices, min_gap=0):
     q = QualityPredictor(loaded.model, Fraction(25), min_gap, log)
     frames = [(i, face_frame(i, W, H)) for i in indices]
     crops = [REGION.crop(f, 256) for _, f in frames]
-    fields, seen = src.detect(indices, crops)
-    return q.drop(seg, watch, frames, crops, fields, seen), log
+    picks = q.picks(watch, indices)
+    fields, seen = src.detect(indices, crops, picks)
+    return q.drop(seg, watch, frames, crops, fields, picks, seen), log
 
 
 def test_watch_of_a_segment(loaded):

@@ -191,8 +191,10 @@ class Sender:
                 return
             frames = [items[k] for k in kept]
             crops = [seg.region.crop(f, MODEL_SIZE) for _, f in frames]
-            fields, seen_xy = self._source.detect([i for i, _ in frames], crops)
-            drop = self._quality.drop(seg, self._watch, frames, crops, fields, seen_xy) if self._opts.adaptive else None
+            indices = [i for i, _ in frames]
+            picks = self._quality.picks(self._watch, indices) if self._opts.adaptive else []
+            fields, seen_xy = self._source.detect(indices, crops, picks)
+            drop = self._quality.drop(seg, self._watch, frames, crops, fields, picks, seen_xy) if picks else None
             at = None if drop is None else kept[drop]
             image = None
             if at is not None:

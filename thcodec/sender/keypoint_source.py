@@ -33,24 +33,38 @@ class KeypointSource:
         if self._motion is not None:
             self._motion.start(segment.start, segment.region.crop(frame, MODEL_SIZE), segment.keypoints)
 
-    def detect(self, indices: list[int], crops: list[np.ndarray], detector_only: bool = False) -> tuple[np.ndarray, torch.Tensor]:
+    def detect(
+        self, indices: list[int], crops: list[np.ndarray], analysed: list[int] | None = None, detector_only: bool = False
+    ) -> tuple[np.ndarray, torch.Tensor]:
         """crops: frames' face regions at model size -> (the quantized key points to send (N,K,F),
-        (N,K,2) positions the detector sees in the frames, as the receiver would get them).
-        detector_only: the detector's own points are sent (no pivot needed)."""
+        (len(analysed),K,2) positions the detector sees in the frames at `analysed` (positions in
+        crops; None: all), as the receiver would get them). detector_only: the detector's own
+        points are sent (no pivot needed)."""
         k = self._model.num_kp
+        analysed = list(range(len(crops))) if analysed is None else list(analysed)
         if not crops:
             return np.zeros((0, k, kpq.NUM_FIELDS), np.int32), torch.zeros(0, k, 2)
         frames = to_tensor(np.stack(crops))
-        seen = self._model.detect_keypoints(frames)
-        detected = self.quantize(seen)
-        seen_xy = Keypoints.from_numpy(*kpq.dequantize(detected)).xy
-        if detector_only:
-            return detected, seen_xy
-        sent = self._motion.apply(indices, crops, seen) if self._motion is not None else seen
+        # The detector runs on every frame where its points are sent; under landmark motion only
+        # on the frames the quality check analyses (it is a third of the sender's time).
+        landmarks = not detector_only and self._motion is not None and self._motion.ready
+        if landmarks:
+            seen_xy = self._seen_xy(frames[analysed]) if analysed else torch.zeros(0, k, 2)
+            sent = self._motion.apply(indices, crops)
+        else:
+            seen = self._model.detect_keypoints(frames)
+            detected = self.quantize(seen)
+            seen_xy = Keypoints.from_numpy(*kpq.dequantize(detected)).xy[analysed]
+            if detector_only:
+                return detected, seen_xy
+            sent = seen
         if self._opts.refine_steps:
             seg = self._segment
             sent = refine_keypoints(self._model, seg.image, seg.keypoints, frames, sent, self._opts.refine_steps)
         return self.quantize(sent), seen_xy
+
+    def _seen_xy(self, frames: torch.Tensor) -> torch.Tensor:
+        return Keypoints.from_numpy(*kpq.dequantize(self.quantize(self._model.detect_keypoints(frames)))).xy
 
     def quantize(self, kp: Keypoints) -> np.ndarray:
         return kpq.coarsen(kpq.quantize(*kp.numpy()), self._opts.xy_step, self._opts.jac_step)

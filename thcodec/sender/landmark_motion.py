@@ -169,7 +169,7 @@ class LandmarkMotion:
     def start(self, index: int, pivot_crop: np.ndarray, pivot_kp: Keypoints) -> bool:
         """index: the pivot's frame; pivot_crop: its face region (S,S,3) uint8, as sent (before
         JPEG); pivot_kp: the key points the receiver will find on the decoded pivot. -> whether
-        the teacher found a face (otherwise apply() returns the detector's key points)."""
+        the teacher found a face (`ready`; otherwise the detector's key points are sent)."""
         self._box = None
         t = self._keypoints([pivot_crop])
         self._pivot = None if t is None else (pivot_kp, t)
@@ -177,11 +177,15 @@ class LandmarkMotion:
             self._jacobians.reset(index, t.jacobian[0])
         return self._pivot is not None
 
-    def apply(self, indices: list[int], crops: list[np.ndarray], detected: Keypoints) -> Keypoints:
-        """indices: frames of the segment, after its pivot; crops: their face regions (N,S,S,3)
-        uint8; detected: the detector's key points on them."""
-        if self._pivot is None or not crops:
-            return detected
+    @property
+    def ready(self) -> bool:
+        """The teacher found the pivot's face: apply() may be called (else the detector's key points are sent)."""
+        return self._pivot is not None
+
+    def apply(self, indices: list[int], crops: list[np.ndarray]) -> Keypoints:
+        """indices: frames of the segment, after its pivot; crops: their face regions (N,S,S,3) uint8."""
+        if self._pivot is None:
+            raise RuntimeError("LandmarkMotion.apply before a start() that found the face")
         return smoothed_motion(*self._pivot, self._keypoints(crops), indices, self._jacobians)
 
     def _keypoints(self, crops: list[np.ndarray]) -> Keypoints | None:

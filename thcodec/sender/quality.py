@@ -109,21 +109,22 @@ class QualityPredictor:
         frames: list[tuple[int, np.ndarray]],
         crops: list[np.ndarray],
         fields: np.ndarray,
+        picks: list[int],
         seen_xy: torch.Tensor,
     ) -> int | None:
         """frames: the kept frames about to be sent, (index, source frame); crops: their regions
-        at model size; fields: the key points to be sent (N,K,F); seen_xy: the detector's on the
-        frames (N,K,2). -> position in frames of the first frame whose predicted quality has
-        dropped and that may take a new pivot, or None.
+        at model size; fields: the key points to be sent (N,K,F); picks: self.picks(watch, frames'
+        indices); seen_xy: the detector's on the frames at picks (len(picks),K,2). -> position in
+        frames of the first frame whose predicted quality has dropped and that may take a new
+        pivot, or None.
 
         The motion error is how far the key points found on the rendering lie from those
         found on the frame."""
-        picks = self.picks(watch, [i for i, _ in frames])
         if not picks:
             return None
         predicted = segment.animate(self._model, Keypoints.from_numpy(*kpq.dequantize(fields[picks])))
         rendered_xy = self._model.detect_keypoints(predicted).xy
-        motion_px = ((rendered_xy - seen_xy[picks]).norm(dim=-1).mean(dim=-1) * (MODEL_SIZE / 2)).tolist()
+        motion_px = ((rendered_xy - seen_xy).norm(dim=-1).mean(dim=-1) * (MODEL_SIZE / 2)).tolist()
         out = to_uint8(predicted)
         has_background = watch.background_keep.any()  # not when the region is the whole frame
         for j, p in enumerate(picks):

@@ -1,8 +1,9 @@
 import threading
+import time
 
 import pytest
 
-from thcodec.media.background import BackgroundCalls
+from thcodec.media.background import BackgroundCalls, ReadAhead
 
 
 def test_calls_run_in_order_on_another_thread():
@@ -50,3 +51,45 @@ def test_the_queue_is_bounded_and_abandon_drops_what_waits_without_raising():
     full.join(5)
     assert not full.is_alive()
     assert done in ([], ["late"])  # the three waiting calls were dropped; the blocked one may have got in after
+
+
+def test_read_ahead_yields_everything_in_order_from_another_thread():
+    threads = set()
+
+    def items():
+        for i in range(50):
+            threads.add(threading.get_ident())
+            yield i
+
+    with ReadAhead(items(), depth=3) as ahead:
+        assert list(ahead) == list(range(50))
+    assert threads and threading.get_ident() not in threads
+
+
+def test_read_ahead_raises_an_error_where_the_caller_reaches_it():
+    def items():
+        yield 1
+        yield 2
+        raise ValueError("a timestamp gap")
+
+    got = []
+    with ReadAhead(items()) as ahead, pytest.raises(ValueError, match="gap"):
+        got.extend(ahead)
+    assert got == [1, 2]
+
+
+def test_read_ahead_stays_bounded_and_stops_when_the_caller_leaves_early():
+    made = []
+
+    def items():
+        for i in range(10_000):
+            made.append(i)
+            yield i
+
+    with ReadAhead(items(), depth=4) as ahead:
+        for x in ahead:
+            if x == 2:
+                break
+        time.sleep(0.2)  # the worker runs as far ahead as it may
+        assert len(made) <= 3 + 4 + 1  # what was taken, what waits in the queue, one in the worker's hand
+    assert len(made) < 10_000

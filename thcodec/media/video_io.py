@@ -212,6 +212,12 @@ class VideoReader:
     def close(self) -> None:
         self._container.close()
 
+    @property
+    def audio_apart(self) -> bool:
+        """Its audio comes through a container of its own (a file, not a pipe read in one pass):
+        its frames may be read on another thread while the audio is read on this one."""
+        return self._demux is None
+
     def __iter__(self) -> Iterator[np.ndarray]:
         if self._iterated:
             raise RuntimeError("a VideoReader can be iterated only once")

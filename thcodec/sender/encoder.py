@@ -14,6 +14,7 @@ lower the pivot picture's quality.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -24,6 +25,7 @@ import torch
 from thcodec.errors import ThcError
 from thcodec.face.region import FaceFinder, Region, choose_region
 from thcodec.format import container as C
+from thcodec.media.background import ReadAhead
 from thcodec.media.pivot_image import decode_pivot, encode_pivot
 from thcodec.media.streams import DEFAULT_INPUT_TIMEOUT_S, display_name
 from thcodec.media.video_io import VideoReader
@@ -287,10 +289,13 @@ def encode(
                 packets,
             )
         last_index = -1
-        for last_index, frame in enumerate(reader):
-            sender.push(last_index, frame)
-            if on_frames:
-                on_frames(1)
+        # A file's frames are decoded on a second thread, beside the networks (a pipe's share
+        # one pass with its audio, read here).
+        with ReadAhead(reader) if reader.audio_apart else nullcontext(reader) as frames:
+            for last_index, frame in enumerate(frames):
+                sender.push(last_index, frame)
+                if on_frames:
+                    on_frames(1)
         if last_index < 0:
             raise ThcError(f"{display_name(src)}: no picture could be decoded")
         sender.finish(last_index)

@@ -24,6 +24,7 @@ from rich.text import Text
 from thcodec import __version__
 from thcodec.bench.codec_names import CODECS as BENCH_CODECS
 from thcodec.errors import ThcError
+from thcodec.face.dlib_models import preload as preload_dlib
 from thcodec.options import (
     BASE_SIZES,
     MIN_SCENE_KBPS,
@@ -501,6 +502,8 @@ def encode(
     opts = _run(_encode_options, ctx, motion_error)
     _run(_check_input, input)  # a missing input is the first thing to say
     _run(_check_thc_suffix, output, force)
+    # dlib's models take seconds to build and let other threads run: built while torch loads.
+    preload_dlib(landmarks=opts.motion == "landmarks")
 
     # The sender runs eager PyTorch: the key points it quantizes, hence the stream's bytes, are the
     # same on every machine and backend; the receiver may take the faster backend.

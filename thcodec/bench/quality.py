@@ -156,7 +156,8 @@ class FaceMetrics:
         try:
             import dlib
 
-            from thcodec.face.landmarks import LandmarkTeacher, model_file
+            from thcodec.face.dlib_models import model_file
+            from thcodec.face.landmarks import LandmarkTeacher
 
             self._dlib = dlib
             self._teacher = LandmarkTeacher()

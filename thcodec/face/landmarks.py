@@ -8,12 +8,9 @@ follow thcodec.format.keypoint_bits: [-1, 1] over the image, pixel centres at (2
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-from thcodec.face.region import hog_detector
+from thcodec.face.dlib_models import hog_detector, shape_predictor
 
 # Fixed landmark groups (iBUG 68 indexing), one key point each.
 GROUPS: tuple[tuple[int, ...], ...] = (
@@ -31,13 +28,6 @@ GROUPS: tuple[tuple[int, ...], ...] = (
 NUM_KP = len(GROUPS)
 
 
-def model_file(name: str) -> Path:
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("face-recognition-models is not installed (pip install face-recognition-models==0.3.0)")
-    return Path(next(iter(spec.submodule_search_locations))) / "models" / name
-
-
 class LandmarkTeacher:
     """68 landmarks of the face in a head crop: dlib HOG box + shape predictor."""
 
@@ -46,7 +36,7 @@ class LandmarkTeacher:
 
         self._dlib = dlib
         self._det = hog_detector()
-        self._sp = dlib.shape_predictor(str(model_file("shape_predictor_68_face_landmarks.dat")))
+        self._sp = shape_predictor()
 
     def box(self, img: np.ndarray):
         rects = self._det(img, 0)

@@ -7,11 +7,12 @@ where no face is found, use the whole frame (resized non-uniformly to the model 
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+
+from thcodec.face.dlib_models import hog_detector
 
 FACE_SCALE = 2.2  # region side / face-box side
 DETECT_LONG_SIDE = 640  # frames are shrunk to this before HOG detection (speed)
@@ -35,14 +36,6 @@ class Region:
     @staticmethod
     def whole(width: int, height: int) -> Region:
         return Region(0, 0, width, height)
-
-
-@functools.cache
-def hog_detector():
-    """dlib's HOG face detector, one per process (building it takes most of a second)."""
-    import dlib  # imported lazily: only the sender needs it
-
-    return dlib.get_frontal_face_detector()
 
 
 class FaceFinder:

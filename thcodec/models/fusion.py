@@ -57,7 +57,7 @@ class Fusion(nn.Module):
         b, a = _half(base, half), _half(animated, half)
         x = channels_last(torch.cat([b, a, b - a, _half(occlusion, half)], 1))
         f1 = self.inp(x)
-        maps = self.out(self.up(self.body(self.down(f1)), f1))
+        maps = self.out(self.up(self.body(self.down(f1)), f1)).contiguous()  # NCHW: see Generator.forward
         maps = F.interpolate(maps, size=(s, s), mode="bilinear", align_corners=False)
         shift = MAX_SHIFT * torch.tanh(maps[:, :2]).permute(0, 2, 3, 1)
         grid = make_coordinate_grid(s, s, base.device, base.dtype)[None] + shift

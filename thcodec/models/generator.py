@@ -39,7 +39,9 @@ class Generator(nn.Module):
         f1 = self.inp(x)
         heat = channels_last(gaussian_heatmaps(drive_xy, half, half, 0.05))
         f2 = self.body(self.down(torch.cat([f1, heat], 1)))
-        out = resize(self.out(self.up(f2, f1)), s)
+        # Back to NCHW before the full-size maps: a channel slice of a channels-last tensor is
+        # strided, and the element-wise work below runs several times slower on it.
+        out = resize(self.out(self.up(f2, f1)).contiguous(), s)
         alpha = torch.sigmoid(out[:, :1] - 2.0)  # starts near 0: trust the warp first
         painted = torch.sigmoid(out[:, 1:])
         return warped + alpha * (painted - warped)

@@ -80,7 +80,7 @@ class SuperResolution(nn.Module):
         return torch.cat([up, warped, detail, occ], 1), up, detail
 
     def head(self, x: torch.Tensor, up: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
-        o = self.out(self.body(channels_last(x)))
+        o = self.out(self.body(channels_last(x))).contiguous()  # NCHW: see Generator.forward
         return up + torch.sigmoid(o[:, :1]) * detail + o[:, 1:]
 
     def forward(self, gen, flow, occlusion, pivot: PivotDetail, tile: int = TILE) -> torch.Tensor:

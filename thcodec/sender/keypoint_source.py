@@ -46,25 +46,28 @@ class KeypointSource:
             return np.zeros((0, k, kpq.NUM_FIELDS), np.int32), torch.zeros(0, k, 2)
         frames = to_tensor(np.stack(crops))
         # The detector runs on every frame where its points are sent; under landmark motion only
-        # on the frames the quality check analyses (it is a third of the sender's time).
+        # on the frames the quality check analyses (it is one of the sender's largest costs).
         landmarks = not detector_only and self._motion is not None and self._motion.ready
         if landmarks:
-            seen_xy = self._seen_xy(frames[analysed]) if analysed else torch.zeros(0, k, 2)
+            seen_xy = (
+                _positions(self.quantize(self._model.detect_keypoints(frames[analysed]))) if analysed else torch.zeros(0, k, 2)
+            )
             sent = self._motion.apply(indices, crops)
         else:
-            seen = self._model.detect_keypoints(frames)
-            detected = self.quantize(seen)
-            seen_xy = Keypoints.from_numpy(*kpq.dequantize(detected)).xy[analysed]
+            sent = self._model.detect_keypoints(frames)
+            detected = self.quantize(sent)
+            seen_xy = _positions(detected)[analysed]
             if detector_only:
                 return detected, seen_xy
-            sent = seen
         if self._opts.refine_steps:
             seg = self._segment
             sent = refine_keypoints(self._model, seg.image, seg.keypoints, frames, sent, self._opts.refine_steps)
         return self.quantize(sent), seen_xy
 
-    def _seen_xy(self, frames: torch.Tensor) -> torch.Tensor:
-        return Keypoints.from_numpy(*kpq.dequantize(self.quantize(self._model.detect_keypoints(frames)))).xy
-
     def quantize(self, kp: Keypoints) -> np.ndarray:
         return kpq.coarsen(kpq.quantize(*kp.numpy()), self._opts.xy_step, self._opts.jac_step)
+
+
+def _positions(fields: np.ndarray) -> torch.Tensor:
+    """Quantized fields (N,K,F) -> (N,K,2) positions, as the receiver reads them."""
+    return Keypoints.from_numpy(*kpq.dequantize(fields)).xy

@@ -1,8 +1,9 @@
 """The per-stage profiler's timers (thcodec.bench.profile): a stage called inside another is counted once."""
 
+import threading
 import time
 
-from thcodec.bench.profile import STAGES, Timers
+from thcodec.bench.profile import SECOND, STAGES, Timers
 
 
 def test_nested_stages_are_exclusive():
@@ -31,3 +32,21 @@ def test_every_stage_names_a_function_that_exists():
         for part in path.split("."):
             owner = getattr(owner, part)
         assert callable(owner), (module, path)
+
+
+def test_a_stage_on_a_second_thread_is_apart_and_does_not_break_the_main_stack():
+    timers = Timers()
+    side = timers.wrap("write", lambda: time.sleep(0.05))
+    started = threading.Event()
+
+    def main_body():
+        thread = threading.Thread(target=lambda: (started.set(), side()))
+        thread.start()
+        started.wait()
+        time.sleep(0.03)  # the main stage's stack stays its own while the other thread pushes and pops
+        thread.join()
+
+    timers.wrap("networks", main_body)()
+    assert set(timers.seconds) == {"networks", "write" + SECOND}
+    assert 0.045 <= timers.seconds["write" + SECOND] < 0.07
+    assert timers.seconds["networks"] >= 0.045  # it waited for the thread: nothing was taken off it

@@ -292,7 +292,8 @@ def report(clip: Path, stages: dict, commands: dict, profiles: dict, eq: dict, l
             "",
             "Where the time goes (`python -m thcodec.bench.profile`): each command once, in a fresh process, the "
             "default backend; each stage's own time (a stage inside another counts once), 'other' is what no "
-            "timer covers (reading the stream, the key-point timeline, the CLI).",
+            "timer covers (reading the stream, the key-point timeline, the CLI). Stages marked 'second thread' "
+            "ran beside the main thread's: they overlap the rest and are not part of the sum to the wall.",
             "",
             *profile_table(profiles),
         ]

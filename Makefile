@@ -8,7 +8,8 @@ KP_STEPS ?= 2300
 MOTION_STEPS ?= 4000
 GAN_STEPS ?= 3000  # the shipped v2 run stopped at step 1520 (best at 1250)
 SR_STEPS ?= 3000
-FUSION_STEPS ?= 4000  # the shipped fusion run was stopped at step 2250 (best at 2000)
+FUSION_STEPS ?= 4000  # the v1 fusion run was stopped at step 2250 (best at 2000)
+FUSION_V2_STEPS ?= 4000  # the shipped v2 run was stopped at step 2000 (best at 800)
 BENCH_ARGS ?=
 
 .PHONY: install demo test test-slow train export bench bench-hybrid bench-native bench-whole-frame clean
@@ -64,10 +65,16 @@ train: install
 	# layer's own codec output (two sizes/CRFs per clip), made once into its cache.
 	test -f .cache/fusion/train/index.json || $(PY) -m thcodec.train.fusion_cache --frames .cache/frames --out .cache/fusion
 	$(PY) -m thcodec.train.train --part fusion --run runs/fusion --steps $(FUSION_STEPS) --minutes 55 --val-every 400 --batch 12 --lr 1e-3 >> runs/fusion.log 2>&1
+	# v2 (shipped): fine-tuned on animations driven by landmark motion, as the default sender
+	# drives them, with the detail-energy term (it keeps the pivot's detail: docs/hybrid.md).
+	test -f .cache/fusion_lm/train/index.json || $(PY) -m thcodec.train.fusion_cache --frames .cache/frames --out .cache/fusion_lm --motion landmarks
+	$(PY) -m thcodec.train.train --part fusion --fusion-cache .cache/fusion_lm --init runs/fusion/best.pt --energy-weight 2.0 --run runs/fusion_lm_energy --steps $(FUSION_V2_STEPS) --minutes 45 --val-every 200 --batch 12 --lr 5e-4 >> runs/fusion_lm_energy.log 2>&1
 
 export: install
-	$(PY) -m thcodec.train.export --keypoints runs/kp/best.pt --motion runs/motion_gan/best.pt --interp runs/interp2/best.pt --sr runs/sr/best.pt --fusion runs/fusion/best.pt --out weights --notes thcodec/train/manifest_notes.json
+	$(PY) -m thcodec.train.export --keypoints runs/kp/best.pt --motion runs/motion_gan/best.pt --interp runs/interp2/best.pt --sr runs/sr/best.pt --fusion runs/fusion_lm_energy/best.pt --out weights --notes thcodec/train/manifest_notes.json
 	$(PY) -m thcodec.train.report --run keypoints=runs/kp --run motion=runs/motion --run motion_gan=runs/motion_gan --run interp=runs/interp2 --run sr=runs/sr --run sr_nopivot=runs/sr_nopivot --out weights/log
+	$(PY) -m thcodec.train.report --run fusion=runs/fusion --out weights/log/fusion
+	$(PY) -m thcodec.train.report --run fusion_v2=runs/fusion_lm_energy --out weights/log/fusion_v2
 
 # The th256 benchmark on the val clips of $(DATA) when present, else on the bundled example.
 # BENCH_ARGS=--quick for fewer settings per codec.

@@ -28,6 +28,11 @@ SCORE = {
     "sr": ("psnr", "super-resolution PSNR at 512, mean of x2 and x4 (dB, higher is better)"),
     "sr_nopivot": ("psnr", "the same network without the pivot input (ablation; dB, higher is better)"),
     "fusion": ("psnr", "hybrid mode: PSNR of the fused val faces against the originals (dB, higher is better)"),
+    "fusion_v2": (
+        "psnr",
+        "the same, v2: landmark-driven pairs, detail-energy term (shipped: picked by VMAF on the hybrid bench; dB)",
+    ),
+    "fusion_v2_l1": ("psnr", "the same pairs without the detail-energy term (ablation; dB, higher is better)"),
 }
 
 

@@ -1,5 +1,7 @@
-"""The CPU inference backend: the key-point detector, super-resolution and fusion run by
-ONNX Runtime; dense motion + generator stay in eager torch, which measured faster for them.
+"""The CPU inference backend: the receiver's key-point detector runs by ONNX Runtime; dense
+motion + generator, super-resolution and fusion stay in eager torch, which measured faster for
+them (docs/speed.md: their graphs are still exported, and OrtSuperResolution and OrtFusion kept,
+so that the speed bench keeps measuring the choice).
 
 `with_onnx(loaded, root)` swaps the networks of a LoadedModel for subclasses that keep the
 torch modules (state_dict, .to(), training code and autograd all still work) and run the
@@ -193,17 +195,11 @@ def onnx_sessions(root: Path, threads: int | None = None) -> Sessions:
 
 
 def with_onnx(loaded, root: Path, threads: int | None = None):
-    """loaded (a LoadedModel) with its networks run by onnxruntime; loaded itself, with a
+    """loaded (a LoadedModel) with its key-point detector run by onnxruntime; loaded itself, with a
     warning, when the export cannot be used."""
     try:
         sessions = onnx_sessions(root, threads)
     except BackendUnavailable as e:
         warnings.warn(f"THC_BACKEND=onnx unavailable, using torch: {e}", RuntimeWarning, stacklevel=3)
         return loaded
-    changes = {"model": OrtTalkingHead(loaded.model, sessions)}
-    if loaded.super_resolution is not None and "sr_head" in sessions:
-        changes["super_resolution"] = OrtSuperResolution(loaded.super_resolution, sessions)
-    fusion = getattr(loaded, "fusion", None)
-    if isinstance(fusion, Fusion) and "fusion" in sessions:
-        changes["fusion"] = OrtFusion(fusion, sessions)
-    return dataclasses.replace(loaded, **changes)
+    return dataclasses.replace(loaded, model=OrtTalkingHead(loaded.model, sessions))

@@ -570,12 +570,12 @@ def decode_file(
     chunks arrive. strict: refuse a damaged stream; else conceal, counting what was lost in `losses`."""
     losses = losses if losses is not None else Losses()
     writer: VideoWriter | None = None
-    writes = BackgroundCalls(name="thc-writer")  # x264 and muxing beside the networks
     frames = 0
     try:
         f = source if source is not None else open(src, "rb")
     except OSError as e:
         raise ThcError(f"cannot read {src}: {e.strerror or e}") from None
+    writes = BackgroundCalls(name="thc-writer")  # x264 and muxing beside the networks
     try:
         with f:
             for event in decode_stream(f, loaded, interp_method, sr, size, strict, losses):

@@ -1,8 +1,8 @@
 """dlib's models: each built once per process, and ahead of need on a second thread.
 
-Building them takes seconds (the HOG detector's filters, the 100 MB shape predictor; measured in
-docs/speed.md), and dlib lets other threads run meanwhile: `thc encode` starts building them
-before it imports torch (`preload`), and the sender waits only for what is left, if anything."""
+Building them takes seconds (the HOG detector's filters, the 100 MB shape predictor), and dlib
+lets other threads run for much of it: `thc encode` starts building them before it imports torch
+(`preload`), and the sender waits only for what is left, if anything (docs/speed.md measures it)."""
 
 from __future__ import annotations
 

@@ -32,9 +32,6 @@ class LandmarkTeacher:
     """68 landmarks of the face in a head crop: dlib HOG box + shape predictor."""
 
     def __init__(self) -> None:
-        import dlib
-
-        self._dlib = dlib
         self._det = hog_detector()
         self._sp = shape_predictor()
 

@@ -87,3 +87,9 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
     """The CPU's convolutions (oneDNN) run much faster on channels-last tensors at our small,
     odd channel counts (docs/speed.md); a network converts its input once, its layers keep it."""
     return x.contiguous(memory_format=torch.channels_last)
+
+
+def channels_first(x: torch.Tensor) -> torch.Tensor:
+    """Back to NCHW after a network's last convolution: a channel slice of a channels-last
+    tensor is strided, and the element-wise work on its maps runs several times slower on it."""
+    return x.contiguous()

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thcodec.models.blocks import ResBlock, Up, channels_last, conv_block, gaussian_heatmaps, warp
+from thcodec.models.blocks import ResBlock, Up, channels_first, channels_last, conv_block, gaussian_heatmaps, warp
 
 
 def resize(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -39,9 +39,7 @@ class Generator(nn.Module):
         f1 = self.inp(x)
         heat = channels_last(gaussian_heatmaps(drive_xy, half, half, 0.05))
         f2 = self.body(self.down(torch.cat([f1, heat], 1)))
-        # Back to NCHW before the full-size maps: a channel slice of a channels-last tensor is
-        # strided, and the element-wise work below runs several times slower on it.
-        out = resize(self.out(self.up(f2, f1)).contiguous(), s)
+        out = resize(channels_first(self.out(self.up(f2, f1))), s)
         alpha = torch.sigmoid(out[:, :1] - 2.0)  # starts near 0: trust the warp first
         painted = torch.sigmoid(out[:, 1:])
         return warped + alpha * (painted - warped)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thcodec.models.blocks import axis_coords, channels_last, warp
+from thcodec.models.blocks import axis_coords, channels_first, channels_last, warp
 
 TILE = 160  # output pixels per tile side (before the halo)
 
@@ -80,7 +80,7 @@ class SuperResolution(nn.Module):
         return torch.cat([up, warped, detail, occ], 1), up, detail
 
     def head(self, x: torch.Tensor, up: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
-        o = self.out(self.body(channels_last(x))).contiguous()  # NCHW: see Generator.forward
+        o = channels_first(self.out(self.body(channels_last(x))))
         return up + torch.sigmoid(o[:, :1]) * detail + o[:, 1:]
 
     def forward(self, gen, flow, occlusion, pivot: PivotDetail, tile: int = TILE) -> torch.Tensor:

@@ -34,7 +34,7 @@ from thcodec.bench.expression import expression_scores
 from thcodec.data.reference import read_lossless
 from thcodec.face.region import paste
 from thcodec.media.frames import resize, to_uint8
-from thcodec.models.checkpoint import load_checkpoint
+from thcodec.models.checkpoint import network_weights
 from thcodec.models.fusion import Fusion
 from thcodec.models.weights import LoadedModel, load_model
 from thcodec.receiver.decoder import Frame, decode_stream
@@ -76,9 +76,8 @@ def decoded(data: bytes, loaded: LoadedModel, render) -> np.ndarray:
 def with_fusion(loaded: LoadedModel, checkpoint: Path) -> LoadedModel:
     """The same model with the fusion network's weights from `checkpoint` (a run's EMA or an
     exported state); the stream's fusion hash still names the shipped ones, so it decodes."""
-    state = load_checkpoint(checkpoint)
     net = Fusion()
-    net.load_state_dict(state.get("ema", state))
+    net.load_state_dict(network_weights(checkpoint))
     return dataclasses.replace(loaded, fusion=net.eval())
 
 

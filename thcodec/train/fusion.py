@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from thcodec.data.frame_cache import FrameCache
 from thcodec.media.frames import to_tensor
 from thcodec.media.metrics import psnr
-from thcodec.models.checkpoint import load_checkpoint
+from thcodec.models.checkpoint import network_weights
 from thcodec.models.fusion import Fusion, low_pass
 from thcodec.train.fusion_cache import BASES, FusionCache
 from thcodec.train.options import RunConfig, option
@@ -82,8 +82,7 @@ class FusionPart(Part):
     def __init__(self, run: RunConfig, cfg: FusionConfig, device=None, world: int = 1) -> None:
         super().__init__(Fusion())
         if cfg.init:
-            state = load_checkpoint(cfg.init)
-            self.model.load_state_dict(state.get("ema", state))  # a run's checkpoint, or exported weights
+            self.model.load_state_dict(network_weights(cfg.init))
         self.cfg, self.batch = cfg, run.batch
         self.train = FusionCache(cfg.fusion_cache / "train", FrameCache(cfg.frames / "train"))
         self.val = FusionCache(cfg.fusion_cache / "val", FrameCache(cfg.frames / "val"))

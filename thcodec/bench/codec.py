@@ -63,10 +63,14 @@ class Codec(Protocol):
     def run(self, ref: Reference, setting: Setting, out_dir: Path) -> Coded: ...
 
 
-def decode_frames(stream: Path, loaded: LoadedModel, interp_method: str = "net", sr: str = "net") -> np.ndarray:
-    """Every video frame of a .thc file, (N,H,W,3) uint8 RGB (interp_method, sr: as thc decode's)."""
+def decode_frames(
+    stream: Path, loaded: LoadedModel, interp_method: str = "net", sr: str = "net", precision: str | None = None
+) -> np.ndarray:
+    """Every video frame of a .thc file, (N,H,W,3) uint8 RGB (interp_method, sr: as thc decode's;
+    precision: decode_stream's)."""
     with open(stream, "rb") as f:
-        return np.stack([e.rgb for e in decode_stream(f, loaded, interp_method, sr) if isinstance(e, Frame)])
+        frames = decode_stream(f, loaded, interp_method, sr, precision=precision)
+        return np.stack([e.rgb for e in frames if isinstance(e, Frame)])
 
 
 @dataclass

@@ -1,18 +1,22 @@
-"""Speed of the CPU backends, side by side in one run: eager torch against onnxruntime
-(THC_BACKEND=onnx) on the same inputs, per network stage and for whole `thc` commands.
+"""Speed of the CPU backends, side by side in one run: eager torch in float32 (the yardstick)
+against onnxruntime's graphs (THC_BACKEND=onnx) and against torch with bfloat16 convolutions
+(THC_PRECISION=bf16), on the same inputs, per network stage; and for whole `thc` commands, the
+eager float32 path against the default (onnx, and bfloat16 where the CPU has AMX).
 
     python -m thcodec.bench.speed [--data DATA | --clip VIDEO] [--threads 2 1] [--reps 5] [--doc docs/speed.md]
 
-Stages (medians of --reps runs, torch and onnx alternating so that a change in the machine's
-load hits both alike): key-point detection, dense motion + generator, fusion (the shipped
+Stages (medians of --reps runs, the three alternating so that a change in the machine's
+load hits all alike): key-point detection, dense motion + generator, fusion (the shipped
 network, or a seeded one where weights/onnx has none), super-resolution 256->512, each at
 batch 8 and 256x256, at every --threads count. The clip: --clip, else the first val clip of
 --data's manifest, else examples/demo.mp4. Commands: `thc encode` and `thc decode` of a
 10-second th256 stream (the clip's th256 reference), `thc decode` of a 1-frame stream
 (start-up), `thc --help` and `thc stats`, each in a fresh process with THC_BACKEND,
-OMP_NUM_THREADS and THC_THREADS set; then where the time of that encode and decode goes, per
-stage (thcodec.bench.profile). Output equality: the decoded frames of both backends (max |difference|,
-PSNR of one against the other) and whether the two encoders write the same .thc bytes.
+THC_PRECISION, OMP_NUM_THREADS and THC_THREADS set; then where the time of that encode and
+decode goes, per stage (thcodec.bench.profile). Output equality: the decoded frames of the
+default against the eager float32 path's (max |difference|, PSNR of one against the other;
+thcodec.bench.precision scores both against the references) and whether the two encoders
+write the same .thc bytes.
 The tables go to --doc between the BEGIN/END markers (the rest of the file is kept).
 """
 
@@ -41,18 +45,32 @@ BATCH = 8
 BEGIN, END = "<!-- BEGIN bench-speed -->", "<!-- END bench-speed -->"
 
 
-def _median_pair(fa, fb, reps: int) -> tuple[float, float]:
-    """Median seconds of fa() and fb(), alternating, after one warm-up call each."""
-    fa(), fb()
-    ta, tb = [], []
+def _medians(*fns, reps: int) -> list[float]:
+    """Median seconds of each fn(), the fns alternating, after one warm-up call each."""
+    for f in fns:
+        f()
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(reps):
-        t = time.perf_counter()
-        fa()
-        ta.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        fb()
-        tb.append(time.perf_counter() - t)
-    return statistics.median(ta), statistics.median(tb)
+        for f, ts in zip(fns, times):
+            t = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t)
+    return [statistics.median(ts) for ts in times]
+
+
+def _max_diff(a, b) -> float:
+    a, b = (a if isinstance(a, tuple) else (a,)), (b if isinstance(b, tuple) else (b,))
+    return max(float((x - y).abs().max()) for x, y in zip(a, b))
+
+
+def _in_bf16(f):
+    from thcodec.models.blocks import bf16_convolutions
+
+    def run():
+        with bf16_convolutions():
+            return f()
+
+    return run
 
 
 def _seeded_fusion():
@@ -64,8 +82,10 @@ def _seeded_fusion():
     return f
 
 
-def stage_rows(threads: int, reps: int, fusion_dir: Path | None) -> list[tuple[str, float, float, float]]:
-    """(stage, torch s, onnx s, max |diff|) per network stage, at `threads` intra-op threads."""
+def stage_rows(threads: int, reps: int, fusion_dir: Path | None) -> list[tuple[str, float, float, float, float, float]]:
+    """(stage, torch s, onnx s, its max |diff|, torch bf16 s, its max |diff|) per network stage,
+    at `threads` intra-op threads (bf16: the key-point detector runs in float32 in the codec;
+    its row measures bfloat16 anyway)."""
     from thcodec.models.backend import OrtFusion, OrtSuperResolution, OrtTalkingHead, Sessions, onnx_sessions
     from thcodec.models.keypoints import Keypoints
     from thcodec.models.super_resolution import PivotDetail
@@ -84,10 +104,10 @@ def stage_rows(threads: int, reps: int, fusion_dir: Path | None) -> list[tuple[s
         rows = []
 
         def row(name, fa, fb):
-            ta, tb = _median_pair(fa, fb, reps)
-            a, b = fa(), fb()
-            a, b = (a if isinstance(a, tuple) else (a,)), (b if isinstance(b, tuple) else (b,))
-            rows.append((name, ta, tb, max(float((x - y).abs().max()) for x, y in zip(a, b))))
+            fc = _in_bf16(fa)
+            ta, tb, tc = _medians(fa, fb, fc, reps=reps)
+            a = fa()
+            rows.append((name, ta, tb, _max_diff(a, fb()), tc, _max_diff(a, fc())))
 
         row(
             "key-point detection (B=8)",
@@ -159,15 +179,19 @@ def _thc() -> list[str]:
     return [sys.executable, "-c", "from thcodec.cli import run; run()"]
 
 
-def _timed(cmd: list[str], backend: str, threads: int) -> float:
-    env = dict(os.environ, THC_BACKEND=backend, OMP_NUM_THREADS=str(threads), THC_THREADS=str(threads), PYTHONWARNINGS="ignore")
+# The yardstick (eager torch, float32) and the default (onnx detector, bf16 where there is AMX).
+PATHS = {"eager": {"THC_BACKEND": "torch", "THC_PRECISION": "fp32"}, "default": {"THC_BACKEND": "onnx", "THC_PRECISION": "auto"}}
+
+
+def _timed(cmd: list[str], path: str, threads: int) -> float:
+    env = dict(os.environ, **PATHS[path], OMP_NUM_THREADS=str(threads), THC_THREADS=str(threads), PYTHONWARNINGS="ignore")
     t = time.perf_counter()
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return time.perf_counter() - t
 
 
 def command_rows(stream: Path, one_frame: Path, clip: Path, work: Path, threads: int, reps: int):
-    """(what, torch s, onnx s) for whole commands in fresh processes."""
+    """(what, eager float32 s, default s) for whole commands in fresh processes."""
     thc = _thc()
     cases = [
         ("`thc decode` 10-s 256x256 stream", thc + ["decode", str(stream), str(work / "out.mp4"), "--force", "--quiet"], reps),
@@ -188,41 +212,41 @@ def command_rows(stream: Path, one_frame: Path, clip: Path, work: Path, threads:
     for name, cmd, n in cases:
         ta, tb = [], []
         for _ in range(n):
-            ta.append(_timed(cmd, "torch", threads))
-            tb.append(_timed(cmd, "onnx", threads))
+            ta.append(_timed(cmd, "eager", threads))
+            tb.append(_timed(cmd, "default", threads))
         rows.append((name, statistics.median(ta), statistics.median(tb)))
     return rows
 
 
 def equality(stream: Path, clip: Path, work: Path) -> dict:
-    """Decoded frames of both backends against each other; the .thc bytes of both encoders."""
+    """Decoded frames of the default against the eager float32 path's; the .thc bytes of both encoders."""
     from thcodec.bench.codec import decode_frames
     from thcodec.models.weights import load_model
 
-    a = decode_frames(stream, load_model(backend="torch")).astype(np.float64)
+    a = decode_frames(stream, load_model(backend="torch"), precision="fp32").astype(np.float64)
     b = decode_frames(stream, load_model(backend="onnx")).astype(np.float64)
     mse = float(((a - b) ** 2).mean())
     per_frame = ((a - b) ** 2).reshape(len(a), -1).mean(1)
     worst = float(10 * np.log10(255**2 / per_frame.max())) if per_frame.max() > 0 else float("inf")
     same = {}
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    for backend in ("torch", "onnx"):
-        out = work / f"eq_{backend}.thc"
+    for path, settings in PATHS.items():
+        out = work / f"eq_{path}.thc"
         subprocess.run(
             _thc() + ["encode", str(clip), str(out), "--force", "--quiet"],
             check=True,
-            env=dict(env, THC_BACKEND=backend),
+            env=dict(env, **settings),
             stdout=subprocess.DEVNULL,
         )
-        same[backend] = out.read_bytes()
+        same[path] = out.read_bytes()
     return {
         "frames": len(a),
         "max_abs": float(np.abs(a - b).max()),
         "mean_abs": float(np.abs(a - b).mean()),
         "psnr": float(10 * np.log10(255**2 / mse)) if mse > 0 else float("inf"),
         "worst_frame_psnr": worst,
-        "same_thc_bytes": same["torch"] == same["onnx"],
-        "thc_bytes": (len(same["torch"]), len(same["onnx"])),
+        "same_thc_bytes": same["eager"] == same["default"],
+        "thc_bytes": (len(same["eager"]), len(same["default"])),
     }
 
 
@@ -267,20 +291,24 @@ def report(clip: Path, stages: dict, commands: dict, profiles: dict, eq: dict, l
         (
             f"Measured by `python -m thcodec.bench.speed` (`make bench-speed`) on {os.cpu_count()} cores, "
             f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; clip {clip.name} as its th256 reference "
-            f"({frames} frames). Medians of {reps} runs, torch and onnx alternating; load average during the run "
+            f"({frames} frames), AMX {'present' if torch.cpu._is_amx_tile_supported() else 'absent'}. Medians of {reps} "
+            "runs, the columns alternating; load average during the run "
             f"{min(loads):.1f}-{max(loads):.1f} (the machine was {'busy' if max(loads) > 1.5 else 'quiet'}: compare "
             "the two columns of one row, not rows of different runs)."
         ),
         "",
-        "| stage | threads | torch (eager) | onnxruntime | speed-up | max abs diff |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| stage | threads | torch, float32 | onnxruntime | speed-up | max abs diff | torch, bf16 convolutions | speed-up | max abs diff |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for t, rows in stages.items():
-        for name, ta, tb, d in rows:
-            lines.append(f"| {name} | {t} | {_fmt(ta)} | {_fmt(tb)} | {ta / tb:.2f}x | {d:.1e} |")
+        for name, ta, tb, db, tc, dc in rows:
+            lines.append(
+                f"| {name} | {t} | {_fmt(ta)} | {_fmt(tb)} | {ta / tb:.2f}x | {db:.1e} | {_fmt(tc)} | {ta / tc:.2f}x | {dc:.1e} |"
+            )
     lines += [
         "",
-        "| command (fresh process, start-up included) | threads | THC_BACKEND=torch | THC_BACKEND=onnx | speed-up |",
+        "| command (fresh process, start-up included) | threads | eager: THC_BACKEND=torch THC_PRECISION=fp32 "
+        "| default: onnx, bf16 where AMX | speed-up |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for t, rows in commands.items():
@@ -299,7 +327,7 @@ def report(clip: Path, stages: dict, commands: dict, profiles: dict, eq: dict, l
         ]
     lines += [
         "",
-        f"Output: the {eq['frames']} decoded frames of THC_BACKEND=onnx against torch's: max |difference| "
+        f"Output: the {eq['frames']} decoded frames of the default against the eager float32 path's: max |difference| "
         f"{eq['max_abs']:.0f} of 255, mean {eq['mean_abs']:.4f}, PSNR {eq['psnr']:.1f} dB (worst frame "
         f"{eq['worst_frame_psnr']:.1f} dB). The encoders' .thc bytes: "
         + ("identical." if eq["same_thc_bytes"] else f"differ ({eq['thc_bytes'][0]} vs {eq['thc_bytes'][1]} bytes)."),

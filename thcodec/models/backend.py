@@ -13,6 +13,11 @@ Every graph is checked before use: its sha256 against weights/onnx/manifest.json
 sha256 of each .pt it was exported from against the .pt files just loaded. Anything amiss
 (no onnxruntime, no files, a stale or damaged export) gives a warning and the torch model.
 
+Precision: the receiver runs its convolutions in bfloat16 where the CPU has AMX units
+(`choose_precision`; THC_PRECISION=fp32 or bf16 overrides): twice as fast there, and the
+picture within the bench's tolerance (docs/speed.md). Without AMX, oneDNN emulates bfloat16
+and it measured slower than float32. The sender always runs in float32.
+
 Threads: THC_THREADS when set, else torch's intra-op thread count (OMP_NUM_THREADS, or
 all cores), one session per graph (made on its first use), graph optimisations on, no
 spin-waiting (THC_ORT_SPIN=1 to allow it).
@@ -40,6 +45,7 @@ from thcodec.models.talking_head import TalkingHead
 
 ONNX_DIR = "onnx"
 BACKENDS = ("torch", "onnx")
+PRECISIONS = ("fp32", "bf16")
 
 
 class BackendUnavailable(Exception):
@@ -61,6 +67,16 @@ def choose_backend(root: Path, requested: str | None = None) -> str:
         name = "onnx"
     if name not in BACKENDS:
         raise ThcError(f"THC_BACKEND={name!r}: choose one of {', '.join(BACKENDS)}")
+    return name
+
+
+def choose_precision(requested: str | None = None) -> str:
+    """requested, else $THC_PRECISION, else bf16 where the CPU has AMX units, else fp32."""
+    name = (requested or os.environ.get("THC_PRECISION") or "").strip().lower()
+    if name in ("", "auto"):
+        return "bf16" if torch.cpu._is_amx_tile_supported() else "fp32"
+    if name not in PRECISIONS:
+        raise ThcError(f"THC_PRECISION={name!r}: choose one of auto, {', '.join(PRECISIONS)}")
     return name
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -93,3 +97,25 @@ def channels_first(x: torch.Tensor) -> torch.Tensor:
     """Back to NCHW after a network's last convolution: a channel slice of a channels-last
     tensor is strided, and the element-wise work on its maps runs several times slower on it."""
     return x.contiguous()
+
+
+_BF16 = contextvars.ContextVar("thc_bf16_convolutions", default=False)
+
+
+@contextmanager
+def bf16_convolutions(enabled: bool = True) -> Iterator[None]:
+    """Inside this block the networks run their convolution stacks in bfloat16 (the receiver,
+    on CPUs with bf16 units: docs/speed.md). Outside it, and always for the sender, whose
+    bytes must not depend on the machine, they run in float32."""
+    token = _BF16.set(enabled)
+    try:
+        yield
+    finally:
+        _BF16.reset(token)
+
+
+def convolutions() -> torch.autocast:
+    """Wraps a network's convolution stack: bfloat16 inside `bf16_convolutions()`, else a no-op.
+    Coordinates, flows, warps and blends stay outside it, in float32: a bfloat16 coordinate
+    is off by up to half a pixel at 256."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=_BF16.get())

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thcodec.models.blocks import UNet, channels_last, gaussian_heatmaps, make_coordinate_grid, warp
+from thcodec.models.blocks import UNet, channels_last, convolutions, gaussian_heatmaps, make_coordinate_grid, warp
 
 MOTION_SIZE = 64
 
@@ -47,7 +47,10 @@ class DenseMotion(nn.Module):
     def forward(self, pivot: torch.Tensor, pivot_xy, pivot_jac, drive_xy, drive_jac) -> tuple[torch.Tensor, torch.Tensor]:
         """pivot: (B,3,S,S) in [0,1] -> flow (B,64,64,2) pivot coordinates, occlusion (B,1,64,64)."""
         b, k = pivot.shape[0], self.num_kp
-        small = F.interpolate(pivot, size=(MOTION_SIZE, MOTION_SIZE), mode="bilinear", align_corners=False, antialias=True)
+        # the receiver animates one pivot for the whole batch (an expanded tensor): shrink it once
+        one = pivot[:1] if pivot.stride(0) == 0 else pivot
+        small = F.interpolate(one, size=(MOTION_SIZE, MOTION_SIZE), mode="bilinear", align_corners=False, antialias=True)
+        small = small.expand(b, -1, -1, -1)
         motions = self.sparse_motions(pivot_xy, pivot_jac, drive_xy, drive_jac)  # (B,K+1,h,w,2)
         deformed = warp(
             small[:, None].expand(-1, k + 1, -1, -1, -1).reshape(b * (k + 1), 3, MOTION_SIZE, MOTION_SIZE),
@@ -57,7 +60,9 @@ class DenseMotion(nn.Module):
             pivot_xy, MOTION_SIZE, MOTION_SIZE, self.sigma
         )
         heat = torch.cat([torch.zeros_like(heat[:, :1]), heat], 1)
-        feat = self.unet(channels_last(torch.cat([heat, deformed], 1)))
-        mask = self.mask(feat).softmax(1)  # (B,K+1,h,w)
+        with convolutions():
+            feat = self.unet(channels_last(torch.cat([heat, deformed], 1)))
+            mask, occlusion = self.mask(feat), self.occlusion(feat)
+        mask = mask.float().softmax(1)  # (B,K+1,h,w)
         flow = (mask[..., None] * motions).sum(1)
-        return flow, torch.sigmoid(self.occlusion(feat))
+        return flow, torch.sigmoid(occlusion.float())

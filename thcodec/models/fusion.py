@@ -21,7 +21,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thcodec.models.blocks import ResBlock, Up, channels_first, channels_last, conv_block, make_coordinate_grid, warp
+from thcodec.models.blocks import (
+    ResBlock,
+    Up,
+    channels_first,
+    channels_last,
+    conv_block,
+    convolutions,
+    make_coordinate_grid,
+    warp,
+)
 
 LOW_PASS = 4  # the low band: average over 4x4 pixels at 256 (a 64-px base holds no more)
 MAX_SHIFT = 0.06  # largest re-alignment, in [-1, 1] units (about 8 px at 256)
@@ -56,8 +65,10 @@ class Fusion(nn.Module):
         half = s // 2
         b, a = _half(base, half), _half(animated, half)
         x = channels_last(torch.cat([b, a, b - a, _half(occlusion, half)], 1))
-        f1 = self.inp(x)
-        maps = channels_first(self.out(self.up(self.body(self.down(f1)), f1)))
+        with convolutions():
+            f1 = self.inp(x)
+            maps = self.out(self.up(self.body(self.down(f1)), f1))
+        maps = channels_first(maps.float())
         maps = F.interpolate(maps, size=(s, s), mode="bilinear", align_corners=False)
         shift = MAX_SHIFT * torch.tanh(maps[:, :2]).permute(0, 2, 3, 1)
         grid = make_coordinate_grid(s, s, base.device, base.dtype)[None] + shift

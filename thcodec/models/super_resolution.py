@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thcodec.models.blocks import axis_coords, channels_first, channels_last, warp
+from thcodec.models.blocks import axis_coords, channels_first, channels_last, convolutions, warp
 
 TILE = 160  # output pixels per tile side (before the halo)
 
@@ -80,7 +80,9 @@ class SuperResolution(nn.Module):
         return torch.cat([up, warped, detail, occ], 1), up, detail
 
     def head(self, x: torch.Tensor, up: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
-        o = channels_first(self.out(self.body(channels_last(x))))
+        with convolutions():
+            o = self.out(self.body(channels_last(x)))
+        o = channels_first(o.float())
         return up + torch.sigmoid(o[:, :1]) * detail + o[:, 1:]
 
     def forward(self, gen, flow, occlusion, pivot: PivotDetail, tile: int = TILE) -> torch.Tensor:

@@ -33,6 +33,7 @@ from thcodec.format import keypoint_bits as kpq
 from thcodec.media.background import BackgroundCalls
 from thcodec.media.streams import display_name
 from thcodec.media.video_io import AudioConfig, AudioPacketData, VideoWriter
+from thcodec.models.backend import choose_precision
 from thcodec.models.keypoints import Keypoints
 from thcodec.models.weights import LoadedModel
 from thcodec.options import MODEL_SIZE
@@ -333,8 +334,9 @@ class Receiver(_Concealment, _Drawing, _BaseLayers):
         size: tuple[int, int] | None = None,
         strict: bool = False,
         losses: Losses | None = None,
+        bf16: bool = False,
     ) -> None:
-        self._loaded, self._sr, self._size = loaded, sr, size
+        self._loaded, self._sr, self._size, self._bf16 = loaded, sr, size, bf16
         self.strict = strict
         self.losses = losses if losses is not None else Losses()
         self.ended = False  # END seen
@@ -432,7 +434,7 @@ class Receiver(_Concealment, _Drawing, _BaseLayers):
             self.losses.pivots += 1  # the last good pivot goes on
             self._reason, self._switch_at = C.SwitchReason.START, None
             return
-        new = SegmentRenderer(segment, self._loaded, self._size, self._sr)
+        new = SegmentRenderer(segment, self._loaded, self._size, self._sr, self._bf16)
         timeline.new_segment()
         self._fade_from = None
         if old is not None and self._reason in _FADE_REASONS:
@@ -528,13 +530,16 @@ def decode_stream(
     size: tuple[int, int] | None = None,
     strict: bool = False,
     losses: Losses | None = None,
+    precision: str | None = None,
 ) -> Iterator[Start | Frame | AudioPacketData]:
     """interp_method: "net" (the interpolation network, when the weights have one) or "linear";
     sr: "net" (the super-resolution network, when the weights have one) or "bicubic";
     size: (width, height) of the output frames, default the stream's;
     strict: refuse a damaged stream (ThcError) instead of concealing; losses: filled with what
-    was concealed."""
-    receiver = Receiver(loaded, interp_method, sr, size, strict, losses)
+    was concealed; precision: "fp32" or "bf16" for the networks' convolutions, None: $THC_PRECISION,
+    else bf16 where the CPU has AMX (thcodec.models.backend.choose_precision)."""
+    bf16 = choose_precision(precision) == "bf16"
+    receiver = Receiver(loaded, interp_method, sr, size, strict, losses, bf16)
     damage: list[C.Damage] = []
     with torch.inference_mode():
         for chunk, _ in C.read_chunks(f, None if strict else damage.append):

@@ -22,6 +22,7 @@ from thcodec.face.region import Region, feather_mask, paste
 from thcodec.format import container as C
 from thcodec.media.frames import resize, to_tensor, to_uint8
 from thcodec.media.pivot_image import decode_pivot
+from thcodec.models.blocks import bf16_convolutions
 from thcodec.models.keypoints import Keypoints
 from thcodec.models.super_resolution import PivotDetail
 from thcodec.models.talking_head import TalkingHead
@@ -77,9 +78,12 @@ class SegmentRenderer:
     """A segment at the output size: its background, its region there, the feathered mask,
     and (with super-resolution) the pivot's full-resolution region as the detail layer."""
 
-    def __init__(self, segment: PivotSegment, loaded: LoadedModel, size: tuple[int, int], sr: str = "net") -> None:
+    def __init__(
+        self, segment: PivotSegment, loaded: LoadedModel, size: tuple[int, int], sr: str = "net", bf16: bool = False
+    ) -> None:
         self.segment = segment
         self._loaded = loaded
+        self._bf16 = bf16  # the networks' convolutions in bfloat16 (thcodec.models.backend.choose_precision)
         height, width = segment.picture.shape[:2]
         model_size = segment.image.shape[-1]
         self.background = resize(segment.picture, *size)
@@ -113,12 +117,13 @@ class SegmentRenderer:
         """(B,K) driving key points -> B frames (H,W,3) uint8 at the output size. base: the hybrid
         mode's up-scaled base pictures (B,3,S,S), painted into the face by the fusion network;
         scene: the scene layer's pictures, the background brought up to date."""
-        gen, flow, occlusion = self.segment.animate_with_motion(self._loaded.model, kp)
-        if base is not None:
-            gen = self._loaded.fusion(base, gen.clamp(0, 1), occlusion)
-        if self.detail is not None:
-            patches = to_uint8(self._loaded.super_resolution(gen.clamp(0, 1), flow, occlusion, self.detail))
-        else:
+        with bf16_convolutions(self._bf16):
+            gen, flow, occlusion = self.segment.animate_with_motion(self._loaded.model, kp)
+            if base is not None:
+                gen = self._loaded.fusion(base, gen.clamp(0, 1), occlusion)
+            if self.detail is not None:
+                patches = to_uint8(self._loaded.super_resolution(gen.clamp(0, 1), flow, occlusion, self.detail))
+        if self.detail is None:
             patches = [resize(img, self.region.w, self.region.h) for img in to_uint8(gen)]
         backgrounds = self.backgrounds(scene, len(patches))
         return [paste(bg, patch, self.region, self.mask) for bg, patch in zip(backgrounds, patches)]

@@ -112,11 +112,18 @@ clean:
 
 # The CPU backend (THC_BACKEND=onnx, thcodec/models/backend.py): the shipped networks exported
 # to ONNX with their sha256 and the sha256 of the .pt files they came from. Run after `make export`.
-.PHONY: export-onnx bench-speed
+.PHONY: export-onnx bench-speed bench-precision
 export-onnx: install
 	$(PY) -m pip install -q -e '.[export]'
 	$(PY) -m thcodec.models.export_onnx --out weights/onnx
 
-# docs/speed.md: eager torch against onnxruntime per stage and per command, in one run.
+# docs/speed.md: eager torch in float32 against onnxruntime and bfloat16 per stage, and against
+# the default per command, in one run.
 bench-speed: install
 	$(PY) -m thcodec.bench.speed --doc docs/speed.md
+
+# docs/speed.md, "bfloat16 convolutions on AMX": the val clips decoded with float32 and with
+# bfloat16 convolutions, both scored against the references; OUT/bench_precision/report.md.
+bench-precision: install
+	$(PY) -m pip install -q -e '.[eval]'
+	$(PY) -m thcodec.bench.precision --data $(DATA) --out $(OUT)/bench_precision --full-size lp_source_s18

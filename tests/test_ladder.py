@@ -42,13 +42,13 @@ def thc_fails(*args, match: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kbps", "mode", "quality"),
-    [(2, "keypoints", 30), (7.9, "keypoints", 30), (8, "keypoints", 50), (9.9, "keypoints", 50), (10, "hybrid", 50),
-     (100, "hybrid", 50)],
+    ("kbps", "mode", "quality", "interp"),
+    [(2, "keypoints", 30, 2), (7.9, "keypoints", 30, 2), (8, "keypoints", 50, 2), (9.9, "keypoints", 50, 2),
+     (10, "hybrid", 50, 4), (13.9, "hybrid", 50, 4), (14, "hybrid", 50, 2), (100, "hybrid", 50, 2)],
 )  # fmt: skip
-def test_the_ladder_picks_the_highest_rung_at_or_under_the_rate(kbps, mode, quality):
+def test_the_ladder_picks_the_highest_rung_at_or_under_the_rate(kbps, mode, quality, interp):
     rung = ladder.pick(kbps)
-    assert (rung.mode, rung.pivot_quality) == (mode, quality)
+    assert (rung.mode, rung.pivot_quality, rung.interp) == (mode, quality, interp)
 
 
 def test_a_mode_given_picks_within_that_mode():
@@ -58,19 +58,29 @@ def test_a_mode_given_picks_within_that_mode():
 
 def test_the_base_size_follows_the_base_rate():
     assert [ladder.base_size_for(k) for k in (-1, 3, 3.9, 4, 20)] == [96, 96, 96, 128, 128]
-    assert target(10, seconds=7).base_size == 96  # a short call: its pivot leaves the base little
+    assert target(10, seconds=5).base_size == 96  # a short call: its pivot leaves the base little
     assert target(10, seconds=30).base_size == 128
 
 
 def test_hybrid_base_gets_what_the_key_points_and_the_pivot_leave():
     opts = target(16)
     assert (opts.mode, opts.base_size, opts.pivot_quality) == ("hybrid", 128, 50)
-    assert opts.base_kbps == round(16 - ladder.KEYPOINT_KBPS - ladder.PIVOT_BYTES * 8 / 1000 / 10, 1)
+    assert opts.base_kbps == round(16 - ladder.KEYPOINT_KBPS[2] - ladder.PIVOT_BYTES * 8 / 1000 / 10, 1)
     assert target(16, seconds=60).base_kbps > opts.base_kbps  # a longer call spreads its pivot thinner
     assert target(16, seconds=0).base_kbps == opts.base_kbps  # unknown length: over PIVOT_SPREAD_S
     assert ladder.base_budget(16, 4, 10) > ladder.base_budget(16, 2, 10)  # fewer key points
     # a 720p call's pivot is about 4 times a face crop's: 7 kbit/s more over 10 s
     assert 6.5 < ladder.base_budget(40, 2, 10) - ladder.base_budget(40, 2, 10, 1280 * 720) < 8
+
+
+def test_fewer_key_points_leave_the_base_more_at_low_rates():
+    low = target(12)
+    assert (low.mode, low.interp) == ("hybrid", 4)
+    assert low.base_kbps == round(12 - ladder.KEYPOINT_KBPS[4] - ladder.PIVOT_BYTES * 8 / 1000 / 10, 1)
+    mine = target(12, interp=2)  # the user's --interp stays, and the base gets what it leaves
+    assert mine.interp == 2 and mine.base_kbps < low.base_kbps
+    assert "key points every 4 frames" in ladder.describe(low)
+    assert [ladder.KEYPOINT_KBPS[i] for i in (1, 2, 3, 4)] == sorted(ladder.KEYPOINT_KBPS.values(), reverse=True)
 
 
 def test_the_audio_counts_and_a_short_call_falls_back_to_the_keypoint_mode():

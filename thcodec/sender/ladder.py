@@ -5,8 +5,9 @@ The ladder is read at the rate left for the picture (R less the audio). Below th
 lowest rung the keypoint mode is chosen (it has no rate setting of its own: its pivot quality is
 its only lever). In hybrid mode the base layer is coded at a target rate: what is left of R after
 the audio, the key points and the pivot, the pivot's bytes spread over the call's length. Options
-the user gave (EncodeOptions.given) are never changed: --mode, --pivot-quality, --base-size,
---base-step, and --base-crf or --base-kbps (either keeps the base layer's rate the user's)."""
+the user gave (EncodeOptions.given) are never changed: --mode, --pivot-quality, --interp,
+--base-size, --base-step, and --base-crf or --base-kbps (either keeps the base layer's rate the
+user's)."""
 
 from __future__ import annotations
 
@@ -22,22 +23,28 @@ class Rung:
     kbps: float  # the lowest picture rate (R less the audio) this rung is for
     mode: str
     pivot_quality: int
+    interp: int = 2  # key points for every interp-th frame
 
 
 # Measured on th256 val clips (docs/hybrid.md): the keypoint mode at pivot quality 30 for the
 # lowest targets, at its default above; the hybrid mode from where its picture beats the keypoint
-# mode's in PSNR and VMAF (not in landmark error: the doc says by how much).
+# mode's in PSNR and VMAF (not in landmark error: the doc says by how much), with key points for
+# every 4th frame where the bytes they save do more for the base layer than for the motion, and
+# every 2nd from where the two measured even ("Fewer key points" there).
 LADDER = (
     Rung(0, "keypoints", 30),
     Rung(8, "keypoints", 50),
-    Rung(10, "hybrid", 50),
+    Rung(10, "hybrid", 50, interp=4),
+    Rung(14, "hybrid", 50, interp=2),
 )
 # The base picture's size by the base layer's rate (kbit/s, at its lowest): at the same rate a
 # larger picture gave the better base and fused picture, except at the lowest rates.
 BASE_SIZE_BY_KBPS = ((0, 96), (4, 128))
 # Estimates of what the hybrid stream spends before its base layer, measured on train clips
 # (docs/hybrid.md), so the val clips that measure the ladder did not set them.
-KEYPOINT_KBPS = 3.3  # key points at --interp 2 and the stream's framing, kbit/s
+# Key points and the stream's framing by --interp, kbit/s: fewer sent frames cost more each (a
+# longer step between them to code).
+KEYPOINT_KBPS = {1: 5.2, 2: 3.3, 3: 2.5, 4: 2.1}
 PIVOT_BYTES = 2750  # one pivot picture at quality 50 (AV1), 256x256
 # A larger frame's pivot: PIVOT_BYTES x (its pixels / 256x256) to this power (whole first frames
 # of 8 train clips, 720x720 to 1920x1080, against their 256x256 face crops: 0.46-0.81, mean 0.57).
@@ -70,7 +77,7 @@ def base_budget(kbps: float, interp: int, duration_s: float, pixels: int = MODEL
     """What is left of a picture rate (kbit/s) for the base layer after the key points and the
     pivot (a frame of `pixels` pixels)."""
     spread = duration_s if duration_s > 0 else PIVOT_SPREAD_S
-    return kbps - KEYPOINT_KBPS * 2 / interp - pivot_bytes(pixels) * 8 / 1000 / spread
+    return kbps - KEYPOINT_KBPS[interp] - pivot_bytes(pixels) * 8 / 1000 / spread
 
 
 def for_target(opts: EncodeOptions, audio_kbps: float, duration_s: float, pixels: int = MODEL_SIZE**2) -> EncodeOptions:
@@ -86,7 +93,7 @@ def for_target(opts: EncodeOptions, audio_kbps: float, duration_s: float, pixels
     given = opts.given
     mode = opts.mode if "mode" in given else ("hybrid" if given & HYBRID_ONLY else None)
     rung = pick(picture, mode)
-    budget = base_budget(picture, opts.interp, duration_s, pixels)
+    budget = base_budget(picture, opts.interp if "interp" in given else rung.interp, duration_s, pixels)
     if rung.mode == "hybrid" and budget < MIN_BASE_KBPS and not given & {"base_crf", "base_kbps"}:
         if mode == "hybrid":
             raise ThcError(
@@ -100,7 +107,7 @@ def for_target(opts: EncodeOptions, audio_kbps: float, duration_s: float, pixels
 def _apply(opts: EncodeOptions, rung: Rung, budget: float) -> EncodeOptions:
     """opts with the rung's settings, except those the user gave."""
     given = opts.given
-    change: dict = {"mode": rung.mode, "pivot_quality": rung.pivot_quality}
+    change: dict = {"mode": rung.mode, "pivot_quality": rung.pivot_quality, "interp": rung.interp}
     if rung.mode == "hybrid":
         own = opts.base_kbps if "base_kbps" in given else budget  # a --base-crf user's base: sized as ours
         change["base_size"] = base_size_for(own)
@@ -114,4 +121,5 @@ def describe(opts: EncodeOptions) -> str:
     if opts.mode != "hybrid":
         return f"{opts.mode}, pivot quality {opts.pivot_quality}"
     rate = f"{opts.base_kbps:g} kbit/s" if opts.base_kbps else f"CRF {opts.base_crf}"
-    return f"hybrid, pivot quality {opts.pivot_quality}, base {opts.base_size} px every {opts.base_step} frames at {rate}"
+    base = f"base {opts.base_size} px every {opts.base_step} frames at {rate}"
+    return f"hybrid, pivot quality {opts.pivot_quality}, key points every {opts.interp} frames, {base}"

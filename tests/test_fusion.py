@@ -53,3 +53,19 @@ def test_hybrid_variants_decodes_with_other_fusion_weights(tmp_path):
         assert torch.equal(other.fusion.out.weight, net.out.weight)
         assert not torch.equal(other.fusion.out.weight, loaded.fusion.out.weight)
         assert other.model is loaded.model and other.fusion_sha256 == loaded.fusion_sha256
+
+
+def test_hybrid_variants_encodes_per_setting_or_with_the_options_given():
+    from argparse import Namespace
+
+    from thcodec.bench.hybrid_variants import settings
+
+    plain = settings(Namespace(encode=[], setting=["96:55"], base_step=2))
+    assert plain == {
+        "96_55_s2": (
+            {"size": 96, "crf": 55, "step": 2},
+            ["--mode", "hybrid", "--base-step", "2", "--base-size", "96", "--base-crf", "55"],
+        )
+    }
+    named = settings(Namespace(encode=["k10=--mode hybrid --kbps 10"], setting=["96:55"], base_step=1))
+    assert named == {"k10": ({"setting": "k10", "options": "--mode hybrid --kbps 10"}, ["--mode", "hybrid", "--kbps", "10"])}

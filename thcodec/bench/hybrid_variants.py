@@ -6,11 +6,13 @@ base picture alone in the face (the fusion network and the animated pivot left o
 exported fusion.pt; the stream's bytes do not depend on them).
 
     python -m thcodec.bench.hybrid_variants --out rows.jsonl REF.mkv ... [--setting 96:55 128:55 64:50]
-        [--base-step 1] [--variants shipped ...] [--fusion NAME=CHECKPOINT ...]
+        [--base-step 1] [--encode NAME="THC ENCODE OPTIONS" ...] [--variants shipped ...]
+        [--fusion NAME=CHECKPOINT ...]
 
 REF: th256 references (thcodec.data.reference.make_reference). Each is encoded with `thc
 encode --mode hybrid --base-step N --base-size S --base-crf C` per --setting (N=1: every frame
-has its base picture), and each variant is scored like the bench (PSNR, VMAF, AKD, AED, the EAR
+has its base picture), or with the options of each --encode instead (e.g. k10="--mode hybrid
+--kbps 10 --interp 2"), and each variant is scored like the bench (PSNR, VMAF, AKD, AED, the EAR
 and MAR errors and blink recall). One JSON line per (clip, setting, variant), with the stream's
 bytes by kind (as `thc stats` counts them).
 """
@@ -81,11 +83,23 @@ def with_fusion(loaded: LoadedModel, checkpoint: Path) -> LoadedModel:
     return dataclasses.replace(loaded, fusion=net.eval())
 
 
-def encode(ref: Path, out: Path, size: int, crf: int, step: int = 1) -> Path:
+def encode(ref: Path, out: Path, options: list[str]) -> Path:
     if not out.exists():
-        cmd = [sys.executable, "-c", "from thcodec.cli import run; run()", "encode", str(ref), str(out), "--mode", "hybrid"]
-        cmd += ["--base-step", str(step), "--base-size", str(size), "--base-crf", str(crf), "--quiet", "--force"]
-        subprocess.run(cmd, check=True)
+        cmd = [sys.executable, "-c", "from thcodec.cli import run; run()", "encode", str(ref), str(out), *options]
+        subprocess.run([*cmd, "--quiet", "--force"], check=True)
+    return out
+
+
+def settings(a: argparse.Namespace) -> dict[str, tuple[dict, list[str]]]:
+    """name -> (what the row says of the setting, `thc encode` options): --encode's, else --setting's."""
+    if a.encode:
+        named = (spec.split("=", 1) for spec in a.encode)
+        return {name: ({"setting": name, "options": options}, options.split()) for name, options in named}
+    out = {}
+    for setting in a.setting:
+        size, crf = map(int, setting.split(":"))
+        options = ["--mode", "hybrid", "--base-step", str(a.base_step), "--base-size", str(size), "--base-crf", str(crf)]
+        out[f"{size}_{crf}_s{a.base_step}"] = ({"size": size, "crf": crf, "step": a.base_step}, options)
     return out
 
 
@@ -95,6 +109,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True, help="JSON lines, appended")
     p.add_argument("--setting", nargs="+", default=["96:55", "128:55", "64:50"], help="SIZE:CRF of the base layer")
     p.add_argument("--base-step", type=int, default=1, help="code every n-th frame in the base layer (thc encode --base-step)")
+    p.add_argument("--encode", nargs="+", default=[], metavar='NAME="OPTIONS"', help="thc encode options instead of --setting")
     p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     p.add_argument(
         "--fusion", nargs="+", default=[], metavar="NAME=CHECKPOINT", help="also decode as shipped with these fusion weights"
@@ -111,16 +126,15 @@ def main() -> None:
     for ref in a.refs:
         frames = read_lossless(ref)
         faces = fm.reference(frames)
-        for setting in a.setting:
-            size, crf = map(int, setting.split(":"))
-            stream = encode(ref, streams / f"{ref.stem}_{size}_{crf}_s{a.base_step}.thc", size, crf, a.base_step)
+        for name, (described, options) in settings(a).items():
+            stream = encode(ref, streams / f"{ref.stem}_{name}.thc", options)
             data, parts = stream.read_bytes(), stream_stats(stream).bytes_by_category
-            for name, (model, render) in decoders.items():
+            for variant, (model, render) in decoders.items():
                 out = decoded(data, model, render)
                 face = fm.score(faces, out)
                 expr = expression_scores(faces.landmarks, face.landmarks)
                 row = dict(
-                    clip=ref.stem, size=size, crf=crf, step=a.base_step, variant=name, bytes=len(data), parts=parts,
+                    clip=ref.stem, **described, variant=variant, bytes=len(data), parts=parts,
                     seconds=len(frames) / 25, psnr=Q.psnr_pair(out, frames)[0], vmaf=Q.vmaf_frames(out, ref, 25),
                     akd=face.akd, aed=face.aed, ear_error=expr.ear_error, mar_error=expr.mar_error,
                     blink_recall=expr.blink_recall,

@@ -58,29 +58,33 @@ def test_a_mode_given_picks_within_that_mode():
 
 def test_the_base_size_follows_the_base_rate():
     assert [ladder.base_size_for(k) for k in (-1, 3, 3.9, 4, 20)] == [96, 96, 96, 128, 128]
-    assert target(10, seconds=5).base_size == 96  # a short call: its pivot leaves the base little
+    assert target(10, seconds=4).base_size == 96  # a short call: its pivot leaves the base little
     assert target(10, seconds=30).base_size == 128
 
 
 def test_hybrid_base_gets_what_the_key_points_and_the_pivot_leave():
     opts = target(16)
     assert (opts.mode, opts.base_size, opts.pivot_quality) == ("hybrid", 128, 50)
-    assert opts.base_kbps == round(16 - ladder.KEYPOINT_KBPS[2] - ladder.PIVOT_BYTES * 8 / 1000 / 10, 1)
+    assert opts.base_kbps == round(16 - ladder.keypoint_kbps(2) - ladder.PIVOT_BYTES * 8 / 1000 / 10, 1)
     assert target(16, seconds=60).base_kbps > opts.base_kbps  # a longer call spreads its pivot thinner
     assert target(16, seconds=0).base_kbps == opts.base_kbps  # unknown length: over PIVOT_SPREAD_S
-    assert ladder.base_budget(16, 4, 10) > ladder.base_budget(16, 2, 10)  # fewer key points
+    assert ladder.base_budget(16, ladder.keypoint_kbps(4), 10) > ladder.base_budget(16, ladder.keypoint_kbps(2), 10)
     # a 720p call's pivot is about 4 times a face crop's: 7 kbit/s more over 10 s
-    assert 6.5 < ladder.base_budget(40, 2, 10) - ladder.base_budget(40, 2, 10, 1280 * 720) < 8
+    assert 6.5 < ladder.base_budget(40, 3.3, 10) - ladder.base_budget(40, 3.3, 10, 1280 * 720) < 8
 
 
 def test_fewer_key_points_leave_the_base_more_at_low_rates():
     low = target(12)
-    assert (low.mode, low.interp) == ("hybrid", 4)
-    assert low.base_kbps == round(12 - ladder.KEYPOINT_KBPS[4] - ladder.PIVOT_BYTES * 8 / 1000 / 10, 1)
+    assert (low.mode, low.interp, low.xy_step, low.jac_step) == ("hybrid", 4, 16, 32)
+    assert low.base_kbps == round(12 - ladder.keypoint_kbps(4, 16, 32) - ladder.PIVOT_BYTES * 8 / 1000 / 10, 1)
+    assert "key points every 4 frames at steps 16/32" in ladder.describe(low)
     mine = target(12, interp=2)  # the user's --interp stays, and the base gets what it leaves
-    assert mine.interp == 2 and mine.base_kbps < low.base_kbps
-    assert "key points every 4 frames" in ladder.describe(low)
-    assert [ladder.KEYPOINT_KBPS[i] for i in (1, 2, 3, 4)] == sorted(ladder.KEYPOINT_KBPS.values(), reverse=True)
+    assert (mine.interp, mine.xy_step) == (2, 16) and mine.base_kbps < low.base_kbps
+    assert target(12, xy_step=4, jac_step=8).base_kbps < low.base_kbps  # finer key points cost more
+    assert (target(16).interp, target(16).xy_step) == (2, 4)  # the keypoint mode's key points from 14
+    rates = [ladder.keypoint_kbps(i) for i in (1, 2, 3, 4)] + [ladder.keypoint_kbps(4, 16, 32)]
+    assert rates == sorted(rates, reverse=True)
+    assert ladder.keypoint_kbps(2, 16, 32) == ladder.keypoint_kbps(2)  # unmeasured: the default precision's
 
 
 def test_the_audio_counts_and_a_short_call_falls_back_to_the_keypoint_mode():

@@ -369,7 +369,7 @@ EncodeKbps = Annotated[
     float,
     typer.Option(
         min=0,
-        help="Target rate of the whole stream, kbit/s, audio included: picks the mode, the pivot quality, how often key points are sent (--interp) and the base stream's size and rate from a measured ladder (docs/hybrid.md), the keypoint mode below the hybrid mode's lowest rung; in hybrid mode the base stream gets what the audio, key points and pivot leave. Options given beside it win: --mode, --pivot-quality, --interp, --base-size, --base-step, --base-crf or --base-kbps (a --base-* option implies --mode hybrid). A target, not a cap: add --max-kbps for one. 0: no target.",
+        help="Target rate of the whole stream, kbit/s, audio included: picks the mode, the pivot quality, how often and how finely key points are sent (--interp, --xy-step, --jac-step) and the base stream's size and rate from a measured ladder (docs/hybrid.md), the keypoint mode below the hybrid mode's lowest rung; in hybrid mode the base stream gets what the audio, key points and pivot leave. Options given beside it win: --mode, --pivot-quality, --interp, --xy-step, --jac-step, --base-size, --base-step, --base-crf or --base-kbps (a --base-* option implies --mode hybrid). A target, not a cap: add --max-kbps for one. 0: no target.",
     ),
 ]
 EncodeKptsRefresh = Annotated[
@@ -409,7 +409,18 @@ EncodeOutput = Annotated[
 
 
 # encode's parameters that --kbps leaves as the user gave them (each also an EncodeOptions field).
-_LADDER_OPTIONS = ("mode", "pivot_quality", "interp", "base_size", "base_step", "base_crf", "base_kbps", "scene_size")
+_LADDER_OPTIONS = (
+    "mode",
+    "pivot_quality",
+    "interp",
+    "xy_step",
+    "jac_step",
+    "base_size",
+    "base_step",
+    "base_crf",
+    "base_kbps",
+    "scene_size",
+)
 
 
 def _encode_options(ctx: typer.Context, motion_error: float) -> EncodeOptions:

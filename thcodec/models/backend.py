@@ -14,9 +14,9 @@ sha256 of each .pt it was exported from against the .pt files just loaded. Anyth
 (no onnxruntime, no files, a stale or damaged export) gives a warning and the torch model.
 
 Precision: the receiver runs its convolutions in bfloat16 where the CPU has AMX units
-(`choose_precision`; THC_PRECISION=fp32 or bf16 overrides): twice as fast there, and the
-picture within the bench's tolerance (docs/speed.md). Without AMX, oneDNN emulates bfloat16
-and it measured slower than float32. The sender always runs in float32.
+(`choose_precision`; THC_PRECISION=fp32 or bf16 overrides): faster there, with the picture
+within the speed issue's tolerance (docs/speed.md). Without AMX, bfloat16 convolutions
+measured slower than float32. The sender always runs in float32.
 
 Threads: THC_THREADS when set, else torch's intra-op thread count (OMP_NUM_THREADS, or
 all cores), one session per graph (made on its first use), graph optimisations on, no

@@ -105,7 +105,7 @@ _BF16 = contextvars.ContextVar("thc_bf16_convolutions", default=False)
 @contextmanager
 def bf16_convolutions(enabled: bool = True) -> Iterator[None]:
     """Inside this block the networks run their convolution stacks in bfloat16 (the receiver,
-    on CPUs with bf16 units: docs/speed.md). Outside it, and always for the sender, whose
+    on CPUs with AMX units: docs/speed.md). Outside it, and always for the sender, whose
     bytes must not depend on the machine, they run in float32."""
     token = _BF16.set(enabled)
     try:

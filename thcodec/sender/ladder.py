@@ -33,8 +33,8 @@ class Rung:
 # mode's in PSNR and VMAF (not in landmark error: the doc says by how much), with fewer and
 # coarser key points where the bytes they save do more for the base layer than for the motion
 # (the base picture shows where the face is; the fusion network re-aligns the animation with
-# it), and the keypoint mode's key points from where the two measured even ("Fewer key points"
-# there).
+# it), and the keypoint mode's key points from where the two measured even ("Fewer, coarser key
+# points" there).
 LADDER = (
     Rung(0, "keypoints", 30),
     Rung(8, "keypoints", 50),

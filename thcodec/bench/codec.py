@@ -3,6 +3,8 @@ and thcodec's own encode -> decode-to-frames, which every sweep of ours goes thr
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +88,16 @@ class ThcCoded:
         t0 = time.perf_counter()
         frames = decode_frames(self.stream, loaded, interp_method, sr)
         return frames, time.perf_counter() - t0
+
+
+def encode_with_cli(src: Path, stream: Path, options: list[str]) -> Path:
+    """`thc encode src stream OPTIONS` in a fresh process, as a user runs it (the options are
+    parsed as theirs are: what --kbps leaves alone depends on which were typed); a stream that
+    exists is kept."""
+    if not stream.exists():
+        cmd = [sys.executable, "-c", "from thcodec.cli import run; run()", "encode", str(src), str(stream), *options]
+        subprocess.run([*cmd, "--quiet", "--force"], check=True)
+    return stream
 
 
 def encode_thc(src: Path, stream: Path, loaded: LoadedModel, opts: EncodeOptions) -> ThcCoded:

@@ -23,8 +23,6 @@ import argparse
 import dataclasses
 import io
 import json
-import subprocess
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import numpy as np
 import torch
 
 from thcodec.bench import quality as Q
+from thcodec.bench.codec import encode_with_cli
 from thcodec.bench.expression import expression_scores
 from thcodec.data.reference import read_lossless
 from thcodec.face.region import paste
@@ -83,13 +82,6 @@ def with_fusion(loaded: LoadedModel, checkpoint: Path) -> LoadedModel:
     return dataclasses.replace(loaded, fusion=net.eval())
 
 
-def encode(ref: Path, out: Path, options: list[str]) -> Path:
-    if not out.exists():
-        cmd = [sys.executable, "-c", "from thcodec.cli import run; run()", "encode", str(ref), str(out), *options]
-        subprocess.run([*cmd, "--quiet", "--force"], check=True)
-    return out
-
-
 def settings(a: argparse.Namespace) -> dict[str, tuple[dict, list[str]]]:
     """name -> (what the row says of the setting, `thc encode` options): --encode's, else --setting's."""
     if a.encode:
@@ -127,7 +119,7 @@ def main() -> None:
         frames = read_lossless(ref)
         faces = fm.reference(frames)
         for name, (described, options) in settings(a).items():
-            stream = encode(ref, streams / f"{ref.stem}_{name}.thc", options)
+            stream = encode_with_cli(ref, streams / f"{ref.stem}_{name}.thc", options)
             data, parts = stream.read_bytes(), stream_stats(stream).bytes_by_category
             for variant, (model, render) in decoders.items():
                 out = decoded(data, model, render)

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import numpy as np
 import torch
 
 from thcodec.bench import quality as Q
+from thcodec.bench.codec import encode_with_cli
 from thcodec.data.clips import split_clips
 from thcodec.data.reference import make_reference, read_lossless
 from thcodec.media.video_io import VideoReader
@@ -36,13 +35,6 @@ from thcodec.receiver.decoder import Frame, decode_stream
 MODES = {"keypoints": [], "hybrid": ["--mode", "hybrid", "--base-size", "96", "--base-kbps", "6"]}
 PRECISIONS = ("fp32", "bf16")
 TOLERANCE = {"psnr": 0.1, "vmaf": 0.5, "akd": 0.02}
-
-
-def encode(src: Path, out: Path, args: list[str]) -> Path:
-    if not out.exists():
-        cmd = [sys.executable, "-c", "from thcodec.cli import run; run()", "encode", str(src), str(out), "--quiet"]
-        subprocess.run(cmd + args, check=True)
-    return out
 
 
 def decode_timed(data: bytes, loaded: LoadedModel, precision: str) -> tuple[np.ndarray, float]:
@@ -73,7 +65,7 @@ def face_rows(refs: list[Path], loaded: LoadedModel, streams: Path) -> list[dict
         frames = read_lossless(ref)
         faces = fm.reference(frames)
         for mode, args in MODES.items():
-            data = encode(ref, streams / f"{ref.stem}_{mode}.thc", args).read_bytes()
+            data = encode_with_cli(ref, streams / f"{ref.stem}_{mode}.thc", args).read_bytes()
             row = dict(clip=ref.stem, mode=mode, frames=len(frames), kbps=len(data) * 8 / 1000 / (len(frames) / 25))
             for p, (out, seconds) in decode_both(data, loaded).items():
                 face = fm.score(faces, out)
@@ -89,7 +81,7 @@ def full_size_row(src: Path, loaded: LoadedModel, streams: Path) -> dict:
     with VideoReader(src) as r:
         fps = float(r.info.fps)
         source = np.stack(list(r))
-    data = encode(src, streams / f"{src.stem}_full.thc", []).read_bytes()
+    data = encode_with_cli(src, streams / f"{src.stem}_full.thc", []).read_bytes()
     seconds = len(source) / fps
     row = dict(clip=src.stem, mode=f"keypoints, {source.shape[2]}x{source.shape[1]}, --sr net", frames=len(source))
     row["kbps"] = len(data) * 8 / 1000 / seconds

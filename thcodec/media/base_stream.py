@@ -24,7 +24,9 @@ from thcodec.errors import ThcError
 CODEC_AV1 = 1  # the only base codec of format 2 (id written in the BASE header chunk)
 MIN_SIZE, MAX_SIZE = 16, 256
 MIN_CRF, MAX_CRF = 1, 63
-PRESET = 10  # SVT-AV1 speed preset: a live sender cannot wait for slower ones
+# SVT-AV1's speed preset. At 64-128 px a picture takes milliseconds even at the slower presets,
+# and they code it better at the same rate (docs/hybrid.md, "A slower base-layer preset").
+PRESET = 5
 _SVT_PARAMS = "pred-struct=1"  # low delay: every frame is coded as it comes, in order
 # A target rate takes CBR: SVT-AV1 refuses VBR in the low-delay structure (and PyAV's bit_rate
 # alone asks for VBR, so the mode is named here).

@@ -10,6 +10,7 @@ them carries the frame index.
 
 from __future__ import annotations
 
+import functools
 import os
 from fractions import Fraction
 
@@ -47,11 +48,24 @@ def downscale(picture: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(picture).resize((width, height), Image.BICUBIC))
 
 
+@functools.lru_cache(maxsize=8)
+def _bicubic_matrix(n_in: int, n_out: int) -> torch.Tensor:
+    """(n_out, n_in): torch's bicubic resampling of one axis as a matrix, read off an identity
+    picture (its other axis keeps its size, where the bicubic kernel is the identity)."""
+    eye = torch.eye(n_in)[None, None]
+    return F.interpolate(eye, size=(n_out, n_in), mode="bicubic", align_corners=False)[0, 0]
+
+
 def upscale(small: torch.Tensor, size: int) -> torch.Tensor:
-    """(B,3,s,s) in [0,1] -> (B,3,size,size) bicubic, clamped to [0,1]."""
+    """(B,3,s,s) in [0,1] -> (B,3,size,size) bicubic, clamped to [0,1].
+
+    Two matrix products, one per axis: F.interpolate's bicubic to float rounding, and several
+    times faster on a CPU (its kernel is not vectorised)."""
     if small.shape[-1] == size:
         return small
-    return F.interpolate(small, size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)
+    rows = _bicubic_matrix(small.shape[-2], size)
+    cols = _bicubic_matrix(small.shape[-1], size)
+    return (rows @ small @ cols.T).clamp(0, 1)
 
 
 class BaseEncoder:

@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -35,6 +34,9 @@ from thcodec.options import (
     SCENE_SIZES,
     EncodeOptions,
 )
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 app = typer.Typer(
     add_completion=False,
@@ -113,6 +115,17 @@ def main(
     """thcodec command line."""
 
 
+def _bar(label: str, unit: str = "") -> Progress:
+    """A transient progress bar on stderr: label (a rich format of the task), done/total [unit],
+    time left. rich.progress is imported only here: a command that draws no bar (thc stats, any
+    command off a terminal) does not pay for it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    units = (TextColumn(unit),) if unit else ()
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), *units, TimeRemainingColumn())
+    return Progress(*columns, console=err, transient=True)
+
+
 @contextmanager
 def _progress(label: str, quiet: bool) -> Iterator[tuple]:
     """Yields (on_start(total), on_frames(n)) callbacks driving a progress bar on stderr.
@@ -121,8 +134,7 @@ def _progress(label: str, quiet: bool) -> Iterator[tuple]:
     if quiet or not err.is_terminal:
         yield (lambda total: None, lambda n: None)
         return
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("frames"), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
+    with _bar(label, "frames") as bar:
         task = bar.add_task(label, total=None)
         yield (lambda total: bar.update(task, total=total or None), lambda n: bar.advance(task, n))
 
@@ -898,8 +910,7 @@ def _bench_progress(quiet: bool):
     if quiet or not err.is_terminal:  # as _progress: a bar off a terminal leaves a blank line
         yield Bar(None)
         return
-    columns = (TextColumn("{task.description:<40.40}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
+    with _bar("{task.description:<40.40}") as bar:
         yield Bar(bar)
 
 
@@ -956,8 +967,7 @@ def _task_progress(total: int, quiet: bool):
     if quiet or not err.is_terminal:
         yield line
         return
-    columns = (TextColumn("{task.description:<40.40}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
+    with _bar("{task.description:<40.40}") as bar:
         task = bar.add_task("batch", total=total)
 
         def step(label: str, error: str | None) -> None:

@@ -14,7 +14,11 @@ BENCH_ARGS ?=
 
 .PHONY: install demo test test-slow train export bench bench-hybrid bench-native bench-whole-frame clean
 
+# The package's bytecode is compiled here, as pip does for a regular install: the editable
+# install leaves it to Python, which skips writing it where PYTHONDONTWRITEBYTECODE is set (as on
+# this project's machines) and then compiles the source on every start (docs/speed.md).
 install: $(VENV)/.installed
+	$(PY) -m compileall -q thcodec
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)

@@ -180,3 +180,16 @@ def test_paste_full_mask_equals_no_mask():
     patch = rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)
     r = Region(3, 4, 12, 10)
     assert np.array_equal(paste(bg, patch, r, feather_mask(12, 10, 0)), paste(bg, patch, r, None))
+
+
+@pytest.mark.parametrize(("w", "h", "border"), [(20, 20, 4), (37, 29, 5), (474, 474, 19), (9, 9, 6), (12, 10, 1)])
+def test_paste_blends_the_whole_region_as_one_formula(w, h, border):
+    # paste blends only the feathered band; the result must be the whole region's blend.
+    rng = np.random.default_rng(w + border)
+    bg = rng.integers(0, 256, (h + 9, w + 7, 3), dtype=np.uint8)
+    patch = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    mask = feather_mask(w, h, border)
+    want = bg.copy()
+    region = want[4 : 4 + h, 3 : 3 + w].astype(np.float32)
+    want[4 : 4 + h, 3 : 3 + w] = np.clip(region + (patch.astype(np.float32) - region) * mask + 0.5, 0, 255).astype(np.uint8)
+    assert np.array_equal(paste(bg, patch, Region(3, 4, w, h), mask), want)

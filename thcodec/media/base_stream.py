@@ -60,11 +60,11 @@ def upscale(small: torch.Tensor, size: int) -> torch.Tensor:
     """(B,3,s,s) in [0,1] -> (B,3,size,size) bicubic, clamped to [0,1].
 
     Two matrix products, one per axis: F.interpolate's bicubic to float rounding, and several
-    times faster on a CPU (its kernel is not vectorised)."""
+    times faster than it on a CPU (docs/speed.md)."""
     if small.shape[-1] == size:
         return small
-    rows = _bicubic_matrix(small.shape[-2], size)
-    cols = _bicubic_matrix(small.shape[-1], size)
+    rows = _bicubic_matrix(small.shape[-2], size).to(small.dtype)
+    cols = _bicubic_matrix(small.shape[-1], size).to(small.dtype)
     return (rows @ small @ cols.T).clamp(0, 1)
 
 

@@ -80,3 +80,35 @@ def test_upscale_is_torch_bicubic(side):
     x = torch.rand(2, 3, side, side)
     want = torch.nn.functional.interpolate(x, size=(256, 256), mode="bicubic", align_corners=False).clamp(0, 1)
     assert torch.allclose(upscale(x, 256), want, atol=1e-5)
+
+
+def _layer(step: int, frames: list[int]):
+    """A receiver's face layer fed base pictures for `frames` (its packets coded in one run)."""
+    from thcodec.format import container as C
+    from thcodec.receiver.base_layer import LayerReceiver
+
+    header = C.BaseHeader(codec=C.BaseCodec.AV1, size=64, step=step, crf=40, fusion_sha256=bytes(32))
+    layer = LayerReceiver(header, (64, 64))
+    faces = [downscale(f, 64) for f in moving_faces(len(frames))]
+    packets, decoded = code_sequence(faces, 64, 40, Fraction(25, 2))
+    for frame, packet in zip(frames, packets):
+        layer.add(C.BasePackets(first_frame=frame, step=step, packets=(packet,)))
+    return layer, decoded
+
+
+def test_a_frame_between_two_base_pictures_gets_both_blended_by_distance():
+    layer, (p0, p3, p6) = _layer(3, [0, 3, 6])
+    at = layer.at([0, 1, 2, 3, 4, 7])
+    f = [p.astype(np.float64) for p in (p0, p3, p6)]
+    assert np.array_equal(at[0], p0) and np.array_equal(at[3], p3)
+    assert np.abs(at[1] - (f[0] * 2 / 3 + f[1] / 3)).max() <= 0.5
+    assert np.abs(at[2] - (f[0] / 3 + f[1] * 2 / 3)).max() <= 0.5
+    assert np.abs(at[4] - (f[1] * 2 / 3 + f[2] / 3)).max() <= 0.5
+    assert np.array_equal(at[5], p6)  # no next picture yet: the newest
+
+
+def test_a_gap_a_lost_packet_left_keeps_the_older_picture():
+    layer, (p0, p4) = _layer(2, [0, 4])
+    at = layer.at([1, 2, 3])
+    assert all(np.array_equal(a, p0) for a in at)
+    assert layer.at([5])[0] is not None and np.array_equal(layer.at([5])[0], p4)

@@ -1,5 +1,6 @@
 """The hybrid mode's base layer on the receiver: BASE (and SCNE) packets decoded (dav1d) as they
-arrive, and for each frame to render the newest base picture at or before it: the face's
+arrive, and for each frame to render its base picture (the newest at or before it, blended
+with the next when the frame lies between two): the face's
 up-scaled to the model size (what the fusion network was trained on:
 thcodec/train/fusion_cache.py), the scene layer's as decoded (thcodec/receiver/scene.py
 composes it with the pivot's background).
@@ -83,7 +84,7 @@ class LayerReceiver:
             self._frames.append(self._pending.pop(0))
             self._pictures.append(pic)
 
-    def newest(self, indices: list[int]) -> list[np.ndarray] | None:
+    def _newest(self, indices: list[int]) -> list[np.ndarray] | None:
         """The newest picture at or before each of frames `indices` (increasing), or None when
         the first of them has none yet."""
         picks = [bisect.bisect_right(self._frames, i) - 1 for i in indices]
@@ -95,6 +96,27 @@ class LayerReceiver:
             del self._frames[:drop], self._pictures[:drop]
             picks = [p - drop for p in picks]
         return [self._pictures[p] for p in picks]
+
+    def at(self, indices: list[int]) -> list[np.ndarray] | None:
+        """The picture for each of frames `indices` (increasing), or None when the first has none
+        yet. A frame between two pictures (a layer of every n-th frame) gets the two blended by
+        its distance to each: nearer to it than the older one alone, and the blend averages out
+        some of the coding noise (docs/hybrid.md, "Between two base pictures"). The next picture
+        is there when the frame is drawn: its packet comes before the key points that end the
+        frame's interval. A frame with no next picture yet, or one a lost packet left too far
+        away, keeps the newest at or before it."""
+        newest = self._newest(indices)
+        if newest is None:
+            return None
+        out = []
+        for index, before in zip(indices, newest):
+            n = bisect.bisect_right(self._frames, index)
+            a = self._frames[n - 1]
+            if n < len(self._frames) and a < index and self._frames[n] - a <= self.header.step:
+                w = (index - a) / (self._frames[n] - a)
+                before = (before * (1 - w) + self._pictures[n] * w + 0.5).astype(np.uint8)
+            out.append(before)
+        return out
 
 
 class BaseLayerReceiver(LayerReceiver):
@@ -115,5 +137,5 @@ class BaseLayerReceiver(LayerReceiver):
     def pictures(self, indices: list[int]) -> torch.Tensor | None:
         """(B,3,S,S) up-scaled base pictures for frames `indices` (increasing), or None when the
         first of them has none yet (the receiver then shows the animated pivot alone)."""
-        small = self.newest(indices)
+        small = self.at(indices)
         return None if small is None else upscale(to_tensor(np.stack(small)), self._model_size)

@@ -257,7 +257,7 @@ class _Drawing:
         kp = Keypoints.from_numpy(kp6[..., :2], kp6[..., 2:].reshape(len(todo), -1, 2, 2))
         indices = [i for i, _ in todo]
         base = self._base.pictures(indices) if self._base is not None else None
-        scene = self._scene.newest(indices) if self._scene is not None else None
+        scene = self._scene.at(indices) if self._scene is not None else None
         frames = segment.render(kp, base, scene)
         fading = [n for n, (i, _) in enumerate(todo) if fade_from is not None and i < segment.start + FADE_FRAMES]
         if fading:

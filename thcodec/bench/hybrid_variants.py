@@ -45,15 +45,15 @@ from thcodec.stats import stream_stats
 SHIPPED = SegmentRenderer.render
 
 
-def keypoints_from_base(self: SegmentRenderer, kp, base=None):
+def keypoints_from_base(self: SegmentRenderer, kp, base=None, scene=None):
     if base is not None:
         kp = self._loaded.model.detect_keypoints(base)
-    return SHIPPED(self, kp, base)
+    return SHIPPED(self, kp, base, scene)
 
 
-def base_alone(self: SegmentRenderer, kp, base=None):
-    if base is None:
-        return SHIPPED(self, kp, base)
+def base_alone(self: SegmentRenderer, kp, base=None, scene=None):
+    if base is None or scene is not None:  # the scene layer's frames: as shipped
+        return SHIPPED(self, kp, base, scene)
     return [paste(self.background, resize(img, self.region.w, self.region.h), self.region, self.mask) for img in to_uint8(base)]
 
 

@@ -69,3 +69,26 @@ def test_hybrid_variants_encodes_per_setting_or_with_the_options_given():
     }
     named = settings(Namespace(encode=["k10=--mode hybrid --kbps 10"], setting=["96:55"], base_step=1))
     assert named == {"k10": ({"setting": "k10", "options": "--mode hybrid --kbps 10"}, ["--mode", "hybrid", "--kbps", "10"])}
+
+
+def test_fusion_pairs_can_be_driven_as_the_ladders_low_rung_sends_key_points():
+    import numpy as np
+
+    from thcodec.format import keypoint_bits as kpq
+    from thcodec.models.interpolator import Interpolator
+    from thcodec.train.fusion_cache import COARSE_STEPS, _as_sent
+
+    rng = np.random.default_rng(0)
+    xy = np.cumsum(rng.normal(0, 0.01, (7, 10, 2)), 0).clip(-0.9, 0.9)
+    jac = np.eye(2) + rng.normal(0, 0.05, (7, 10, 2, 2))
+    fields = kpq.quantize(xy, jac)
+    default = _as_sent(fields, False, Interpolator())
+    assert np.allclose(default[..., :2], kpq.dequantize(kpq.coarsen(fields, 4, 8))[0])
+    coarse = _as_sent(fields, True, Interpolator())  # an untrained interpolator: the spline
+    sent_xy = kpq.dequantize(kpq.coarsen(fields, *COARSE_STEPS))[0]
+    assert np.allclose(coarse[::2, :, :2], sent_xy[::2])  # every 2nd cached frame sent, coarse
+    assert np.allclose(coarse[6, :, :2], sent_xy[6])
+    between = coarse[1:6:2, :, :2]  # the others filled between their neighbours
+    assert not np.allclose(between, sent_xy[1:6:2])
+    lo, hi = np.minimum(sent_xy[0:5:2], sent_xy[2:7:2]), np.maximum(sent_xy[0:5:2], sent_xy[2:7:2])
+    assert (between >= lo - 0.02).all() and (between <= hi + 0.02).all()

@@ -9,7 +9,7 @@ occlusion map, and outputs at half size (smooth maps, cheap on a CPU):
   - a gate on the animated frame's detail layer (its high frequencies) - closed where the
     base says the pivot's detail is wrong (a closed eye, an open mouth),
   - a weight on the animated frame's low frequencies against the base's (a base coded at a
-    high CRF is blocky where the animation is right),
+    high CRF is blocky where the animation is right), at most LOW_BAND_SHARE,
   - a small colour correction.
   out = base + detail_gate * high(a) + low_weight * (low(a) - base) + correction, a = aligned animation.
 The output layer starts at zero: an untrained network gives that formula with fixed gates.
@@ -33,6 +33,11 @@ from thcodec.models.blocks import (
 )
 
 LOW_PASS = 4  # the low band: average over 4x4 pixels at 256 (a 64-px base holds no more)
+# The most of the animation's low band that replaces the base's. v1 and v2 were trained with 1,
+# on base layers poorer than the ones the --kbps ladder sends since (SVT-AV1 preset 5, 96-128 px);
+# on those, half of what they learned measured better in VMAF, AKD and mostly AED, and the full
+# share worse than the base picture alone in PSNR (docs/hybrid.md, "The animation's low band").
+LOW_BAND_SHARE = 0.5
 MAX_SHIFT = 0.06  # largest re-alignment, in [-1, 1] units (about 8 px at 256)
 
 
@@ -75,5 +80,5 @@ class Fusion(nn.Module):
         aligned = warp(animated, grid)
         low = low_pass(aligned)
         detail_gate = torch.sigmoid(maps[:, 2:3] + 2.0)  # starts near 0.88: keep the pivot's detail
-        low_weight = torch.sigmoid(maps[:, 3:4] - 1.0)  # starts near 0.27: mostly the base's structure
+        low_weight = LOW_BAND_SHARE * torch.sigmoid(maps[:, 3:4] - 1.0)  # starts near 0.13: mostly the base's structure
         return base + detail_gate * (aligned - low) + low_weight * (low - base) + 0.1 * maps[:, 4:]

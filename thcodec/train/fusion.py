@@ -4,8 +4,10 @@ Pairs come from the fusion cache (thcodec/train/fusion_cache.py): the animated p
 occlusion map and the up-scaled base-layer frame (two codec settings per clip), against the
 cached original frame. A quarter of the samples take the base frame of the clip's previous
 cached frame (80 ms older): a base layer at a lower frame rate than the call leaves the
-network frames whose base lags the key points. Loss: L1 of the picture + L1 of its gradients
-(sharpness where the base is blurred), and optionally the detail-energy term (--energy-weight)."""
+network frames whose base lags the key points; with --between, the previous and next cached
+frames' base pictures blended instead, as the receiver blends the two around a frame between
+them. Loss: L1 of the picture + L1 of its gradients (sharpness where the base is blurred), and
+optionally the detail-energy term (--energy-weight)."""
 
 from __future__ import annotations
 
@@ -40,6 +42,10 @@ class FusionConfig:
         0.0, "weight of the detail-energy term: the L1 of the local mean of |detail band| (no penalty for detail out of place)"
     )
     crop: int = option(128, "side of the training crops (the network is convolutional: smaller crops, faster steps)")
+    between: bool = option(
+        False,
+        "the stale quarter's base: the previous and next cached frames' blended, as the receiver blends between base pictures",
+    )
     init: Path | None = option(  # one --init with the motion parts' (thcodec/train/face_pairs.py), whose help says both
         None, "start from these weights: weights/fusion.pt or a run's best.pt / snap_<step>.pt (fine-tuning)", type=Path
     )
@@ -63,11 +69,20 @@ def fusion_loss(out: torch.Tensor, target: torch.Tensor, gradient_weight: float,
     return loss
 
 
-def batch_of(cache: FusionCache, picks: np.ndarray, bases: np.ndarray, base_rows: np.ndarray | None = None):
+def batch_of(
+    cache: FusionCache,
+    picks: np.ndarray,
+    bases: np.ndarray,
+    base_rows: np.ndarray | None = None,
+    blend_rows: np.ndarray | None = None,
+):
     """-> (base, animated, occlusion, target) tensors for cache rows `picks` with base settings
-    `bases`, the base frames taken from `base_rows` (default: picks)."""
+    `bases`, the base frames taken from `base_rows` (default: picks), averaged with those of
+    `blend_rows` where given."""
     rows = picks if base_rows is None else base_rows
     base = to_tensor(np.stack([cache.base[i, k] for i, k in zip(rows, bases)]))
+    if blend_rows is not None:
+        base = (base + to_tensor(np.stack([cache.base[i, k] for i, k in zip(blend_rows, bases)]))) / 2
     gen = to_tensor(np.stack([cache.gen[i] for i in picks]))
     occ = torch.from_numpy(np.stack([cache.occ[i] for i in picks]).astype(np.float32) / 255)[:, None]
     target = to_tensor(np.stack([cache.frames[cache.targets[i]] for i in picks]))
@@ -86,16 +101,17 @@ class FusionPart(Part):
         self.cfg, self.batch = cfg, run.batch
         self.train = FusionCache(cfg.fusion_cache / "train", FrameCache(cfg.frames / "train"))
         self.val = FusionCache(cfg.fusion_cache / "val", FrameCache(cfg.frames / "val"))
-        starts = np.zeros(len(self.train), bool)  # first frame of each clip: no previous base
+        starts, ends = np.zeros(len(self.train), bool), np.zeros(len(self.train), bool)  # no previous / next base
         for c in self.train.index["clips"]:
-            starts[c["frames"][0]] = True
-        self._has_previous = ~starts
+            starts[c["frames"][0]], ends[c["frames"][1] - 1] = True, True
+        self._has_previous = ~starts if not cfg.between else ~starts & ~ends
 
     def sample(self, rng: np.random.Generator):
         picks = rng.integers(0, len(self.train), self.batch)
         bases = rng.integers(0, BASES, self.batch)
         stale = (rng.random(self.batch) < STALE_SHARE) & self._has_previous[picks]
-        base, gen, occ, target = batch_of(self.train, picks, bases, picks - stale)
+        blend = picks + stale if self.cfg.between else None
+        base, gen, occ, target = batch_of(self.train, picks, bases, picks - stale, blend)
         f = torch.from_numpy(rng.random(self.batch) < 0.5)
         base[f], gen[f], occ[f], target[f] = (t[f].flip(-1) for t in (base, gen, occ, target))
         # One crop for the batch, on the 8-pixel grid the half-size maps and the low band share.

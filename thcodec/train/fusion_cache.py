@@ -31,6 +31,7 @@ from thcodec.face.landmarks import keypoints_from_landmarks
 from thcodec.format import keypoint_bits as kpq
 from thcodec.media.base_stream import code_sequence, upscale
 from thcodec.media.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
+from thcodec.models.interpolator import Interpolator
 from thcodec.models.keypoints import Keypoints
 from thcodec.models.weights import load_model
 from thcodec.sender.landmark_motion import TEMPLATE, relative_keypoints
@@ -38,13 +39,15 @@ from thcodec.sender.landmark_motion import TEMPLATE, relative_keypoints
 SETTINGS = ((64, 63), (64, 55), (64, 47), (96, 63), (96, 55), (96, 47), (128, 63), (128, 55))
 BASES = 2  # settings per clip
 BASE_RATE = Fraction(25, 2)
+COARSE_STEPS = (16, 32)  # the hybrid ladder's key-point steps under 14 kbit/s (thcodec/sender/ladder.py)
 SIZE = 256
 BATCH = 16
 
 
 def _drive_keypoints(
     model, frames: torch.Tensor, pivot_kp: Keypoints, marks: np.ndarray | None, pivot_marks: np.ndarray | None
-) -> Keypoints:
+) -> np.ndarray:
+    """(B,K,6) quantized fields of the key points that drive frames."""
     kp = model.detect_keypoints(frames)
     if marks is not None and pivot_marks is not None:
         have = ~np.isnan(marks).any(axis=(1, 2))
@@ -55,31 +58,70 @@ def _drive_keypoints(
             h = torch.from_numpy(have)
             kp = Keypoints(kp.xy.clone(), kp.jacobian.clone())
             kp.xy[h], kp.jacobian[h] = moved.xy, moved.jacobian
-    fields = kpq.coarsen(kpq.quantize(*kp.numpy()), 4, 8)  # as the default sender sends them
-    return Keypoints.from_numpy(*kpq.dequantize(fields))
+    return kpq.quantize(*kp.numpy())
 
 
-def _animate(model, pivot: np.ndarray, frames: np.ndarray, marks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _as_sent(fields: np.ndarray, coarse: bool, interpolator: Interpolator | None) -> np.ndarray:
+    """(N,K,6) quantized fields of a clip's frames -> (N,K,6) float key points as a receiver has
+    them: coarsened like the default sender (steps 4/8) or like the hybrid ladder's low rung
+    (COARSE_STEPS, key points for every 2nd cached frame, i.e. every 4th at 25 fps, the frames
+    between from the interpolation network, as thcodec/receiver/timeline.py fills them)."""
+    xy_step, jac_step = COARSE_STEPS if coarse else (4, 8)
+    xy, jac = kpq.dequantize(kpq.coarsen(fields, xy_step, jac_step))
+    kp = np.concatenate([xy, jac.reshape(*jac.shape[:2], 4)], -1).astype(np.float32)
+    if not coarse or interpolator is None or len(kp) < 3:
+        return kp
+    sent = list(range(0, len(kp), 2)) + ([len(kp) - 1] if len(kp) % 2 == 0 else [])  # the last frame is always sent
+    for n in range(len(sent) - 1):
+        a, b = sent[n], sent[n + 1]
+        if b - a < 2:
+            continue
+        p, nxt = sent[max(n - 1, 0)], sent[min(n + 2, len(sent) - 1)]
+        rows = [torch.from_numpy(kp[i][None]) for i in (p, a, b, nxt)]
+        with torch.no_grad():
+            kp[a + 1] = interpolator(*rows, torch.tensor([0.5]), torch.tensor([4.0]))[0].numpy()
+    return kp
+
+
+def _animate(
+    loaded, pivot: np.ndarray, frames: np.ndarray, marks: np.ndarray | None, coarse: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    model = loaded.model
     p = to_tensor(pivot)
     pkp = model.detect_keypoints(p)
     pivot_marks = None if marks is None or np.isnan(marks[0]).any() else marks[0]
-    gens, occs = [], []
+    fields = []
     for s in range(0, len(frames), BATCH):
         f = to_tensor(np.ascontiguousarray(frames[s : s + BATCH]))
-        b = f.shape[0]
-        drive = _drive_keypoints(model, f, pkp, None if marks is None else marks[s : s + BATCH], pivot_marks)
+        fields.append(_drive_keypoints(model, f, pkp, None if marks is None else marks[s : s + BATCH], pivot_marks))
+    kp6 = _as_sent(np.concatenate(fields), coarse, loaded.interpolator)
+    gens, occs = [], []
+    for s in range(0, len(frames), BATCH):
+        k = kp6[s : s + BATCH]
+        b = len(k)
+        drive = Keypoints.from_numpy(k[..., :2], k[..., 2:].reshape(b, -1, 2, 2))
         gen, _, occ = model.animate_with_motion(p.expand(b, -1, -1, -1), pkp.expand(b), drive)
         gens.append(to_uint8(gen.clamp(0, 1)))
         occs.append((occ[:, 0] * 255).round().to(torch.uint8).numpy())
     return np.concatenate(gens), np.concatenate(occs)
 
 
-def build(frames_dir: Path, out: Path, seed: int, motion: str = "detector", reuse_base: Path | None = None) -> None:
+def build(
+    frames_dir: Path,
+    out: Path,
+    seed: int,
+    motion: str = "detector",
+    reuse_base: Path | None = None,
+    coarse_share: float = 0.0,
+    settings: tuple[tuple[int, int], ...] = SETTINGS,
+) -> None:
     """reuse_base: a fusion cache of the same frames whose base layer (base.u8, settings) is
-    kept (linked), so only the animation is made again (e.g. for another --motion)."""
-    rng = np.random.default_rng(seed)
+    kept (linked), so only the animation is made again (e.g. for another --motion).
+    coarse_share: the share of clips whose key points are sent as the hybrid ladder's low rung
+    sends them (_as_sent), drawn from their own generator so the other draws stay the same."""
+    rng, rng_coarse = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     cache = FrameCache(frames_dir)
-    model = load_model(backend="torch").model
+    loaded = load_model(backend="torch")
     out.mkdir(parents=True, exist_ok=True)
     old = json.loads((reuse_base / "index.json").read_text())["clips"] if reuse_base else None
     if reuse_base:
@@ -97,17 +139,18 @@ def build(frames_dir: Path, out: Path, seed: int, motion: str = "detector", reus
             q = int(rng.integers(30, 81))
             pivot = jpeg_decode(jpeg_encode(frames[0], q), SIZE, SIZE)
             marks = np.asarray(cache.landmarks[start:stop]) if motion == "landmarks" else None
-            gen, occ = _animate(model, pivot, frames, marks)
-            picks = rng.choice(len(SETTINGS), BASES, replace=False)
+            coarse = bool(rng_coarse.random() < coarse_share)
+            gen, occ = _animate(loaded, pivot, frames, marks, coarse)
+            picks = rng.choice(len(settings), BASES, replace=False)
             bases, rates = [], []
             for k in picks if old is None else ():
-                size, crf = SETTINGS[k]
+                size, crf = settings[k]
                 packets, decoded = code_sequence(frames, size, crf, BASE_RATE)
                 up = upscale(to_tensor(np.stack(decoded)), SIZE)
                 bases.append(to_uint8(up))
                 rates.append(sum(map(len, packets)) * 8 / (len(frames) / float(BASE_RATE)) / 1000)
             if old is not None:
-                picks = [SETTINGS.index(tuple(s)) for s in old[n]["settings"]]
+                picks = [settings.index(tuple(s)) for s in old[n]["settings"]]
                 rates = old[n]["kbps"]
             else:
                 fb.write(np.stack(bases, 1).tobytes())
@@ -117,8 +160,9 @@ def build(frames_dir: Path, out: Path, seed: int, motion: str = "detector", reus
                 {
                     "frames": [len(targets), len(targets) + len(frames)],
                     "pivot_quality": q,
-                    "settings": [list(SETTINGS[k]) for k in picks],
+                    "settings": [list(settings[k]) for k in picks],
                     "kbps": [round(r, 2) for r in rates],
+                    "keypoints": "coarse" if coarse else "default",
                 }
             )
             targets += list(range(start, stop))
@@ -158,10 +202,25 @@ def main() -> None:
         help="the key points that drive the animation (the shipped fusion network: detector; landmarks: as the default sender)",
     )
     p.add_argument("--reuse-base", type=Path, help="keep the base layer of this fusion cache (same frames): only animate again")
+    p.add_argument(
+        "--coarse-share",
+        type=float,
+        default=0.0,
+        help="share of clips driven by key points as the hybrid ladder's low rung sends them (fewer, coarser; the rest: default)",
+    )
+    p.add_argument(
+        "--settings",
+        nargs="+",
+        default=[f"{s}:{c}" for s, c in SETTINGS],
+        metavar="SIZE:CRF",
+        help="the base layer's (size, CRF) settings, two drawn per clip",
+    )
     a = p.parse_args()
+    settings = tuple(tuple(map(int, s.split(":"))) for s in a.settings)
     torch.set_num_threads(1)
     for n, split in enumerate(("val", "train")):
-        build(a.frames / split, a.out / split, a.seed + n, a.motion, a.reuse_base / split if a.reuse_base else None)
+        reuse = a.reuse_base / split if a.reuse_base else None
+        build(a.frames / split, a.out / split, a.seed + n, a.motion, reuse, a.coarse_share, settings)
 
 
 if __name__ == "__main__":

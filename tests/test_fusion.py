@@ -92,3 +92,27 @@ def test_fusion_pairs_can_be_driven_as_the_ladders_low_rung_sends_key_points():
     assert not np.allclose(between, sent_xy[1:6:2])
     lo, hi = np.minimum(sent_xy[0:5:2], sent_xy[2:7:2]), np.maximum(sent_xy[0:5:2], sent_xy[2:7:2])
     assert (between >= lo - 0.02).all() and (between <= hi + 0.02).all()
+
+
+def test_a_training_base_between_two_frames_is_their_average():
+    import types
+
+    import numpy as np
+
+    from thcodec.train.fusion import batch_of
+
+    rng = np.random.default_rng(0)
+    n = 4
+    cache = types.SimpleNamespace(
+        base=rng.integers(0, 256, (n, 2, 8, 8, 3), dtype=np.uint8),
+        gen=rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8),
+        occ=rng.integers(0, 256, (n, 2, 2), dtype=np.uint8),
+        frames=rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8),
+        targets=list(range(n)),
+    )
+    picks, bases = np.array([1, 2]), np.array([0, 1])
+    own = batch_of(cache, picks, bases)[0]
+    between = batch_of(cache, picks, bases, picks - np.array([1, 0]), picks + np.array([1, 0]))[0]
+    assert torch.equal(between[1], own[1])  # not stale: its own base
+    expected = (cache.base[0, 0].astype(np.float32) + cache.base[2, 0]) / 2 / 255
+    assert torch.allclose(between[0], torch.from_numpy(expected).permute(2, 0, 1), atol=1e-6)

@@ -44,7 +44,7 @@ def thc_fails(*args, match: str) -> None:
 @pytest.mark.parametrize(
     ("kbps", "mode", "quality", "interp"),
     [(2, "keypoints", 30, 2), (7.9, "keypoints", 30, 2), (8, "keypoints", 50, 2), (9.9, "keypoints", 50, 2),
-     (10, "hybrid", 50, 4), (13.9, "hybrid", 50, 4), (14, "hybrid", 50, 2), (100, "hybrid", 50, 2)],
+     (10, "hybrid", 50, 4), (13.9, "hybrid", 50, 4), (14, "hybrid", 50, 4), (100, "hybrid", 50, 4)],
 )  # fmt: skip
 def test_the_ladder_picks_the_highest_rung_at_or_under_the_rate(kbps, mode, quality, interp):
     rung = ladder.pick(kbps)
@@ -65,7 +65,7 @@ def test_the_base_size_follows_the_base_rate():
 def test_hybrid_base_gets_what_the_key_points_and_the_pivot_leave():
     opts = target(16)
     assert (opts.mode, opts.base_size, opts.pivot_quality) == ("hybrid", 128, 50)
-    assert opts.base_kbps == round(16 - ladder.keypoint_kbps(2) - ladder.PIVOT_BYTES * 8 / 1000 / 10, 1)
+    assert opts.base_kbps == round(16 - ladder.keypoint_kbps(4, 16, 32) - ladder.PIVOT_BYTES * 8 / 1000 / 10, 1)
     assert target(16, seconds=60).base_kbps > opts.base_kbps  # a longer call spreads its pivot thinner
     assert target(16, seconds=0).base_kbps == opts.base_kbps  # unknown length: over PIVOT_SPREAD_S
     assert ladder.base_budget(16, ladder.keypoint_kbps(4), 10) > ladder.base_budget(16, ladder.keypoint_kbps(2), 10)
@@ -73,7 +73,7 @@ def test_hybrid_base_gets_what_the_key_points_and_the_pivot_leave():
     assert 6.5 < ladder.base_budget(40, 3.3, 10) - ladder.base_budget(40, 3.3, 10, 1280 * 720) < 8
 
 
-def test_fewer_key_points_leave_the_base_more_at_low_rates():
+def test_fewer_key_points_leave_the_base_more():
     low = target(12)
     assert (low.mode, low.interp, low.xy_step, low.jac_step) == ("hybrid", 4, 16, 32)
     assert low.base_kbps == round(12 - ladder.keypoint_kbps(4, 16, 32) - ladder.PIVOT_BYTES * 8 / 1000 / 10, 1)
@@ -81,7 +81,7 @@ def test_fewer_key_points_leave_the_base_more_at_low_rates():
     mine = target(12, interp=2)  # the user's --interp stays, and the base gets what it leaves
     assert (mine.interp, mine.xy_step) == (2, 16) and mine.base_kbps < low.base_kbps
     assert target(12, xy_step=4, jac_step=8).base_kbps < low.base_kbps  # finer key points cost more
-    assert (target(16).interp, target(16).xy_step) == (2, 4)  # the keypoint mode's key points from 14
+    assert (target(16).interp, target(16).xy_step) == (4, 16)  # at every hybrid rate
     rates = [ladder.keypoint_kbps(i) for i in (1, 2, 3, 4)] + [ladder.keypoint_kbps(4, 16, 32)]
     assert rates == sorted(rates, reverse=True)
     assert ladder.keypoint_kbps(2, 16, 32) == ladder.keypoint_kbps(2)  # unmeasured: the default precision's

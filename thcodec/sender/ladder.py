@@ -31,15 +31,14 @@ class Rung:
 # Measured on th256 val clips (docs/hybrid.md): the keypoint mode at pivot quality 30 for the
 # lowest targets, at its default above; the hybrid mode from where its picture beats the keypoint
 # mode's in PSNR and VMAF (not in landmark error: the doc says by how much), with fewer and
-# coarser key points where the bytes they save do more for the base layer than for the motion
-# (the base picture shows where the face is; the fusion network re-aligns the animation with
-# it), and the keypoint mode's key points from where the two measured even ("Fewer, coarser key
-# points" there).
+# coarser key points: the bytes they save do more for the base layer than for the motion (the
+# base picture shows where the face is; the fusion network re-aligns the animation with it), at
+# every hybrid rate since the fusion takes less of the animation's low band ("Fewer, coarser key
+# points" and "The animation's low band" there).
 LADDER = (
     Rung(0, "keypoints", 30),
     Rung(8, "keypoints", 50),
     Rung(10, "hybrid", 50, interp=4, xy_step=16, jac_step=32),
-    Rung(14, "hybrid", 50),
 )
 # The base picture's size by the base layer's rate (kbit/s, at its lowest): at the same rate a
 # larger picture gave the better base and fused picture, except at the lowest rates.

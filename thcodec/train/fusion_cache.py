@@ -39,7 +39,7 @@ from thcodec.sender.landmark_motion import TEMPLATE, relative_keypoints
 SETTINGS = ((64, 63), (64, 55), (64, 47), (96, 63), (96, 55), (96, 47), (128, 63), (128, 55))
 BASES = 2  # settings per clip
 BASE_RATE = Fraction(25, 2)
-COARSE_STEPS = (16, 32)  # the hybrid ladder's key-point steps under 14 kbit/s (thcodec/sender/ladder.py)
+COARSE_STEPS = (16, 32)  # the hybrid ladder's key-point steps (thcodec/sender/ladder.py)
 SIZE = 256
 BATCH = 16
 
@@ -63,7 +63,7 @@ def _drive_keypoints(
 
 def _as_sent(fields: np.ndarray, coarse: bool, interpolator: Interpolator | None) -> np.ndarray:
     """(N,K,6) quantized fields of a clip's frames -> (N,K,6) float key points as a receiver has
-    them: coarsened like the default sender (steps 4/8) or like the hybrid ladder's low rung
+    them: coarsened like the default sender (steps 4/8) or like the hybrid ladder
     (COARSE_STEPS, key points for every 2nd cached frame, i.e. every 4th at 25 fps, the frames
     between from the interpolation network, as thcodec/receiver/timeline.py fills them)."""
     xy_step, jac_step = COARSE_STEPS if coarse else (4, 8)
@@ -117,8 +117,7 @@ def build(
 ) -> None:
     """reuse_base: a fusion cache of the same frames whose base layer (base.u8, settings) is
     kept (linked), so only the animation is made again (e.g. for another --motion).
-    coarse_share: the share of clips whose key points are sent as the hybrid ladder's low rung
-    sends them (_as_sent), drawn from their own generator so the other draws stay the same."""
+    coarse_share: the share of clips whose key points are sent as the hybrid ladder sends them (_as_sent), drawn from their own generator so the other draws stay the same."""
     rng, rng_coarse = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     cache = FrameCache(frames_dir)
     loaded = load_model(backend="torch")
@@ -206,7 +205,7 @@ def main() -> None:
         "--coarse-share",
         type=float,
         default=0.0,
-        help="share of clips driven by key points as the hybrid ladder's low rung sends them (fewer, coarser; the rest: default)",
+        help="share of clips driven by key points as the hybrid ladder sends them (fewer, coarser; the rest: default)",
     )
     p.add_argument(
         "--settings",

@@ -104,12 +104,13 @@ class FusionPart(Part):
         starts, ends = np.zeros(len(self.train), bool), np.zeros(len(self.train), bool)  # no previous / next base
         for c in self.train.index["clips"]:
             starts[c["frames"][0]], ends[c["frames"][1] - 1] = True, True
-        self._has_previous = ~starts if not cfg.between else ~starts & ~ends
+        # The rows whose base may come from their neighbours: a previous one (and a next, --between).
+        self._may_lag = ~starts if not cfg.between else ~starts & ~ends
 
     def sample(self, rng: np.random.Generator):
         picks = rng.integers(0, len(self.train), self.batch)
         bases = rng.integers(0, BASES, self.batch)
-        stale = (rng.random(self.batch) < STALE_SHARE) & self._has_previous[picks]
+        stale = (rng.random(self.batch) < STALE_SHARE) & self._may_lag[picks]
         blend = picks + stale if self.cfg.between else None
         base, gen, occ, target = batch_of(self.train, picks, bases, picks - stale, blend)
         f = torch.from_numpy(rng.random(self.batch) < 0.5)

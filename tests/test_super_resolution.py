@@ -11,7 +11,8 @@ import torch
 from conftest import face_frame
 
 from thcodec.face.region import Region
-from thcodec.models.blocks import make_coordinate_grid
+from thcodec.models import blocks
+from thcodec.models.blocks import channels_last, make_coordinate_grid
 from thcodec.models.super_resolution import PivotDetail, SuperResolution
 from thcodec.receiver.decoder import Frame, Start, decode_stream
 from thcodec.receiver.segment import scaled_region
@@ -45,6 +46,24 @@ def test_tiles_give_the_output_of_one_pass(h, w):
         for tile in (37, 160):
             assert torch.allclose(net(*args, tile=tile), whole, atol=1e-5), tile
     assert whole.shape == (2, 3, h, w)
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_convolutions_fused_with_their_relu_give_the_eager_values(bf16, monkeypatch):
+    if blocks._FUSED_CONV is None:
+        pytest.skip("this torch build has no fused convolution")
+    calls = []
+    monkeypatch.setattr(blocks, "_FUSED_CONV", lambda *a: calls.append(a[7]) or torch.ops.mkldnn._convolution_pointwise(*a))
+    net = random_net()
+    x = channels_last(torch.rand(2, 10, 37, 53, generator=torch.Generator().manual_seed(2)))
+    up, detail = torch.rand(2, 3, 37, 53), torch.rand(2, 3, 37, 53) - 0.5
+    with blocks.bf16_convolutions(bf16):
+        eager = net.head(x, up, detail).detach()  # a gradient is wanted: module by module
+        assert calls == []
+        with torch.no_grad():
+            fused = net.head(x, up, detail)
+    assert calls == ["relu", "relu", "relu", "none"]  # three conv + ReLU pairs, then the output convolution
+    assert torch.allclose(fused, eager, atol=1e-5)
 
 
 def test_the_ablation_never_looks_at_the_pivot():

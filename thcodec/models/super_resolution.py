@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thcodec.models.blocks import axis_coords, channels_first, channels_last, convolutions, warp
+from thcodec.models.blocks import axis_coords, channels_first, channels_last, conv_relu_stack, convolutions, warp
 
 TILE = 160  # output pixels per tile side (before the halo)
 
@@ -81,7 +81,7 @@ class SuperResolution(nn.Module):
 
     def head(self, x: torch.Tensor, up: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
         with convolutions():
-            o = self.out(self.body(channels_last(x)))
+            o = conv_relu_stack([*self.body, self.out], channels_last(x))
         o = channels_first(o.float())
         return up + torch.sigmoid(o[:, :1]) * detail + o[:, 1:]
 

@@ -232,6 +232,19 @@ def test_size_keeps_the_aspect_with_minus_one_and_crf_sets_the_rate(files, tmp_p
     assert (tmp_path / "lo.mp4").stat().st_size < (tmp_path / "hi.mp4").stat().st_size
 
 
+def test_preset_sets_x264s_speed(files, tmp_path):
+    make = files[2]
+    clip = make(width=64, height=48, frames=3, audio=False)
+    stream = tmp_path / "a.thc"
+    ok(thc("encode", clip, stream, "--quiet"))
+    for preset in ("ultrafast", "veryslow"):
+        ok(thc("decode", stream, tmp_path / f"{preset}.mp4", "--preset", preset, "--quiet"))
+    # ultrafast leaves out CABAC and most of the search: more bytes at the same --crf
+    assert (tmp_path / "veryslow.mp4").stat().st_size < (tmp_path / "ultrafast.mp4").stat().st_size
+    bad = thc("decode", stream, tmp_path / "x.mp4", "--preset", "instant", "--quiet")
+    assert bad.exit_code == 2 and "--preset" in bad.output and not (tmp_path / "x.mp4").exists()
+
+
 def test_one_frame_video(files, tmp_path):
     make = files[2]
     clip = make(frames=1, audio=True)

@@ -26,12 +26,14 @@ from thcodec.errors import ThcError
 from thcodec.face.dlib_models import preload as preload_dlib
 from thcodec.options import (
     BASE_SIZES,
+    DEFAULT_X264_PRESET,
     MIN_SCENE_KBPS,
     MODES,
     MOTION_SOURCES,
     PIVOT_CODECS,
     SCENE_SHARE,
     SCENE_SIZES,
+    X264_PRESETS,
     EncodeOptions,
 )
 
@@ -569,6 +571,13 @@ DecodeCrf = Annotated[
         help="H.264 rate factor of an .mp4/.mov output (lower: larger, closer to the decoded frames; .mkv is lossless FFV1).",
     ),
 ]
+X264Preset = Enum("X264Preset", {p: p for p in X264_PRESETS}, type=str)
+DecodePreset = Annotated[
+    X264Preset,
+    typer.Option(
+        help="x264's speed preset for an .mp4/.mov output, as in ffmpeg and x264 (whose default is medium): a slower one codes the frames in fewer bytes for the same picture, and takes more of the CPU the networks share.",
+    ),
+]
 DecodeFmt = Annotated[
     str | None,
     typer.Option(
@@ -591,6 +600,7 @@ def decode(
     sr: DecodeSr = SrMethod.net,
     size: DecodeSize = None,
     crf: DecodeCrf = 18,
+    preset: DecodePreset = X264Preset(DEFAULT_X264_PRESET),
     fmt: DecodeFmt = None,
     input_timeout: InputTimeout = DEFAULT_INPUT_TIMEOUT,
     no_audio: NoAudio = False,
@@ -619,6 +629,7 @@ def decode(
             strict=strict,
             losses=losses,
             crf=crf,
+            preset=preset.value,
             fmt=fmt,
             source=_open_source(input, input_timeout),
         )

@@ -1,4 +1,5 @@
-"""Encoder options and their defaults (no heavy imports: the CLI reads them at start-up)."""
+"""Encoder options and their defaults, and the decoder's output presets (no heavy imports: the CLI
+reads them at start-up)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ MIN_KBPS, MAX_KBPS = 1.0, 10000.0  # --kbps
 SCENE_SIZES = (0, 72, 96, 144)  # the scene layer's short side (0: none; SVT-AV1's CBR refuses pictures under 64 high)
 SCENE_SHARE = 0.25  # of --base-kbps, the scene layer's (the face keeps the rest)
 MIN_SCENE_KBPS = 2.0  # a scene layer's rate below this is too coarse to help (docs/hybrid.md): none is sent
+# x264's speed presets for `thc decode`'s H.264 output, fastest first. The output is written beside
+# the networks on a 2-core machine, so the default is faster than x264's own (medium):
+# docs/speed.md, "x264's preset".
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+DEFAULT_X264_PRESET = "veryfast"
 HYBRID_ONLY = frozenset(
     {"base_size", "base_crf", "base_step", "base_kbps", "scene_size"}
 )  # options that only the hybrid mode uses

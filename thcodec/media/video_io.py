@@ -25,6 +25,7 @@ import numpy as np
 
 from thcodec.errors import ThcError
 from thcodec.media.streams import DEFAULT_INPUT_TIMEOUT_S, TimedInput, display_name, is_stream
+from thcodec.options import DEFAULT_X264_PRESET, X264_PRESETS
 
 DEFAULT_FPS = Fraction(25)
 OPUS_SAMPLE_RATE = 48000
@@ -514,7 +515,7 @@ class VideoWriter:
     """Video (+ AAC audio) file writer; use as a context manager, which flushes on exit.
 
     Frames are numbered 0, 1, 2, ... at exactly ``fps`` (time base 1/fps).
-    - .mp4/.m4v/.mov: H.264 yuv420p at ``crf``, which browsers and QuickTime play. 4:2:0 needs
+    - .mp4/.m4v/.mov: H.264 yuv420p at ``crf`` and ``preset``, which browsers and QuickTime play. 4:2:0 needs
       even sizes: an odd width or height is padded by one pixel (the last column or row
       repeated), so such a file is one pixel wider or taller than asked (``coded_size``).
     - .mkv (matroska) and nut: FFV1 in RGB, lossless and exactly ``width`` x ``height``.
@@ -533,12 +534,15 @@ class VideoWriter:
         crf: int = 18,
         audio_bitrate: int = 64000,
         fmt: str | None = None,
+        preset: str = DEFAULT_X264_PRESET,
     ) -> None:
         if width <= 0 or height <= 0:
             raise ValueError(f"bad frame size {width}x{height}")
         fps = Fraction(fps)
         if fps <= 0:
             raise ValueError(f"bad frame rate {fps}")
+        if preset not in X264_PRESETS:
+            raise ValueError(f"bad x264 preset {preset!r}")
         stream = not isinstance(path, (str, Path))
         self.path = Path(getattr(path, "name", "-")) if stream else Path(path)
         self.width, self.height, self.fps = width, height, fps
@@ -556,14 +560,14 @@ class VideoWriter:
         except OSError as exc:
             raise ThcError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         try:
-            self._video = self._add_video(crf)
+            self._video = self._add_video(crf, preset)
             self.has_audio = audio is not None and self.format != "yuv4mpegpipe"
             self._audio = self._add_audio(audio, audio_bitrate) if self.has_audio else None
         except BaseException:
             self._container.close()
             raise
 
-    def _add_video(self, crf: int) -> av.video.stream.VideoStream:
+    def _add_video(self, crf: int, preset: str) -> av.video.stream.VideoStream:
         codec, pix_fmt = "libx264", "yuv420p"
         if self.format in _FFV1_FORMATS:
             codec, pix_fmt = "ffv1", "bgr0"
@@ -576,7 +580,7 @@ class VideoWriter:
         stream.codec_context.time_base = 1 / self.fps
         stream.thread_type = "AUTO"
         if codec == "libx264":
-            stream.options = {"crf": str(crf)}
+            stream.options = {"crf": str(crf), "preset": preset}
         return stream
 
     def _add_audio(self, config: AudioConfig, bitrate: int) -> _AudioTranscoder:

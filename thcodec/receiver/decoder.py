@@ -36,7 +36,7 @@ from thcodec.media.video_io import AudioConfig, AudioPacketData, VideoWriter
 from thcodec.models.backend import choose_precision
 from thcodec.models.keypoints import Keypoints
 from thcodec.models.weights import LoadedModel
-from thcodec.options import MODEL_SIZE
+from thcodec.options import DEFAULT_X264_PRESET, MODEL_SIZE
 from thcodec.receiver.base_layer import BaseLayerReceiver, LayerReceiver
 from thcodec.receiver.segment import PivotSegment, SegmentRenderer
 from thcodec.receiver.timeline import KeypointTimeline, Ready
@@ -568,10 +568,11 @@ def decode_file(
     crf: int = 18,
     fmt: str | None = None,
     source: BinaryIO | None = None,
+    preset: str = DEFAULT_X264_PRESET,
 ) -> int:
     """Decode src (.thc; `source`: read it from this file object instead, e.g. a pipe) into the video
     `out`, a path or a file object written front to back (its container: `fmt`, else the suffix;
-    crf: H.264's rate factor for .mp4/.mov); -> frames written. Frames are written as their
+    crf and preset: H.264's rate factor and x264's preset for .mp4/.mov); -> frames written. Frames are written as their
     chunks arrive. strict: refuse a damaged stream; else conceal, counting what was lost in `losses`."""
     losses = losses if losses is not None else Losses()
     writer: VideoWriter | None = None
@@ -588,7 +589,7 @@ def decode_file(
                     if on_start:
                         on_start(event.header.frame_count)
                     audio = event.audio if with_audio else None
-                    writer = VideoWriter(out, *event.size, event.fps, audio, crf=crf, fmt=fmt)
+                    writer = VideoWriter(out, *event.size, event.fps, audio, crf=crf, fmt=fmt, preset=preset)
                 elif isinstance(event, Frame):
                     writes.submit(partial(writer.write_frame, event.rgb))
                     frames += 1

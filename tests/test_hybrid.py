@@ -66,6 +66,25 @@ def test_hybrid_stream_is_format_2_with_a_base_picture_every_other_frame(streams
     assert not any(isinstance(c, (C.BaseHeader, C.BasePackets)) for c in chunks_of(kp))
 
 
+def test_an_error_part_way_closes_the_base_layers_encoder(talking, loaded, tmp_path, monkeypatch, capfd):
+    from thcodec.sender import encoder
+
+    pushed = encoder.Sender.push
+
+    def failing(self, index, frame):
+        if index == 12:
+            raise OSError(28, "No space left on device")
+        pushed(self, index, frame)
+
+    monkeypatch.setattr(encoder.Sender, "push", failing)
+    with pytest.raises(OSError, match="No space"):
+        encode_to(talking[1], tmp_path / "x.thc", loaded, mode="hybrid", base_size=64, base_crf=50, base_step=2)
+    import gc
+
+    gc.collect()
+    assert "Svt" not in capfd.readouterr().err  # closed, not dropped mid-stream: no complaint from SVT-AV1
+
+
 def test_hybrid_follows_the_source_closer_than_the_keypoint_mode(talking, streams, loaded):
     """The base layer carries what the face does: the frames are closer to the source than the
     keypoint mode's (measured on this clip with the fusion weights of step 2000: hybrid 23.4-26.3 dB

@@ -12,6 +12,7 @@ receiver always has a frame's base pictures by the time its key points arrive.
 from __future__ import annotations
 
 from collections import deque
+from contextlib import suppress
 from fractions import Fraction
 
 import numpy as np
@@ -67,6 +68,14 @@ class LayerStream:
         """The segment's last packets out of the encoder."""
         if self._encoder is not None:
             self._take(self._encoder.flush())
+            self._encoder = None
+
+    def discard(self) -> None:
+        """An error stopped the call part way: end the encoder's stream, its packets dropped
+        (SVT-AV1 complains on stderr of an encoder closed without one)."""
+        if self._encoder is not None:
+            with suppress(Exception):  # the error that stopped the call is the one to report
+                self._encoder.flush()
             self._encoder = None
 
     def _take(self, packets: list[bytes]) -> None:
@@ -151,3 +160,8 @@ class BaseLayerSender:
     def until(self, frame: int | None) -> list[C.BasePackets]:
         """BASE (then SCNE) chunks of the ready packets of frames <= frame (None: all)."""
         return [c for s in self._streams for c in s.until(frame)]
+
+    def close(self) -> None:
+        """The encoders' streams ended (after `end_segment` there is nothing left to end)."""
+        for s in self._streams:
+            s.discard()

@@ -14,7 +14,7 @@ lower the pivot picture's quality.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -156,6 +156,11 @@ class Sender:
         if warning:
             self._result.warnings.append(warning)
 
+    def close(self) -> None:
+        """At the end, or on an error part way: the base layer's encoders closed."""
+        if self._base is not None:
+            self._base.close()
+
     # --- pivots ---------------------------------------------------------------------------
 
     def _start(self, index: int, frame: np.ndarray, reason: C.SwitchReason, image: bytes) -> None:
@@ -268,37 +273,37 @@ def encode(
             ),
             _format(opts, info.width, info.height),
         )
-        sender = Sender(writer, loaded, opts, info, result)
-        audio = reader.audio(opts.audio_bitrate) if (opts.audio and info.has_audio) else None
-        if audio is not None:
-            cfg, packets = audio
-            if opts.max_kbps and opts.audio_bitrate / 1000 >= opts.max_kbps:
-                raise ThcError(
-                    f"--max-kbps {opts.max_kbps:g} leaves nothing for the picture: the audio alone takes "
-                    f"{opts.audio_bitrate / 1000:g} kbit/s (lower --audio-kbps, or --no-audio)"
+        with closing(Sender(writer, loaded, opts, info, result)) as sender:
+            audio = reader.audio(opts.audio_bitrate) if (opts.audio and info.has_audio) else None
+            if audio is not None:
+                cfg, packets = audio
+                if opts.max_kbps and opts.audio_bitrate / 1000 >= opts.max_kbps:
+                    raise ThcError(
+                        f"--max-kbps {opts.max_kbps:g} leaves nothing for the picture: the audio alone takes "
+                        f"{opts.audio_bitrate / 1000:g} kbit/s (lower --audio-kbps, or --no-audio)"
+                    )
+                sender.set_audio(
+                    C.AudioHeader(
+                        codec=C.AudioCodec.OPUS,
+                        sample_rate=cfg.sample_rate,
+                        channels=cfg.channels,
+                        time_base_num=cfg.time_base.numerator,
+                        time_base_den=cfg.time_base.denominator,
+                        extradata=cfg.extradata,
+                    ),
+                    packets,
                 )
-            sender.set_audio(
-                C.AudioHeader(
-                    codec=C.AudioCodec.OPUS,
-                    sample_rate=cfg.sample_rate,
-                    channels=cfg.channels,
-                    time_base_num=cfg.time_base.numerator,
-                    time_base_den=cfg.time_base.denominator,
-                    extradata=cfg.extradata,
-                ),
-                packets,
-            )
-        last_index = -1
-        # A file's frames are decoded on a second thread, beside the networks (a pipe's share
-        # one pass with its audio, read here).
-        with ReadAhead(reader) if reader.audio_apart else nullcontext(reader) as frames:
-            for last_index, frame in enumerate(frames):
-                sender.push(last_index, frame)
-                if on_frames:
-                    on_frames(1)
-        if last_index < 0:
-            raise ThcError(f"{display_name(src)}: no picture could be decoded")
-        sender.finish(last_index)
+            last_index = -1
+            # A file's frames are decoded on a second thread, beside the networks (a pipe's share
+            # one pass with its audio, read here).
+            with ReadAhead(reader) if reader.audio_apart else nullcontext(reader) as frames:
+                for last_index, frame in enumerate(frames):
+                    sender.push(last_index, frame)
+                    if on_frames:
+                        on_frames(1)
+            if last_index < 0:
+                raise ThcError(f"{display_name(src)}: no picture could be decoded")
+            sender.finish(last_index)
         result.warnings.extend(reader.report())  # frames the input did not have: said, not hidden
     result.frames = last_index + 1
     result.duration_s = float(result.frames / info.fps)

@@ -39,6 +39,28 @@ def test_the_detail_energy_term_pays_for_blur_but_not_for_detail_out_of_place():
     assert fusion_loss(blurred, target, 0.0) < fusion_loss(shifted, target, 0.0)
 
 
+def test_the_expression_weight_is_on_the_eyes_and_the_mouth():
+    import numpy as np
+
+    from thcodec.train.fusion import expression_weights, fusion_loss
+
+    lm = np.zeros((1, 68, 2), np.float32)
+    lm[0, 36:42] = [-0.5, -0.3]  # an eye, a point at pixel (31.5, 44.3) of 64
+    lm[0, 42:48] = [0.5, -0.3]
+    lm[0, 48:68] = [0.0, 0.5]
+    w = expression_weights(lm, 64, 3.0)
+    assert w.shape == (1, 1, 64, 64) and set(w.unique().tolist()) == {1.0, 4.0}
+    assert w[0, 0, 22, 16] == 4 and w[0, 0, 22, 48] == 4 and w[0, 0, 48, 32] == 4 and w[0, 0, 5, 5] == 1
+    # an error inside the boxes costs more than the same error outside them
+    target = torch.zeros(1, 3, 64, 64)
+    inside, outside = target.clone(), target.clone()
+    inside[..., 48, 32] = 1
+    outside[..., 5, 5] = 1
+    assert fusion_loss(inside, target, 0.5, weight=w) > 3 * fusion_loss(outside, target, 0.5, weight=w)
+    assert torch.isclose(fusion_loss(inside, target, 0.5), fusion_loss(outside, target, 0.5))
+    assert torch.equal(expression_weights(np.full((1, 68, 2), np.nan), 64, 3.0), torch.ones(1, 1, 64, 64))  # no face found
+
+
 def test_hybrid_variants_decodes_with_other_fusion_weights(tmp_path):
     from thcodec.bench.hybrid_variants import with_fusion
     from thcodec.models.weights import load_model

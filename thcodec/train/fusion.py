@@ -42,6 +42,11 @@ class FusionConfig:
         0.0, "weight of the detail-energy term: the L1 of the local mean of |detail band| (no penalty for detail out of place)"
     )
     crop: int = option(128, "side of the training crops (the network is convolutional: smaller crops, faster steps)")
+    expression_weight: float = option(
+        0.0,
+        "extra weight of the loss inside boxes around the target's eyes and mouth (its dlib landmarks; 0: none): blinks "
+        "and mouth shapes are a small share of the pixels",
+    )
     between: bool = option(
         False,
         "the stale quarter's base: the previous and next cached frames' blended, as the receiver blends between base pictures",
@@ -61,9 +66,44 @@ def detail_energy(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d((x - low_pass(x)).abs(), ENERGY_PATCH)
 
 
-def fusion_loss(out: torch.Tensor, target: torch.Tensor, gradient_weight: float, energy_weight: float = 0.0) -> torch.Tensor:
+EYES_AND_MOUTH = (slice(36, 42), slice(42, 48), slice(48, 68))  # dlib's 68 landmarks: the eyes, the mouth
+BOX_MARGIN = 0.5  # each box grown by half its size on every side (eyelids, brows' shadow, lips' edges)
+
+
+def expression_weights(landmarks: np.ndarray, size: int, extra: float) -> torch.Tensor:
+    """(B,68,2) landmarks in [-1,1] -> (B,1,size,size) per-pixel loss weights: 1, and 1 + extra
+    inside a box around each eye and the mouth (1 everywhere on a frame without landmarks: NaN)."""
+    w = torch.ones(len(landmarks), 1, size, size)
+    px = (landmarks + 1) * size / 2
+    for n, points in enumerate(px):
+        if not np.isfinite(points).all():
+            continue
+        for part in EYES_AND_MOUTH:
+            (x0, y0), (x1, y1) = points[part].min(0), points[part].max(0)
+            mx, my = BOX_MARGIN * (x1 - x0) + 2, BOX_MARGIN * (y1 - y0) + 2
+            xa, xb = (int(np.clip(v, 0, size)) for v in (x0 - mx, x1 + mx + 1))
+            ya, yb = (int(np.clip(v, 0, size)) for v in (y0 - my, y1 + my + 1))
+            w[n, :, ya:yb, xa:xb] = 1 + extra
+    return w
+
+
+def _weighted_mean(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    return x.mean() if weight is None else (x * weight).mean() / weight.mean()
+
+
+def fusion_loss(
+    out: torch.Tensor,
+    target: torch.Tensor,
+    gradient_weight: float,
+    energy_weight: float = 0.0,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """weight: (B,1,H,W) per-pixel weights of the pixel and gradient terms (expression_weights), or None."""
     (ox, oy), (tx, ty) = gradients(out), gradients(target)
-    loss = (out - target).abs().mean() + gradient_weight * ((ox - tx).abs().mean() + (oy - ty).abs().mean())
+    wx, wy = (None, None) if weight is None else (weight[..., :, 1:], weight[..., 1:, :])
+    loss = _weighted_mean((out - target).abs(), weight) + gradient_weight * (
+        _weighted_mean((ox - tx).abs(), wx) + _weighted_mean((oy - ty).abs(), wy)
+    )
     if energy_weight:
         loss = loss + energy_weight * (detail_energy(out) - detail_energy(target)).abs().mean()
     return loss
@@ -113,20 +153,24 @@ class FusionPart(Part):
         stale = (rng.random(self.batch) < STALE_SHARE) & self._may_lag[picks]
         blend = picks + stale if self.cfg.between else None
         base, gen, occ, target = batch_of(self.train, picks, bases, picks - stale, blend)
+        extra = self.cfg.expression_weight
+        weight = expression_weights(self.train.landmarks[self.train.targets[picks]], target.shape[-1], extra) if extra else None
         f = torch.from_numpy(rng.random(self.batch) < 0.5)
         base[f], gen[f], occ[f], target[f] = (t[f].flip(-1) for t in (base, gen, occ, target))
+        if weight is not None:
+            weight[f] = weight[f].flip(-1)
         # One crop for the batch, on the 8-pixel grid the half-size maps and the low band share.
         c = self.cfg.crop
         y, x = (int(v) * 8 for v in rng.integers(0, (base.shape[-1] - c) // 8 + 1, 2))
         crop = lambda t: t[..., y : y + c, x : x + c]
         o = occ.shape[-1] / base.shape[-1]
         occ = occ[..., int(y * o) : int((y + c) * o), int(x * o) : int((x + c) * o)]
-        return crop(base), crop(gen), occ, crop(target)
+        return crop(base), crop(gen), occ, crop(target), None if weight is None else crop(weight)
 
     def loss(self, batch, rng):
-        base, gen, occ, target = batch
+        base, gen, occ, target, weight = batch
         out = self.model(base, gen, occ)
-        loss = fusion_loss(out, target, self.cfg.gradient_weight, self.cfg.energy_weight)
+        loss = fusion_loss(out, target, self.cfg.gradient_weight, self.cfg.energy_weight, weight)
         return loss, {"loss": round(loss.item(), 5)}, None
 
     @torch.no_grad()

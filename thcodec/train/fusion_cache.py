@@ -174,7 +174,8 @@ def build(
 
 
 class FusionCache:
-    """Read side: gen (N,256,256,3), occ (N,64,64), base (N,2,256,256,3) uint8 memmaps and the targets."""
+    """Read side: gen (N,256,256,3), occ (N,64,64), base (N,2,256,256,3) uint8 memmaps, the targets
+    (rows of the frame cache) and that cache's frames and landmarks."""
 
     def __init__(self, root: Path, frames: FrameCache) -> None:
         self.index = json.loads((root / "index.json").read_text())
@@ -184,6 +185,7 @@ class FusionCache:
         self.base = np.memmap(root / "base.u8", np.uint8, "r", shape=(n, BASES, SIZE, SIZE, 3))
         self.targets = np.asarray(self.index["targets"])
         self.frames = frames.frames
+        self.landmarks = frames.landmarks
 
     def __len__(self) -> int:
         return len(self.targets)

@@ -26,8 +26,9 @@ CODEC_AV1 = 1  # the only base codec of format 2 (id written in the BASE header 
 MIN_SIZE, MAX_SIZE = 16, 256
 MIN_CRF, MAX_CRF = 1, 63
 # SVT-AV1's speed preset. At 64-128 px a picture takes milliseconds even at the slower presets,
-# and they code it better at the same rate (docs/hybrid.md, "A slower base-layer preset").
-PRESET = 5
+# and they code it better at the same rate (docs/hybrid.md, "A slower base-layer preset" and
+# "Preset 3").
+PRESET = 3
 _SVT_PARAMS = "pred-struct=1"  # low delay: every frame is coded as it comes, in order
 # A target rate takes CBR: SVT-AV1 refuses VBR in the low-delay structure (and PyAV's bit_rate
 # alone asks for VBR, so the mode is named here).

@@ -34,7 +34,7 @@ from thcodec.models.blocks import (
 
 LOW_PASS = 4  # the low band: average over 4x4 pixels at 256 (a 64-px base holds no more)
 # The most of the animation's low band that replaces the base's. v1 and v2 were trained with 1,
-# on base layers poorer than the ones the --kbps ladder sends since (SVT-AV1 preset 5, 96-128 px);
+# on base layers poorer than the ones the --kbps ladder sends since (SVT-AV1 at preset 5, then 3; 96-128 px);
 # on those, half of what they learned measured better in VMAF, AKD and mostly AED, and the full
 # share worse than the base picture alone in PSNR (docs/hybrid.md, "The animation's low band").
 LOW_BAND_SHARE = 0.5

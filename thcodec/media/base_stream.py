@@ -29,7 +29,10 @@ MIN_CRF, MAX_CRF = 1, 63
 # and they code it better at the same rate (docs/hybrid.md, "A slower base-layer preset" and
 # "Preset 3").
 PRESET = 3
-_SVT_PARAMS = "pred-struct=1"  # low delay: every frame is coded as it comes, in order
+# pred-struct=1: low delay, every frame coded as it comes, in order. lp=1: one thread of its own; at
+# 64-128 px more only contend with the networks' for the two cores (the same bytes, a faster
+# sender: docs/hybrid.md, "Preset 3").
+_SVT_PARAMS = "pred-struct=1:lp=1"
 # A target rate takes CBR: SVT-AV1 refuses VBR in the low-delay structure (and PyAV's bit_rate
 # alone asks for VBR, so the mode is named here).
 _SVT_CBR_PARAMS = _SVT_PARAMS + ":rc=2"

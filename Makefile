@@ -22,7 +22,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[test,cluster]'
+	$(PY) -m pip install -q -e '.[test,cluster,onnx]'
 	touch $@
 
 demo: install
@@ -114,7 +114,7 @@ bench-native: install
 clean:
 	rm -rf $(OUT) .pytest_cache
 
-# The CPU backend (THC_BACKEND=onnx, thcodec/models/backend.py): the shipped networks exported
+# The ONNX Runtime backend (THC_BACKEND=onnx, thcodec/models/backend.py): the shipped networks exported
 # to ONNX with their sha256 and the sha256 of the .pt files they came from. Run after `make export`.
 .PHONY: export-onnx bench-speed bench-precision
 export-onnx: install

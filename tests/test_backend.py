@@ -15,7 +15,6 @@ from thcodec.models.backend import (
     OrtTalkingHead,
     Sessions,
     choose_backend,
-    onnx_present,
     onnx_sessions,
 )
 from thcodec.models.fusion import Fusion
@@ -25,7 +24,7 @@ from thcodec.models.talking_head import TalkingHead
 from thcodec.models.weights import load_model, weights_dir
 
 pytest.importorskip("onnxruntime")
-if not onnx_present(weights_dir()):
+if not (weights_dir() / "onnx" / "manifest.json").exists():
     pytest.skip("no ONNX export in weights/onnx (make export-onnx)", allow_module_level=True)
 
 
@@ -125,18 +124,18 @@ def test_export_of_other_weights_falls_back_to_torch(copy):
 
 
 def test_backend_choice(copy, monkeypatch):
+    """Eager torch unless asked for (docs/speed.md, "Eager torch by default")."""
     monkeypatch.delenv("THC_BACKEND", raising=False)
-    assert choose_backend(copy) == "onnx"
-    assert choose_backend(copy, "torch") == "torch"
-    monkeypatch.setenv("THC_BACKEND", "torch")
-    assert choose_backend(copy) == "torch"
+    assert choose_backend() == "torch"
     assert type(load_model(copy).model) is TalkingHead
+    assert choose_backend("onnx") == "onnx"
+    monkeypatch.setenv("THC_BACKEND", "onnx")
+    assert choose_backend() == "onnx"
+    assert choose_backend("torch") == "torch"
+    assert isinstance(load_model(copy).model, OrtTalkingHead)
     monkeypatch.setenv("THC_BACKEND", "tensorflow")
     with pytest.raises(ThcError, match="THC_BACKEND"):
-        choose_backend(copy)
-    monkeypatch.delenv("THC_BACKEND")
-    shutil.rmtree(copy / "onnx")
-    assert choose_backend(copy) == "torch"
+        choose_backend()
 
 
 def test_threads_are_set(copy):

@@ -12,6 +12,7 @@ from conftest import face_frame
 
 from thcodec.face.region import Region
 from thcodec.models import blocks
+from thcodec.models.backend import bf16_supported
 from thcodec.models.blocks import channels_last, make_coordinate_grid
 from thcodec.models.super_resolution import PivotDetail, SuperResolution
 from thcodec.receiver.decoder import Frame, Start, decode_stream
@@ -48,7 +49,9 @@ def test_tiles_give_the_output_of_one_pass(h, w):
     assert whole.shape == (2, 3, h, w)
 
 
-@pytest.mark.parametrize("bf16", [False, True])
+@pytest.mark.parametrize(
+    "bf16", [False, pytest.param(True, marks=pytest.mark.skipif(not bf16_supported(), reason="no bfloat16 convolutions"))]
+)
 def test_convolutions_fused_with_their_relu_give_the_eager_values(bf16, monkeypatch):
     if blocks._FUSED_CONV is None:
         pytest.skip("this torch build has no fused convolution")

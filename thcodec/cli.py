@@ -1027,9 +1027,11 @@ def _unraisable(hook=sys.unraisablehook):
 def run() -> None:
     import signal
 
+    from thcodec.allocator import keep_freed_memory
     from thcodec.threads import sleep_when_idle
 
     sleep_when_idle()  # before anything imports torch
+    keep_freed_memory()
     signal.signal(signal.SIGTERM, _terminated)
     sys.unraisablehook = _unraisable()
     app(prog_name="thc")

@@ -1,7 +1,8 @@
 """Speed of the CPU backends, side by side in one run: eager torch in float32 (the yardstick)
 against onnxruntime's graphs (THC_BACKEND=onnx) and against torch with bfloat16 convolutions
 (THC_PRECISION=bf16), on the same inputs, per network stage; and for whole `thc` commands, the
-eager float32 path against the default (onnx, and bfloat16 where the CPU has AMX).
+eager float32 path with glibc's malloc as it comes against the default (bfloat16 convolutions
+where the CPU has AMX, freed memory kept for the next batch: thcodec/allocator.py).
 
     python -m thcodec.bench.speed [--data DATA | --clip VIDEO] [--threads 2 1] [--reps 5] [--doc docs/speed.md]
 
@@ -31,9 +32,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from thcodec.allocator import keep_freed_memory
 from thcodec.threads import sleep_when_idle
 
 sleep_when_idle()  # the stage rows measure what `thc` runs: set before torch loads OpenMP
+keep_freed_memory()
 
 import numpy as np
 import torch
@@ -88,7 +91,7 @@ def stage_rows(threads: int, reps: int, fusion_dir: Path | None) -> list[tuple]:
     codec runs in float32. The inputs are noise: there a flow a tenth of a pixel off moves a
     warped pixel by up to half the range, so bf16's max |diff| is large; bench.precision judges
     the picture on real clips."""
-    from thcodec.models.backend import OrtFusion, OrtSuperResolution, OrtTalkingHead, Sessions, onnx_sessions
+    from thcodec.models.backend import OrtFusion, OrtSuperResolution, OrtTalkingHead, Sessions, bf16_supported, onnx_sessions
     from thcodec.models.keypoints import Keypoints
     from thcodec.models.super_resolution import PivotDetail
     from thcodec.models.weights import load_model, weights_dir
@@ -105,7 +108,7 @@ def stage_rows(threads: int, reps: int, fusion_dir: Path | None) -> list[tuple]:
         src = Keypoints(kp.xy[:1], kp.jacobian[:1]).expand(BATCH)
         rows = []
 
-        def row(name, fa, fb, bf16=True):
+        def row(name, fa, fb, bf16=bf16_supported()):
             if not bf16:
                 ta, tb = _medians(fa, fb, reps=reps)
                 rows.append((name, ta, tb, _max_diff(fa(), fb()), None, None))
@@ -186,8 +189,12 @@ def _thc() -> list[str]:
     return [sys.executable, "-c", "from thcodec.cli import run; run()"]
 
 
-# The yardstick (eager torch, float32) and the default (onnx detector, bf16 where there is AMX).
-PATHS = {"eager": {"THC_BACKEND": "torch", "THC_PRECISION": "fp32"}, "default": {"THC_BACKEND": "onnx", "THC_PRECISION": "auto"}}
+# The yardstick (eager torch in float32, glibc's malloc as it comes) and the default (bf16
+# convolutions where there is AMX, freed blocks kept: thcodec/allocator.py).
+PATHS = {
+    "eager": {"THC_BACKEND": "torch", "THC_PRECISION": "fp32", "THC_MALLOC": "default"},
+    "default": {"THC_BACKEND": "auto", "THC_PRECISION": "auto", "THC_MALLOC": "keep"},
+}
 
 
 def _timed(cmd: list[str], path: str, threads: int) -> float:
@@ -231,7 +238,7 @@ def equality(stream: Path, clip: Path, work: Path) -> dict:
     from thcodec.models.weights import load_model
 
     a = decode_frames(stream, load_model(backend="torch"), precision="fp32").astype(np.float64)
-    b = decode_frames(stream, load_model(backend="onnx")).astype(np.float64)
+    b = decode_frames(stream, load_model()).astype(np.float64)
     mse = float(((a - b) ** 2).mean())
     per_frame = ((a - b) ** 2).reshape(len(a), -1).mean(1)
     worst = float(10 * np.log10(255**2 / per_frame.max())) if per_frame.max() > 0 else float("inf")
@@ -314,7 +321,7 @@ def report(clip: Path, stages: dict, commands: dict, profiles: dict, eq: dict, l
     lines += [
         "",
         "| command (fresh process, start-up included) | threads | eager: THC_BACKEND=torch THC_PRECISION=fp32 "
-        "| default: onnx, bf16 where AMX | speed-up |",
+        "THC_MALLOC=default | default: bf16 where AMX, freed memory kept | speed-up |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for t, rows in commands.items():

@@ -1,7 +1,9 @@
-"""The CPU inference backend: the receiver's key-point detector runs by ONNX Runtime; dense
-motion + generator, super-resolution and fusion stay in eager torch, which measured faster for
-them (docs/speed.md: their graphs are still exported, and OrtSuperResolution and OrtFusion kept,
-so that the speed bench keeps measuring the choice).
+"""The CPU inference backend. Eager torch is the default for every network: measured side by
+side with ONNX Runtime's graphs, it was faster for dense motion + generator, super-resolution
+and fusion, and the key-point detector, the one network its graph runs faster, runs at the
+receiver only on pivot pictures, where the graph saved a few ms a pivot and its library cost
+about 50 MB of memory (docs/speed.md, "Eager torch by default"). `THC_BACKEND=onnx` runs the
+detector by ONNX Runtime; the other graphs are exported for the speed bench's rows.
 
 `with_onnx(loaded, root)` swaps the networks of a LoadedModel for subclasses that keep the
 torch modules (state_dict, .to(), training code and autograd all still work) and run the
@@ -30,7 +32,6 @@ import hashlib
 import json
 import os
 import warnings
-from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -52,17 +53,12 @@ class BackendUnavailable(Exception):
     """The ONNX backend cannot be used here; the message says why."""
 
 
-def onnx_present(root: Path) -> bool:
-    """Whether onnxruntime is installed and root holds an ONNX export (cheap: imports nothing)."""
-    return find_spec("onnxruntime") is not None and (root / ONNX_DIR / "manifest.json").exists()
-
-
-def choose_backend(root: Path, requested: str | None = None) -> str:
-    """requested, else $THC_BACKEND, else onnx where it is present (it measures faster,
-    docs/speed.md), else torch."""
+def choose_backend(requested: str | None = None) -> str:
+    """requested, else $THC_BACKEND, else torch (docs/speed.md, "Eager torch by default").
+    onnx where it is absent: torch, with a warning when the model loads."""
     name = (requested or os.environ.get("THC_BACKEND") or "").strip().lower()
     if name in ("", "auto"):
-        return "onnx" if onnx_present(root) else "torch"
+        return "torch"
     if name in ("ort", "onnxruntime"):
         name = "onnx"
     if name not in BACKENDS:
@@ -70,13 +66,23 @@ def choose_backend(root: Path, requested: str | None = None) -> str:
     return name
 
 
+def bf16_supported() -> bool:
+    """Whether oneDNN has bfloat16 convolutions on this CPU (AVX512-BF16 or AMX, or AVX-NE-CONVERT):
+    without them torch refuses some bfloat16 convolutions and computes the rest by a slow path."""
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 def choose_precision(requested: str | None = None) -> str:
-    """requested, else $THC_PRECISION, else bf16 where the CPU has AMX units, else fp32."""
+    """requested, else $THC_PRECISION, else bf16 where the CPU has AMX units, else fp32. bf16 on
+    a CPU without bfloat16 convolutions: fp32, with a warning."""
     name = (requested or os.environ.get("THC_PRECISION") or "").strip().lower()
     if name in ("", "auto"):
         return "bf16" if torch.cpu._is_amx_tile_supported() else "fp32"
     if name not in PRECISIONS:
         raise ThcError(f"THC_PRECISION={name!r}: choose one of auto, {', '.join(PRECISIONS)}")
+    if name == "bf16" and not bf16_supported():
+        warnings.warn("THC_PRECISION=bf16: this CPU has no bfloat16 convolutions, using fp32", RuntimeWarning, stacklevel=2)
+        return "fp32"
     return name
 
 

@@ -61,12 +61,12 @@ def weights_dir() -> Path:
 
 def load_model(root: Path | None = None, device: torch.device | str = "cpu", backend: str | None = None) -> LoadedModel:
     """The shipped networks, hash-checked. backend: "torch" or "onnx" (onnxruntime on the CPU,
-    thcodec.models.backend); None reads $THC_BACKEND, else onnx where its export and package
-    are present, else torch. An unusable onnx export falls back to torch with a warning."""
+    thcodec.models.backend); None reads $THC_BACKEND, else torch. An unusable onnx export falls
+    back to torch with a warning."""
     from thcodec.models.backend import choose_backend, with_onnx
 
     root = root or weights_dir()
-    backend = choose_backend(root, backend)
+    backend = choose_backend(backend)
     manifest = read_manifest(root)
     try:
         entries = {e["network"]: {"file": str(e["file"]), "sha256": str(e["sha256"])} for e in manifest["files"]}

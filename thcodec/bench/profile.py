@@ -120,7 +120,7 @@ def child(argv: list[str]) -> None:
         if e.code not in (0, None):
             raise
     wall = time.perf_counter() - t0
-    out = {"import torch": t1 - t0, "import the codec (av, onnxruntime, dlib, ...)": t2 - t1, **timers.seconds}
+    out = {"import torch": t1 - t0, "import the codec (typer, av, ...)": t2 - t1, **timers.seconds}
     out["other"] = wall - sum(v for k, v in out.items() if not k.endswith(SECOND))
     out["wall"] = wall
     print(json.dumps(out))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import sys
 
 import av
 import pytest
@@ -387,3 +388,21 @@ def test_decode_bad_size(files, tmp_path, size):
     _, stream, _ = files
     fails(thc("decode", stream, tmp_path / "x.mp4", "--size", size), "--size")
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_warnings_from_inside_are_one_line(monkeypatch, capsys):
+    """A warning raised in the codec or a library prints as `thc: warning: ...`, not as Python's
+    two lines of file name and source."""
+    import signal
+    import warnings
+
+    import thcodec.cli
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # run() sets these: restored after
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    monkeypatch.setattr(
+        thcodec.cli, "app", lambda **kw: warnings.warn("THC_BACKEND=onnx unavailable, using torch", RuntimeWarning)
+    )
+    thcodec.cli.run()
+    assert capsys.readouterr().err == "thc: warning: THC_BACKEND=onnx unavailable, using torch\n"

@@ -1024,8 +1024,15 @@ def _unraisable(hook=sys.unraisablehook):
     return quiet
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning raised inside the codec or a library (a backend or precision that falls back, a
+    deprecation) as one line, like the codec's own, not Python's two lines of file and source."""
+    err.print(f"thc: warning: {message}", highlight=False)
+
+
 def run() -> None:
     import signal
+    import warnings
 
     from thcodec.allocator import keep_freed_memory
     from thcodec.threads import sleep_when_idle
@@ -1034,6 +1041,7 @@ def run() -> None:
     keep_freed_memory()
     signal.signal(signal.SIGTERM, _terminated)
     sys.unraisablehook = _unraisable()
+    warnings.showwarning = _show_warning
     app(prog_name="thc")
 
 

@@ -63,3 +63,12 @@ def test_the_cli_keeps_freed_memory_before_any_command(monkeypatch):
     monkeypatch.setattr(thcodec.cli, "app", lambda **kw: None)
     thcodec.cli.run()
     assert calls == [1]
+
+
+def test_an_unknown_setting_warns_and_keeps(monkeypatch):
+    from thcodec import allocator
+
+    monkeypatch.setattr(allocator, "_glibc", lambda: False)  # the warning alone; this process's malloc untouched
+    monkeypatch.setenv("THC_MALLOC", "Defualt")
+    with pytest.warns(RuntimeWarning, match="THC_MALLOC='defualt': choose keep or default"):
+        assert allocator.keep_freed_memory() is False

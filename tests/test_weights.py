@@ -3,6 +3,7 @@ import json
 import shutil
 
 import pytest
+import torch
 
 from thcodec.errors import ThcError
 from thcodec.models.manifest import read_manifest, sha256_file
@@ -79,3 +80,18 @@ def test_the_shipped_sr_network_loads_and_one_network_exports_alone(copy, loaded
     again = load_model(copy)
     assert not bool(again.super_resolution.use_pivot)  # the ablation flag travels with the weights
     assert again.weights_sha256 == loaded.weights_sha256
+
+
+def test_thc_threads_sets_torch_threads_and_refuses_nonsense(monkeypatch):
+    """THC_THREADS is the thread count of every network call, eager torch's included."""
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("THC_THREADS", "1")
+        load_model()
+        assert torch.get_num_threads() == 1
+        for bad in ("abc", "0", "-2"):
+            monkeypatch.setenv("THC_THREADS", bad)
+            with pytest.raises(ThcError, match="THC_THREADS"):
+                load_model()
+    finally:
+        torch.set_num_threads(before)

@@ -29,7 +29,12 @@ def _glibc() -> bool:
 def keep_freed_memory() -> bool:
     """Raise glibc's thresholds (a no-op elsewhere: other C libraries' allocators differ). True
     when they were set; THC_MALLOC=default keeps glibc's defaults."""
-    if os.environ.get("THC_MALLOC", "keep") == "default" or not _glibc():
+    setting = os.environ.get("THC_MALLOC", "keep").strip().lower() or "keep"
+    if setting not in ("keep", "default"):
+        import warnings
+
+        warnings.warn(f"THC_MALLOC={setting!r}: choose keep or default; keeping freed memory", RuntimeWarning, stacklevel=2)
+    if setting == "default" or not _glibc():
         return False
     import ctypes
 

@@ -84,6 +84,15 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return w, h
 
 
+def _check_size(text: str | None) -> str | None:
+    """--size is checked with the rest of the command line: a bad one is a usage error (exit 2)."""
+    try:
+        parse_size(text)
+    except ThcError as e:
+        raise typer.BadParameter(str(e).removeprefix(f"--size {text}: ")) from None
+    return text
+
+
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite OUTPUT if it exists.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bar, no summary line.")]
 # -q is quality in ffmpeg and x264 habits (-q:v, -q 80), so it is no short name for --quiet any
@@ -560,6 +569,7 @@ DecodeSize = Annotated[
     str | None,
     typer.Option(
         metavar="WxH",
+        callback=_check_size,
         help="Output frame size, e.g. 1280x720 (default: the original's); -1 for one side keeps the original's aspect (640x-1). WxH is that size exactly, stretching if its aspect differs. The background is the pivot resized; the face goes through --sr at its new size.",
     ),
 ]
@@ -1037,11 +1047,11 @@ def run() -> None:
     from thcodec.allocator import keep_freed_memory
     from thcodec.threads import sleep_when_idle
 
+    warnings.showwarning = _show_warning
     sleep_when_idle()  # before anything imports torch
     keep_freed_memory()
     signal.signal(signal.SIGTERM, _terminated)
     sys.unraisablehook = _unraisable()
-    warnings.showwarning = _show_warning
     app(prog_name="thc")
 
 

@@ -87,8 +87,13 @@ def choose_precision(requested: str | None = None) -> str:
 
 
 def default_threads() -> int:
+    """THC_THREADS, else torch's intra-op count (OMP_NUM_THREADS, else all cores)."""
     env = os.environ.get("THC_THREADS", "").strip()
-    return max(1, int(env)) if env else torch.get_num_threads()
+    if not env:
+        return torch.get_num_threads()
+    if not env.isdigit() or int(env) < 1:
+        raise ThcError(f"THC_THREADS={env!r}: give a whole number of threads, 1 or more")
+    return int(env)
 
 
 class Sessions:

@@ -63,10 +63,11 @@ def load_model(root: Path | None = None, device: torch.device | str = "cpu", bac
     """The shipped networks, hash-checked. backend: "torch" or "onnx" (onnxruntime on the CPU,
     thcodec.models.backend); None reads $THC_BACKEND, else torch. An unusable onnx export falls
     back to torch with a warning."""
-    from thcodec.models.backend import choose_backend, with_onnx
+    from thcodec.models.backend import choose_backend, default_threads, with_onnx
 
     root = root or weights_dir()
     backend = choose_backend(backend)
+    torch.set_num_threads(default_threads())  # THC_THREADS for torch's networks too, not only the graphs
     manifest = read_manifest(root)
     try:
         entries = {e["network"]: {"file": str(e["file"]), "sha256": str(e["sha256"])} for e in manifest["files"]}

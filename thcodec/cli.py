@@ -710,7 +710,7 @@ def stats(
         results = [_one_stats(p, reference, plot, force) for p in inputs]
         for s in results:
             for w in s.warnings:
-                err.print(f"thc: warning: {w}", highlight=False)
+                err.print(f"thc: warning: {s.file}: {w}", highlight=False)  # which file, when several are read
         if as_json:
             dicts = [s.as_dict(frames=frames) for s in results]
             typer.echo(json.dumps(dicts[0] if len(dicts) == 1 else dicts, indent=2))

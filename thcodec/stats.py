@@ -97,7 +97,7 @@ class ChunkLosses:
     def summary(self) -> str:
         parts = []
         if self.regions:
-            types = ", ".join(f"{t.strip()} {n}" for t, n in sorted(self.by_type.items()))
+            types = ", ".join(f"{n} {t.strip()}" if t != "?" else f"{n} of unknown type" for t, n in sorted(self.by_type.items()))
             parts.append(f"{self.regions} damaged regions skipped ({self.bytes} bytes; {types})")
             parts.append(f"{self.crc_failures} CRC/header failures, {self.invalid} invalid payloads")
         if self.audio_gaps:

@@ -498,8 +498,9 @@ def output_format(name: str, suffix: str, fmt: str | None, stream: bool) -> str:
     that is written front to back (not MP4/MOV, which write their index at the start, at the end)."""
     if fmt is None:
         if suffix.lower() not in _WRITER_FORMATS:
-            if stream:
-                raise ThcError(f"{name}: give the container with --format ({', '.join(OUTPUT_FORMATS)})")
+            if stream:  # only the formats a pipe can take
+                pipe = [f for f, m in OUTPUT_FORMATS.items() if m not in _SEEKING_FORMATS]
+                raise ThcError(f"{name}: give the container with --format ({', '.join(pipe)})")
             raise ThcError(f"{name}: name the output {' or '.join(OUTPUT_SUFFIXES)} (or give --format)")
         muxer = _WRITER_FORMATS[suffix.lower()]
     elif fmt.lower() in OUTPUT_FORMATS:

@@ -408,3 +408,8 @@ def test_warnings_from_inside_are_one_line(monkeypatch, capsys):
     )
     thcodec.cli.run()
     assert capsys.readouterr().err == "thc: warning: THC_BACKEND=onnx unavailable, using torch\n"
+
+
+def test_top_level_help_names_the_environment_variables():
+    out = thc("--help").output
+    assert all(name in out for name in ("THC_THREADS", "THC_PRECISION", "THC_BACKEND", "THC_MALLOC")), out

@@ -46,6 +46,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},  # -h as in every other tool
     help="thcodec: video calls at a few kbit/s. Sends a picture of the speaker now and then and "
     "ten key points per frame; the receiver animates the picture.",
+    epilog="Environment: THC_THREADS (threads per network call), THC_PRECISION (auto, fp32, bf16: the "
+    "receiver's convolutions), THC_BACKEND (torch, onnx), THC_MALLOC (keep, default); the README's "
+    "'Inference backend' says what each does.",
 )
 # soft_wrap: messages are never broken into lines (a long path would be), whatever the width.
 # markup=False: messages hold user paths, and "[/x]" in a file name must print as itself.

@@ -413,3 +413,12 @@ def test_warnings_from_inside_are_one_line(monkeypatch, capsys):
 def test_top_level_help_names_the_environment_variables():
     out = thc("--help").output
     assert all(name in out for name in ("THC_THREADS", "THC_PRECISION", "THC_BACKEND", "THC_MALLOC")), out
+
+
+def test_an_odd_size_for_h264_is_said(files, tmp_path):
+    _, stream, _ = files
+    padded = thc("decode", stream, tmp_path / "x.mp4", "--size", "65x48")
+    assert padded.exit_code == 0 and "thc: warning: --size 65x48: H.264 needs even sides" in padded.stderr
+    assert "66x48" in padded.stderr
+    exact = thc("decode", stream, tmp_path / "x.mkv", "--size", "65x48")
+    assert exact.exit_code == 0 and "warning" not in exact.stderr

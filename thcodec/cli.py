@@ -657,6 +657,13 @@ def decode(
         no_audio = True  # y4m holds no audio (said once, here)
         if not quiet:
             err.print(f"thc: warning: {_named(output, True)}: y4m holds no audio; the audio is left out", highlight=False)
+    if out_size and muxer in ("mp4", "mov") and -1 not in out_size and any(v % 2 for v in out_size) and not quiet:
+        even = "x".join(str(v + v % 2) for v in out_size)
+        err.print(
+            f"thc: warning: --size {size}: H.264 needs even sides; {_named(output, True)} is {even} (the last column "
+            "or row repeated); .mkv keeps the exact size",
+            highlight=False,
+        )
     from thcodec.receiver.decoder import Losses  # torch: only once the arguments are known to be right
 
     losses = Losses()

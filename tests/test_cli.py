@@ -422,3 +422,12 @@ def test_an_odd_size_for_h264_is_said(files, tmp_path):
     assert "66x48" in padded.stderr
     exact = thc("decode", stream, tmp_path / "x.mkv", "--size", "65x48")
     assert exact.exit_code == 0 and "warning" not in exact.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["encode"], ["decode"], ["stats"], ["bench"], ["batch"]])
+def test_help_fits_an_80_column_terminal(command):
+    """Nothing cut off with an ellipsis, and no summary broken where its docstring's source was."""
+    out = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "80"}).output
+    assert "…" not in out, out
+    for info in typer.main.get_command(app).commands.values():  # each paragraph one line, for rich to wrap
+        assert "\n" not in (info.help or "").replace("\n\n", ""), info.name

@@ -325,7 +325,7 @@ EncodeMaxPivotInterval = Annotated[
 EncodeMotion = Annotated[
     MotionSource,
     typer.Option(
-        help="How the sender measures each frame's motion: dlib's 68 face landmarks (landmarks: a few ms a sent frame and a longer start-up), sent relative to the key points the receiver finds on the pivot; or the key-point detector on each frame (detector: a higher landmark error at the same rate on unseen faces, a slightly lower identity error; docs/landmark_motion.md). Same stream format and receiver either way."
+        help="How the sender measures each frame's motion: dlib's 68 face landmarks (landmarks: a few ms a sent frame and a longer start-up), sent relative to the key points the receiver finds on the pivot; or the key-point detector on each frame (detector: a higher landmark error at the same rate on unseen faces, a slightly lower identity error; the docs' landmark_motion.md). Same stream format and receiver either way."
     ),
 ]
 EncodeRefine = Annotated[
@@ -834,7 +834,7 @@ def bench(
     out: Annotated[Path, typer.Option(help="Folder for points.csv, report.md, plots/, refs/ and streams/.")] = Path("out/bench"),
     frames: Annotated[int, typer.Option(min=1, help="Frames of each clip (at 25 fps) in the reference.")] = 250,
     codecs: Annotated[
-        str | None, typer.Option(help="Comma-separated subset of the codecs: " + ",".join(BENCH_CODECS) + ".")
+        str | None, typer.Option(help="Comma-separated subset of the codecs (e.g. thc,x264): " + ", ".join(BENCH_CODECS) + ".")
     ] = None,
     quick: Annotated[
         bool,
@@ -859,7 +859,7 @@ def bench(
     only: Annotated[
         list[str] | None,
         typer.Option(
-            help="Measure only this setting, as points.csv's setting column names it, e.g. 'pivot_quality=50,interp=2,motion=landmarks,xy_step=4,jac_step=8' (repeat for more)."
+            help="Measure only this setting, as points.csv's setting column names it, the whole label: a thc point's lists pivot_quality, interp, motion, xy_step and jac_step with commas and no spaces, as in pivot_quality=50,interp=2,... (repeat for more)."
         ),
     ] = None,
     workers: Annotated[
@@ -1048,6 +1048,20 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     """A warning raised inside the codec or a library (a backend or precision that falls back, a
     deprecation) as one line, like the codec's own, not Python's two lines of file and source."""
     err.print(f"thc: warning: {message}", highlight=False)
+
+
+def _paragraphs_as_lines() -> None:
+    """Typer's rich help keeps a docstring's line breaks, so a command's summary broke where its
+    source did; each paragraph becomes one line, which the help then wraps to the terminal."""
+    import inspect
+    import re
+
+    for info in app.registered_commands:
+        doc = info.help or inspect.getdoc(info.callback) or ""
+        info.help = re.sub(r"(?<!\n)\n(?!\n)", " ", doc)
+
+
+_paragraphs_as_lines()
 
 
 def run() -> None:

@@ -109,6 +109,9 @@ def test_missing_and_damaged_files(tmp_path):
     (tmp_path / "head.thc").write_bytes(data[:30])
     with pytest.raises(ThcError, match="stream header"):
         stream_stats(tmp_path / "head.thc")  # without HEAD nothing can be said
+    (tmp_path / "nopivot.thc").write_bytes(data[: data.index(b"PIVT") + 20])  # cut inside the first pivot
+    nopivot = stream_stats(tmp_path / "nopivot.thc")  # the switch marker came, no picture: nothing to show
+    assert nopivot.losses.truncated and nopivot.frames == 0 and not nopivot.pivots
 
 
 @pytest.fixture(scope="module")

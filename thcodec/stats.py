@@ -219,8 +219,8 @@ def _read(f, tally: _Tally, losses: ChunkLosses) -> tuple[C.StreamHeader, list[P
             pivots.append(PivotInfo(chunk.frame_index, reason, nbytes - C.CHUNK_OVERHEAD))
         elif isinstance(chunk, C.End):
             frames = chunk.frame_count
-    if losses.end_missing:  # no END: the frames key points came for
-        frames = max(tally.per_frame, default=-1) + 1
+    if losses.end_missing:  # no END: the frames key points came for; none before a pivot (nothing to show)
+        frames = max(tally.per_frame, default=-1) + 1 if pivots else 0
     tally.split["container"] += losses.bytes
     return header, pivots, frames, events
 

@@ -1,8 +1,9 @@
 """dlib's models: each built once per process, and ahead of need on a second thread.
 
-Building them takes seconds (the HOG detector's filters, the 100 MB shape predictor), and dlib
-lets other threads run for much of it: `thc encode` starts building them before it imports torch
-(`preload`), and the sender waits only for what is left, if anything (docs/speed.md measures it)."""
+Building them takes seconds (the HOG detector's filters, the 100 MB shape predictor). `thc encode`
+starts building them before it imports torch (`preload`), so the sender need not wait for them
+later; dlib holds the interpreter for most of the build, so the two take turns rather than
+overlap (docs/speed.md, "Encoding is half start-up")."""
 
 from __future__ import annotations
 

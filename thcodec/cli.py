@@ -859,7 +859,7 @@ def bench(
     only: Annotated[
         list[str] | None,
         typer.Option(
-            help="Measure only this setting, as points.csv's setting column names it, the whole label: a thc point's lists pivot_quality, interp, motion, xy_step and jac_step with commas and no spaces, as in pivot_quality=50,interp=2,... (repeat for more)."
+            help="Measure only this setting, named in full as points.csv's setting column has it: its key=value pairs joined by commas, no spaces (pivot_quality=50,interp=2,...). Repeat for more."
         ),
     ] = None,
     workers: Annotated[

@@ -51,17 +51,17 @@ def test_a_freed_batch_sized_block_stays_in_the_heap(setting, expected):
     assert done.stdout.strip() == expected, done.stdout + done.stderr
 
 
-def test_the_cli_keeps_freed_memory_before_any_command(monkeypatch):
-    import signal
+def test_decode_keeps_freed_memory_and_encode_does_not(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
 
     import thcodec.cli
 
-    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)  # run() sets both: restored after
-    monkeypatch.setattr(signal, "signal", lambda *a: None)
     calls = []
     monkeypatch.setattr("thcodec.allocator.keep_freed_memory", lambda: calls.append(1) or True)
-    monkeypatch.setattr(thcodec.cli, "app", lambda **kw: None)
-    thcodec.cli.run()
+    runner = CliRunner()
+    runner.invoke(thcodec.cli.app, ["decode", str(tmp_path / "missing.thc"), str(tmp_path / "out.mp4")])
+    assert calls == [1]
+    runner.invoke(thcodec.cli.app, ["encode", str(tmp_path / "missing.mp4"), str(tmp_path / "out.thc")])
     assert calls == [1]
 
 

@@ -7,7 +7,8 @@ above its trim threshold. Either way the next batch's block is new memory, which
 faults in and zeroes page by page as it is first written: on some machines that cost more than
 the arithmetic (docs/speed.md, "Freed memory kept"). With both thresholds raised, freed blocks
 stay in the heap and the next batch reuses them. The working set is the same every batch, so
-the heap stops growing after the first.
+the heap stops growing after the first. `thc decode` sets them; the sender does not (its gain was
+small, and its peak memory rose by a few MB).
 """
 
 from __future__ import annotations

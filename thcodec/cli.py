@@ -623,8 +623,13 @@ def decode(
     q: QuietOld = False,
 ) -> None:
     """Rebuild a video from a .thc stream. What is damaged or missing is concealed (exit code 3, one warning line)."""
+    from thcodec.allocator import keep_freed_memory
     from thcodec.media.streams import is_stream
     from thcodec.media.video_io import output_format
+
+    # The receiver's batches reuse their freed blocks. Not the sender: its gain was small and its
+    # peak memory rose by a few MB (docs/speed.md, "Freed memory kept").
+    keep_freed_memory()
 
     def run(loaded, target, start, step) -> tuple[str, list[str]]:
         from thcodec.receiver.decoder import decode_file
@@ -1068,12 +1073,10 @@ def run() -> None:
     import signal
     import warnings
 
-    from thcodec.allocator import keep_freed_memory
     from thcodec.threads import sleep_when_idle
 
     warnings.showwarning = _show_warning
     sleep_when_idle()  # before anything imports torch
-    keep_freed_memory()
     signal.signal(signal.SIGTERM, _terminated)
     sys.unraisablehook = _unraisable()
     app(prog_name="thc")

@@ -98,11 +98,9 @@ class Timers:
 def child(argv: list[str]) -> None:
     """Runs `thc ARGV` in this process with the timers; prints the JSON line."""
     t0 = time.perf_counter()
-    from thcodec.allocator import keep_freed_memory
     from thcodec.threads import sleep_when_idle
 
     sleep_when_idle()
-    keep_freed_memory()
     import torch  # noqa: F401  (timed on its own: the largest single share of start-up)
 
     t1 = time.perf_counter()

@@ -36,7 +36,7 @@ from thcodec.allocator import keep_freed_memory
 from thcodec.threads import sleep_when_idle
 
 sleep_when_idle()  # the stage rows measure what `thc` runs: set before torch loads OpenMP
-keep_freed_memory()
+keep_freed_memory()  # as `thc decode` does: the stages are the receiver's
 
 import numpy as np
 import torch

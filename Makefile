@@ -116,7 +116,7 @@ clean:
 
 # The ONNX Runtime backend (THC_BACKEND=onnx, thcodec/models/backend.py): the shipped networks exported
 # to ONNX with their sha256 and the sha256 of the .pt files they came from. Run after `make export`.
-.PHONY: export-onnx bench-speed bench-precision
+.PHONY: export-onnx bench-speed bench-precision bench-light
 export-onnx: install
 	$(PY) -m pip install -q -e '.[export]'
 	$(PY) -m thcodec.models.export_onnx --out weights/onnx
@@ -130,4 +130,10 @@ bench-speed: install
 # bfloat16 convolutions, both scored against the references; OUT/bench_precision/report.md.
 bench-precision: install
 	$(PY) -m pip install -q -e '.[eval]'
-	$(PY) -m thcodec.bench.precision --data $(DATA) --out $(OUT)/bench_precision --full-size lp_source_s18
+	$(PY) -m thcodec.bench.cheaper_receiver --variant bf16 --data $(DATA) --out $(OUT)/bench_precision --full-size lp_source_s18
+
+# docs/speed.md, "A light generator": the val clips decoded with the shipped generator and with
+# the light one (thc decode --generator light), both scored; OUT/bench_light/report.md.
+bench-light: install
+	$(PY) -m pip install -q -e '.[eval]'
+	$(PY) -m thcodec.bench.cheaper_receiver --variant light --data $(DATA) --out $(OUT)/bench_light

@@ -5,9 +5,11 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import shutil
 import sys
 
 import av
+import numpy as np
 import pytest
 import typer.main
 from conftest import clip_factory
@@ -381,6 +383,27 @@ def test_decode_to_another_size(files, tmp_path):
     out = tmp_path / "big.mp4"
     ok(thc("decode", stream, out, "--size", "96x72", "--sr", "bicubic", "--quiet"))
     assert (probe(out).width, probe(out).height) == (96, 72)
+
+
+def test_decode_with_the_light_generator(files, tmp_path, monkeypatch):
+    from thcodec.models import weights
+
+    _, stream, _ = files
+    outs = {}
+    for name in ("full", "light"):
+        outs[name] = tmp_path / f"{name}.mkv"
+        ok(thc("decode", stream, outs[name], "--generator", name, "--quiet"))
+    full, light = (np.stack(list(VideoReader(outs[n]))) for n in ("full", "light"))
+    assert full.shape == light.shape and not np.array_equal(full, light)  # the same frames, painted otherwise
+
+    bare = tmp_path / "weights"  # weights without a light generator: said in one line
+    shutil.copytree(weights.weights_dir(), bare)
+    manifest = json.loads((bare / "manifest.json").read_text())
+    manifest["files"] = [e for e in manifest["files"] if e["network"] != "light_generator"]
+    (bare / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(weights, "weights_dir", lambda: bare)
+    fails(thc("decode", stream, tmp_path / "x.mp4", "--generator", "light"), "no light generator")
+    assert not (tmp_path / "x.mp4").exists()
 
 
 @pytest.mark.parametrize("size", ["96", "96x", "x72", "0x72", "96x72x3", "99999x72", "-4x8"])

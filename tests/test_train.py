@@ -48,3 +48,12 @@ def test_keep_all_snapshots_the_trained_networks_at_every_validation_and_exports
     m = export({"dense_motion": snaps[-1], "generator": snaps[-1]}, out, {})
     assert {f["network"]: f["steps"] for f in m["files"]}["generator"] == 2
     assert "disc" not in snap
+
+
+def test_the_trainer_imports_without_pyav_or_dlib():
+    """A lent GPU machine has neither (docs/gpu_training.md): the trainer and its parts must load there."""
+    import subprocess
+
+    code = "import sys; sys.modules.update(av=None, dlib=None, cv2=None); import thcodec.train.train, thcodec.train.parts"
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -65,6 +65,11 @@ class SrMethod(str, Enum):
     bicubic = "bicubic"
 
 
+class GeneratorChoice(str, Enum):
+    full = "full"
+    light = "light"
+
+
 MotionSource = Enum("MotionSource", {m: m for m in MOTION_SOURCES}, type=str)
 DEFAULT_MOTION = MotionSource(EncodeOptions.motion)
 Mode = Enum("Mode", {m: m for m in MODES}, type=str)
@@ -568,6 +573,13 @@ DecodeSr = Annotated[
         help="How the 256x256 face comes back to its size in the output: the super-resolution network, which brings in the pivot's own detail, or plain bicubic up-scaling (the baseline, faster)."
     ),
 ]
+DecodeGenerator = Annotated[
+    GeneratorChoice,
+    typer.Option(
+        "--generator",
+        help="The network that paints each frame from the warped pivot: the full one the sender checks its pictures with, or a narrower one taught by it (faster, on slow machines; a little softer). The stream is the same either way.",
+    ),
+]
 DecodeSize = Annotated[
     str | None,
     typer.Option(
@@ -611,6 +623,7 @@ def decode(
     output: DecodeOutput,
     interp_method: DecodeInterpMethod = InterpMethod.net,
     sr: DecodeSr = SrMethod.net,
+    generator: DecodeGenerator = GeneratorChoice.full,
     size: DecodeSize = None,
     crf: DecodeCrf = 18,
     preset: DecodePreset = X264Preset(DEFAULT_X264_PRESET),
@@ -634,6 +647,8 @@ def decode(
     def run(loaded, target, start, step) -> tuple[str, list[str]]:
         from thcodec.receiver.decoder import decode_file
 
+        if generator is GeneratorChoice.light:
+            loaded = loaded.with_light_generator()
         n = decode_file(
             input,
             target,

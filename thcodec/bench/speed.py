@@ -16,7 +16,7 @@ batch 8 and 256x256, at every --threads count. The clip: --clip, else the first 
 THC_PRECISION, OMP_NUM_THREADS and THC_THREADS set; then where the time of that encode and
 decode goes, per stage (thcodec.bench.profile). Output equality: the decoded frames of the
 default against the eager float32 path's (max |difference|, PSNR of one against the other;
-thcodec.bench.precision scores both against the references) and whether the two encoders
+thcodec.bench.cheaper_receiver scores both against the references) and whether the two encoders
 write the same .thc bytes.
 The tables go to --doc between the BEGIN/END markers (the rest of the file is kept).
 """
@@ -89,7 +89,7 @@ def stage_rows(threads: int, reps: int, fusion_dir: Path | None) -> list[tuple]:
     """(stage, torch s, onnx s, its max |diff|, torch bf16 s, its max |diff|) per network stage,
     at `threads` intra-op threads; the bf16 pair is None for the key-point detector, which the
     codec runs in float32. The inputs are noise: there a flow a tenth of a pixel off moves a
-    warped pixel by up to half the range, so bf16's max |diff| is large; bench.precision judges
+    warped pixel by up to half the range, so bf16's max |diff| is large; bench.cheaper_receiver judges
     the picture on real clips."""
     from thcodec.models.backend import OrtFusion, OrtSuperResolution, OrtTalkingHead, Sessions, bf16_supported, onnx_sessions
     from thcodec.models.keypoints import Keypoints
@@ -209,6 +209,11 @@ def command_rows(stream: Path, one_frame: Path, clip: Path, work: Path, threads:
     thc = _thc()
     cases = [
         ("`thc decode` 10-s 256x256 stream", thc + ["decode", str(stream), str(work / "out.mp4"), "--force", "--quiet"], reps),
+        (
+            "`thc decode --generator light` 10-s 256x256 stream",
+            thc + ["decode", str(stream), str(work / "out.mp4"), "--generator", "light", "--force", "--quiet"],
+            reps,
+        ),
         (
             "`thc encode` 10-s 256x256 clip",
             thc + ["encode", str(clip), str(work / "enc.thc"), "--force", "--quiet"],

@@ -23,11 +23,20 @@ class Generator(nn.Module):
     def __init__(self, num_kp: int = 10, channels: tuple[int, int] = (24, 48), blocks: int = 2) -> None:
         super().__init__()
         c1, c2 = channels
+        self.channels, self.blocks = (c1, c2), blocks
         self.inp = conv_block(4, c1)  # warped RGB + occlusion, half size
         self.down = conv_block(c1 + num_kp, c2, 2)
         self.body = nn.Sequential(*(ResBlock(c2) for _ in range(blocks)))
         self.up = Up(c2, c1, c1)
         self.out = nn.Conv2d(c1, 4, 3, padding=1)
+
+    @classmethod
+    def fitting(cls, state: dict[str, torch.Tensor], num_kp: int = 10) -> Generator:
+        """A generator of the width and depth a state dict was saved from (the light generator's
+        weights say their own shape: docs/speed.md, "A light generator")."""
+        c1, c2 = state["inp.0.weight"].shape[0], state["down.0.weight"].shape[0]
+        blocks = len({k.split(".")[1] for k in state if k.startswith("body.")})
+        return cls(num_kp, (c1, c2), blocks)
 
     def forward(self, pivot: torch.Tensor, flow: torch.Tensor, occlusion: torch.Tensor, drive_xy: torch.Tensor) -> torch.Tensor:
         """pivot: (B,3,S,S) in [0,1], flow: (B,h,w,2), occlusion: (B,1,h,w) -> frame (B,3,S,S) in [0,1]."""

@@ -6,6 +6,8 @@ the manifest; `load_model` verifies every hash before loading with weights_only=
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import io
 import json
@@ -18,6 +20,7 @@ from thcodec.errors import ThcError
 from thcodec.media.atomic import write_atomically
 from thcodec.models.checkpoint import load_checkpoint
 from thcodec.models.fusion import Fusion
+from thcodec.models.generator import Generator
 from thcodec.models.interpolator import Interpolator
 from thcodec.models.manifest import read_manifest, sha256_file
 from thcodec.models.super_resolution import SuperResolution
@@ -27,7 +30,11 @@ MODEL_ID = "thc-fomm-lite-1"
 NETWORKS = ("keypoint_detector", "dense_motion", "generator")
 # Receiver-only networks: verified like the others when the manifest lists them, but not part
 # of the weight set a stream names (any receiver can decode the stream with or without them).
-EXTRAS = ("interpolator", "super_resolution", "fusion")
+EXTRAS = ("interpolator", "super_resolution", "fusion", "light_generator")
+# Where a network's weights sit in its training run's checkpoint: TalkingHead's networks under
+# their attribute names, the light generator as its run's model's `generator`; the other extras
+# are trained alone, their checkpoints hold nothing else.
+CHECKPOINT_PREFIX = {**{name: name + "." for name in NETWORKS}, "light_generator": "generator."}
 # What each training run's validation says about the network it trained.
 VALIDATION_KEYS = {
     "keypoint_detector": ("kp_err_px", "pairs"),
@@ -36,6 +43,7 @@ VALIDATION_KEYS = {
     "interpolator": ("net_px", "linear_px", "k2_net_px", "k2_linear_px", "k4_net_px", "k4_linear_px"),
     "super_resolution": ("x2_psnr", "x2_bicubic_psnr", "x4_psnr", "x4_bicubic_psnr"),
     "fusion": ("psnr", "psnr_base", "psnr_animated", "pairs"),
+    "light_generator": ("psnr", "psnr_teacher", "pairs"),
 }
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "weights"
 
@@ -49,6 +57,16 @@ class LoadedModel:
     super_resolution: SuperResolution | None = None  # None: the manifest has none (decoders up-scale bicubically)
     fusion: Fusion | None = None  # None: the manifest has none (no hybrid mode)
     fusion_sha256: bytes | None = None  # names the fusion weights in a hybrid stream's BASH chunk
+    light_generator: Generator | None = None  # None: the manifest has none (no --light decoding)
+
+    def with_light_generator(self) -> LoadedModel:
+        """The same networks animating with the light generator (a receiver's choice: the stream
+        does not depend on it). Raises ThcError where the weights have none."""
+        if self.light_generator is None:
+            raise ThcError("these weights have no light generator (weights/manifest.json lists no light_generator)")
+        model = copy.copy(self.model)  # a shallow copy: the other networks stay shared
+        model._modules = dict(model._modules) | {"generator": self.light_generator}
+        return dataclasses.replace(self, model=model)
 
 
 def weights_dir() -> Path:
@@ -81,13 +99,18 @@ def load_model(root: Path | None = None, device: torch.device | str = "cpu", bac
         _load_verified(root, name, entries[name], getattr(model, name))
         digest.update(bytes.fromhex(entries[name]["sha256"]))
     model.eval().to(device)
-    makers = {"interpolator": lambda: Interpolator(model.num_kp), "super_resolution": SuperResolution, "fusion": Fusion}
+    makers = {
+        "interpolator": lambda state: Interpolator(model.num_kp),
+        "super_resolution": lambda state: SuperResolution(),
+        "fusion": lambda state: Fusion(),
+        "light_generator": lambda state: Generator.fitting(state, model.num_kp),  # its width is the file's
+    }
     extras = {}
     for name, make in makers.items():  # receiver-only networks: None when the manifest has none
         extras[name] = None
         if name in entries:
-            extras[name] = make()
-            _load_verified(root, name, entries[name], extras[name])
+            state = _read_verified(root, entries[name])
+            extras[name] = _fill(make(state), state, root / entries[name]["file"], name)
             extras[name].eval().to(device)
     fusion_sha256 = bytes.fromhex(entries["fusion"]["sha256"]) if "fusion" in entries else None
     loaded = LoadedModel(model, manifest.get("model_id", MODEL_ID), digest.digest(), **extras, fusion_sha256=fusion_sha256)
@@ -96,18 +119,26 @@ def load_model(root: Path | None = None, device: torch.device | str = "cpu", bac
     return loaded
 
 
-def _load_verified(root: Path, name: str, entry: dict, net: torch.nn.Module) -> None:
+def _read_verified(root: Path, entry: dict) -> dict:
     path = root / entry["file"]
     if not path.exists():
         raise ThcError(f"missing weights file {path}")
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
         raise ThcError(f"{path} does not match the sha256 in its manifest")
-    state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
+def _fill(net: torch.nn.Module, state: dict, path: Path, name: str) -> torch.nn.Module:
     try:
         net.load_state_dict(state)
-    except RuntimeError as e:
+    except (RuntimeError, KeyError) as e:
         raise ThcError(f"{path} does not fit this thcodec's {name} network: {str(e).splitlines()[0]}") from None
+    return net
+
+
+def _load_verified(root: Path, name: str, entry: dict, net: torch.nn.Module) -> None:
+    _fill(net, _read_verified(root, entry), root / entry["file"], name)
 
 
 def export(checkpoints: dict[str, Path], out: Path, notes: dict, commands: dict[str, list[str]] | None = None) -> dict:
@@ -129,11 +160,12 @@ def export(checkpoints: dict[str, Path], out: Path, notes: dict, commands: dict[
                 raise ThcError(f"no checkpoint for {name} and no {name} in {out / 'manifest.json'}")
             continue
         ck = load_checkpoint(checkpoints[name])
-        prefix = name + "."
-        if name in EXTRAS:  # trained alone: its checkpoint holds only its own weights
-            state = {k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in ck["ema"].items()}
-        else:
-            state = {k[len(prefix) :]: v.float().contiguous() for k, v in ck["ema"].items() if k.startswith(prefix)}
+        prefix = CHECKPOINT_PREFIX.get(name, "")
+        state = {
+            k[len(prefix) :]: (v.float() if v.is_floating_point() else v).contiguous()
+            for k, v in ck["ema"].items()
+            if k.startswith(prefix)
+        }
         path = out / f"{name}.pt"
         buf = io.BytesIO()
         torch.save(state, buf)

@@ -17,6 +17,9 @@ def main() -> None:
     p.add_argument("--sr", type=Path, help="best.pt of the sr run (default: keep the shipped super-resolution network)")
     p.add_argument("--fusion", type=Path, help="best.pt of the fusion run (default: keep the shipped fusion network)")
     p.add_argument(
+        "--light", type=Path, help="best.pt or snap_<step>.pt of the light run (default: keep the shipped light generator)"
+    )
+    p.add_argument(
         "--command",
         action="append",
         default=[],
@@ -38,6 +41,8 @@ def main() -> None:
         runs["super_resolution"] = a.sr
     if a.fusion:
         runs["fusion"] = a.fusion
+    if a.light:
+        runs["light_generator"] = a.light
     commands: dict[str, list[str]] = {}
     for c in a.command:
         network, _, text = c.partition("=")

@@ -166,8 +166,8 @@ class FacePairsPart(Part):
         ok = ~np.isnan(self.train_set.landmarks).any(axis=(1, 2))
         self.template = make_template(self.train_set.landmarks[ok])
         self.pairs = val_pairs(self.val_set)
-        model = TalkingHead().to(device)
         self.init = load_checkpoint(cfg.init, device) if cfg.init else {}
+        model = self.make_model().to(device)
         if self.init:
             model.load_state_dict(whole_model(self.init["ema"], model))
         if cfg.detector:
@@ -179,6 +179,10 @@ class FacePairsPart(Part):
         model.requires_grad_(False)  # only the trained networks take gradients (and are synchronised)
         trained.requires_grad_(True)
         super().__init__(model, trained)
+
+    def make_model(self) -> TalkingHead:
+        """The model before --init's weights go in (self.init holds them already)."""
+        return TalkingHead()
 
     def sample(self, rng):
         return sample_batch(

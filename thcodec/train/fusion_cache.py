@@ -29,7 +29,6 @@ import torch
 from thcodec.data.frame_cache import FrameCache
 from thcodec.face.landmarks import keypoints_from_landmarks
 from thcodec.format import keypoint_bits as kpq
-from thcodec.media.base_stream import code_sequence, upscale
 from thcodec.media.frames import jpeg_decode, jpeg_encode, to_tensor, to_uint8
 from thcodec.models.interpolator import Interpolator
 from thcodec.models.keypoints import Keypoints
@@ -118,6 +117,8 @@ def build(
     """reuse_base: a fusion cache of the same frames whose base layer (base.u8, settings) is
     kept (linked), so only the animation is made again (e.g. for another --motion).
     coarse_share: the share of clips whose key points are sent as the hybrid ladder sends them (_as_sent), drawn from their own generator so the other draws stay the same."""
+    from thcodec.media.base_stream import code_sequence, upscale  # PyAV: the cache's maker only (a GPU machine lacks it)
+
     rng, rng_coarse = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     cache = FrameCache(frames_dir)
     loaded = load_model(backend="torch")

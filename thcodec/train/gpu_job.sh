@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# One lent GPU (the device tool's `run`): fine-tune the motion networks (dense motion +
-# generator) in several settings side by side on the one GPU, within a fixed time, and leave
+# One lent GPU (the device tool's `run`): train the motion networks (dense motion + generator;
+# PART=light: a light generator taught by the shipped one) in several settings side by side on
+# the one GPU, within a fixed time, and leave
 # each setting's log and the networks' weights at every validation (snaps.tar of snap_<step>.pt:
 # the bench picks, not the validation PSNR, which a discriminator works against) under
 # $OUT/<setting>/ (8 files: the tool's limit, so at most four settings).
 #
 # Prepare here:  python -m thcodec.train.portable_cache pack     (.cache/portable, ~30 MiB)
 #                a zstandard wheel for the machine's Python in .whl/ (it lacks that package)
-# Run there:     MINUTES=8 bash thcodec/train/gpu_job.sh   (RUNS, INIT, BATCH: see below)
+# Run there:     MINUTES=8 bash thcodec/train/gpu_job.sh   (RUNS, INIT, PART, BATCH: see below;
+#                INIT= with nothing after it: no --init)
 #                carry: .cache/portable .whl runs/motion_gan/best.pt
 # Back here:     tar -xf snaps.tar; python -m thcodec.train.export --motion snap_<step>.pt --out <a copy
 #                of weights/>; thc bench --weights <it> (docs/gpu_training.md)
@@ -15,7 +17,8 @@ set -u
 export PYTHONUNBUFFERED=1
 MINUTES=${MINUTES:-7}
 OUT=${OUT:-out/gpu_job}
-INIT=${INIT:-runs/motion_gan/best.pt}
+INIT=${INIT-runs/motion_gan/best.pt}
+PART=${PART:-motion}
 BATCH=${BATCH:-32}
 VAL_EVERY=${VAL_EVERY:-400}  # ~8 snapshots of 1.2 MB in 8 minutes: each tar stays under 16 MiB
 WORK=${WORK:-/tmp/thc_gpu}
@@ -28,8 +31,9 @@ python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.i
 python3 -m thcodec.train.portable_cache unpack --src .cache/portable --cache "$WORK/frames" || exit 1
 
 # Every setting drives the networks with what the sender sends (--driving landmarks).
-common=(--part motion --cache "$WORK/frames" --init "$INIT" --driving landmarks --batch "$BATCH"
+common=(--part "$PART" --cache "$WORK/frames" --driving landmarks --batch "$BATCH"
         --minutes "$MINUTES" --steps 1000000 --val-every "$VAL_EVERY" --keep-all --threads 3)
+[ -n "$INIT" ] && common+=(--init "$INIT")
 pids=()
 start() {
     local name=$1; shift

@@ -8,12 +8,14 @@ from __future__ import annotations
 from thcodec.train.fusion import FusionConfig, FusionPart
 from thcodec.train.interp import InterpConfig, InterpPart
 from thcodec.train.keypoints import KeypointsConfig, KeypointsPart
+from thcodec.train.light import LightConfig, LightPart
 from thcodec.train.motion import MotionConfig, MotionPart
 from thcodec.train.sr import SrConfig, SrPart
 
 PARTS: dict[str, tuple[type, type]] = {
     "keypoints": (KeypointsConfig, KeypointsPart),
     "motion": (MotionConfig, MotionPart),
+    "light": (LightConfig, LightPart),
     "interp": (InterpConfig, InterpPart),
     "sr": (SrConfig, SrPart),
     "fusion": (FusionConfig, FusionPart),

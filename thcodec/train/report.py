@@ -32,6 +32,10 @@ SCORE = {
         "psnr",
         "the same, v2: landmark-driven pairs, detail-energy term (shipped: picked by VMAF on the hybrid bench; dB)",
     ),
+    "light": (
+        "psnr_teacher",
+        "the light generator: PSNR of its val frames against the shipped generator's (dB, higher is better)",
+    ),
     "fusion_v2_l1": ("psnr", "the same pairs without the detail-energy term (ablation; dB, higher is better)"),
 }
 

@@ -5,6 +5,8 @@ Parts (thcodec/train/parts.py; each module's docstring says more):
                     (thcodec/train/keypoints.py);
   --part motion     dense motion + generator (thcodec/train/motion.py); keypoints and motion can
                     run side by side, one core each (2-core machines);
+  --part light      a narrower generator taught by the shipped one, for slow receivers
+                    (thcodec/train/light.py);
   --part interp     the frame interpolator, on key-point trajectories (thcodec/train/interp.py;
                     make them first with python -m thcodec.train.trajectories);
   --part sr         the super-resolution network (thcodec/train/sr.py; make its cache first

@@ -3,6 +3,7 @@ receiver-only extra, swapped in by the receiver without changing the stream's we
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -65,3 +66,16 @@ def test_a_light_run_exports_a_generator_the_receiver_swaps_in(tmp_path, monkeyp
         fast, flow_fast, _ = light.model.animate_with_motion(pivot, kp, kp)
     assert fast.shape == full.shape and not torch.equal(fast, full)
     torch.testing.assert_close(flow_fast, flow)  # the same motion: only the generator differs
+
+
+def test_a_light_generator_file_of_another_shape_is_refused_in_one_line(tmp_path):
+    folder = tmp_path / "weights"
+    shutil.copytree(weights_dir(), folder)
+    torch.save({"unrelated.weight": torch.zeros(3)}, folder / "light_generator.pt")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for e in manifest["files"]:
+        if e["network"] == "light_generator":
+            e["sha256"] = hashlib.sha256((folder / "light_generator.pt").read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ThcError, match="does not fit this thcodec's light_generator network"):
+        load_model(folder)

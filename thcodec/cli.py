@@ -577,7 +577,7 @@ DecodeGenerator = Annotated[
     GeneratorChoice,
     typer.Option(
         "--generator",
-        help="The network that paints each frame from the warped pivot: the full one the sender checks its pictures with, or a narrower one taught by it (faster, on slow machines; a little softer). The stream is the same either way.",
+        help="The network that paints each frame from the warped pivot: the full one the sender checks its pictures with, or a narrower one taught by it (faster, for slow machines; a slightly different picture). The stream is the same either way.",
     ),
 ]
 DecodeSize = Annotated[

@@ -57,7 +57,7 @@ class LoadedModel:
     super_resolution: SuperResolution | None = None  # None: the manifest has none (decoders up-scale bicubically)
     fusion: Fusion | None = None  # None: the manifest has none (no hybrid mode)
     fusion_sha256: bytes | None = None  # names the fusion weights in a hybrid stream's BASH chunk
-    light_generator: Generator | None = None  # None: the manifest has none (no --light decoding)
+    light_generator: Generator | None = None  # None: the manifest has none (no thc decode --generator light)
 
     def with_light_generator(self) -> LoadedModel:
         """The same networks animating with the light generator (a receiver's choice: the stream
@@ -109,8 +109,7 @@ def load_model(root: Path | None = None, device: torch.device | str = "cpu", bac
     for name, make in makers.items():  # receiver-only networks: None when the manifest has none
         extras[name] = None
         if name in entries:
-            state = _read_verified(root, entries[name])
-            extras[name] = _fill(make(state), state, root / entries[name]["file"], name)
+            extras[name] = _build(make, _read_verified(root, entries[name]), root / entries[name]["file"], name)
             extras[name].eval().to(device)
     fusion_sha256 = bytes.fromhex(entries["fusion"]["sha256"]) if "fusion" in entries else None
     loaded = LoadedModel(model, manifest.get("model_id", MODEL_ID), digest.digest(), **extras, fusion_sha256=fusion_sha256)
@@ -129,16 +128,18 @@ def _read_verified(root: Path, entry: dict) -> dict:
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
-def _fill(net: torch.nn.Module, state: dict, path: Path, name: str) -> torch.nn.Module:
+def _build(make, state: dict, path: Path, name: str) -> torch.nn.Module:
+    """make(state) -> the network, with the state loaded into it."""
     try:
+        net = make(state)
         net.load_state_dict(state)
-    except (RuntimeError, KeyError) as e:
+    except (RuntimeError, KeyError, IndexError) as e:
         raise ThcError(f"{path} does not fit this thcodec's {name} network: {str(e).splitlines()[0]}") from None
     return net
 
 
 def _load_verified(root: Path, name: str, entry: dict, net: torch.nn.Module) -> None:
-    _fill(net, _read_verified(root, entry), root / entry["file"], name)
+    _build(lambda state: net, _read_verified(root, entry), root / entry["file"], name)
 
 
 def export(checkpoints: dict[str, Path], out: Path, notes: dict, commands: dict[str, list[str]] | None = None) -> dict:

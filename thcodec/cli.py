@@ -577,7 +577,7 @@ DecodeGenerator = Annotated[
     GeneratorChoice,
     typer.Option(
         "--generator",
-        help="The network that paints each frame from the warped pivot: the full one the sender checks its pictures with, or a narrower one taught by it (faster, for slow machines; a slightly different picture). The stream is the same either way.",
+        help="The network that paints each frame from the warped pivot: the full one, which the sender also runs when it chooses its pivots, or a narrower one trained to copy it: faster, for machines that cannot decode in real time, with a slightly different picture (a little less exact pixel for pixel, as sharp to the eye). The stream is the same either way.",
     ),
 ]
 DecodeSize = Annotated[

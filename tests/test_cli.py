@@ -392,7 +392,9 @@ def test_decode_with_the_light_generator(files, tmp_path, monkeypatch):
     outs = {}
     for name in ("full", "light"):
         outs[name] = tmp_path / f"{name}.mkv"
-        ok(thc("decode", stream, outs[name], "--generator", name, "--quiet"))
+        result = thc("decode", stream, outs[name], "--generator", name)
+        ok(result)
+        assert ("light generator" in result.output) == (name == "light")  # the summary says which painted it
     full, light = (np.stack(list(VideoReader(outs[n]))) for n in ("full", "light"))
     assert full.shape == light.shape and not np.array_equal(full, light)  # the same frames, painted otherwise
 

@@ -666,7 +666,8 @@ def decode(
             fmt=fmt,
             source=_open_source(input, input_timeout),
         )
-        return f"wrote {_named(output, True)}: {n} frames", [f"decoded with losses: {losses.summary()}"] if losses else []
+        by = " (light generator)" if generator is GeneratorChoice.light else ""
+        return f"wrote {_named(output, True)}: {n} frames{by}", [f"decoded with losses: {losses.summary()}"] if losses else []
 
     out_size = _run(parse_size, size)
     quiet = _alias("-q", "--quiet", q, quiet, False)

@@ -19,12 +19,10 @@ import torch
 from torch import nn
 
 from thcodec.media.frames import to_tensor
-from thcodec.media.metrics import ssim
 from thcodec.models.generator import Generator
 from thcodec.models.talking_head import TalkingHead
 from thcodec.train.face_pairs import driving_keypoints, teacher_keypoints
-from thcodec.train.losses import pyramid_l1
-from thcodec.train.motion import MotionConfig, MotionPart, channels
+from thcodec.train.motion import MotionConfig, MotionPart, channels, pixel_loss
 from thcodec.train.options import option
 
 
@@ -39,12 +37,6 @@ class LightConfig(MotionConfig):
     blocks: int = option(2, "the light generator's residual blocks at quarter size (the shipped one: 2)")
     distill: float = option(1.0, "weight of the pixel loss against the shipped generator's frame")
     real: float = option(0.0, "weight of the pixel loss against the real frame")
-
-
-def pixel_loss(out: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The motion part's loss (pyramid L1 + 0.2 (1 - SSIM)) -> (loss, SSIM)."""
-    s = ssim(out, target)
-    return pyramid_l1(out, target) + 0.2 * (1 - s), s
 
 
 class LightPart(MotionPart):
@@ -77,11 +69,11 @@ class LightPart(MotionPart):
         (src, drv), (kp_s, kp_d) = batch
         kp_s, kp_d = driving_keypoints(self.model, self.driving, src, drv, kp_s, kp_d)
         out, target = self._frames(self.model, src, kp_s, kp_d)
-        distill, s = pixel_loss(out, target)
+        distill, _, s = pixel_loss(out, target)
         loss = self.cfg.distill * distill
         rec = {"distill": distill.item(), "ssim_teacher": s.item()}
         if self.cfg.real:
-            real, s_real = pixel_loss(out, drv)
+            real, _, s_real = pixel_loss(out, drv)
             loss = loss + self.cfg.real * real
             rec |= {"real": real.item(), "ssim": s_real.item()}
         return loss, rec | {"loss": loss.item()}, out

@@ -72,6 +72,12 @@ class MotionConfig(FacePairsConfig):
     )
 
 
+def pixel_loss(out: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The motion networks' reconstruction loss, pyramid L1 + 0.2 (1 - SSIM) -> (loss, L1, SSIM)."""
+    l1, s = pyramid_l1(out, target), ssim(out, target)
+    return l1 + 0.2 * (1 - s), l1, s
+
+
 def jitter(kp: Keypoints, rng: np.random.Generator, xy_std: float, jac_std: float) -> Keypoints:
     """Teacher key points with detector-like noise, so the motion networks learn to tolerate it."""
     nx = torch.from_numpy(rng.normal(0, xy_std, kp.xy.shape)).float().to(kp.xy.device)
@@ -145,8 +151,7 @@ class MotionPart(FacePairsPart):
         else:
             kp_s, kp_d = driving_keypoints(self.model, self.driving, src, drv, kp_s, kp_d)
         out = self.model.animate_unclamped(src, kp_s, kp_d)
-        l1, s = pyramid_l1(out, drv), ssim(out, drv)
-        loss = l1 + 0.2 * (1 - s)
+        loss, l1, s = pixel_loss(out, drv)
         return loss, {"loss": loss.item(), "l1": l1.item(), "ssim": s.item()}, out
 
     def validate(self, ema):

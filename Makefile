@@ -116,7 +116,7 @@ clean:
 
 # The ONNX Runtime backend (THC_BACKEND=onnx, thcodec/models/backend.py): the shipped networks exported
 # to ONNX with their sha256 and the sha256 of the .pt files they came from. Run after `make export`.
-.PHONY: export-onnx bench-speed bench-precision bench-light
+.PHONY: export-onnx bench-speed bench-precision bench-light bench-torch-free
 export-onnx: install
 	$(PY) -m pip install -q -e '.[export]'
 	$(PY) -m thcodec.models.export_onnx --out weights/onnx
@@ -137,3 +137,9 @@ bench-precision: install
 bench-light: install
 	$(PY) -m pip install -q -e '.[eval]'
 	$(PY) -m thcodec.bench.cheaper_receiver --variant light --data $(DATA) --out $(OUT)/bench_light
+
+# docs/speed.md, "Without torch": imports and dense motion + generator under eager torch, onnxruntime
+# and OpenVINO (when installed; no dependency of the codec), side by side in one run.
+bench-torch-free: install
+	$(PY) -m pip install -q -e '.[onnx,export]'
+	$(PY) -m thcodec.bench.torch_free

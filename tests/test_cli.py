@@ -163,6 +163,17 @@ def test_stats_with_reference(files):
     assert s["compared_frames"] == 8 and not s["warnings"]
 
 
+def test_stats_decodes_as_thc_decode_is_told(files):
+    clip, stream, _ = files
+    full = json.loads(thc("stats", stream, "--reference", clip, "--json").stdout)
+    result = thc("stats", stream, "--reference", clip, "--json", "--generator", "light", "--interp-method", "linear")
+    ok(result)
+    light = json.loads(result.stdout)
+    assert light["psnr_y_per_frame"] != full["psnr_y_per_frame"]  # another network painted the frames
+    result = thc("stats", stream, "--sr", "bicubic")
+    assert result.exit_code == 1 and "--sr needs --reference" in result.stderr
+
+
 def test_stats_table_names_every_figure(files):
     _, stream, _ = files
     out = thc("stats", stream, "--frames").stdout

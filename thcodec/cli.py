@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -723,11 +724,25 @@ def stats(
         bool, typer.Option("--frames", help="Also list the video bytes of every frame (pivot, key points, base layer).")
     ] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite the --plot file if it exists.")] = False,
+    interp_method: Annotated[
+        InterpMethod | None,
+        typer.Option(help="With --reference: decode as thc decode --interp-method does (default: net)."),
+    ] = None,
+    sr: Annotated[SrMethod | None, typer.Option(help="With --reference: decode as thc decode --sr does (default: net).")] = None,
+    generator: Annotated[
+        GeneratorChoice | None,
+        typer.Option("--generator", help="With --reference: decode as thc decode --generator does (default: full)."),
+    ] = None,
 ) -> None:
     """Frames, duration, video-only kbit/s and bits per pixel, audio and container apart, the worst
     window, where the bytes go, the pivots; quality against a reference."""
+    choices = {"--interp-method": interp_method, "--sr": sr, "--generator": generator}
+    decoding = Decoding(interp_method or InterpMethod.net, sr or SrMethod.net, generator or GeneratorChoice.full)
 
     def work():
+        given = [name for name, value in choices.items() if value is not None]
+        if given and reference is None:
+            raise ThcError(f"{given[0]} needs --reference (it says how to decode the stream to compare)")
         if len(inputs) > 1 and (reference is not None or plot is not None):
             raise ThcError("--reference and --plot take one INPUT")
         if as_json and as_csv:
@@ -738,7 +753,7 @@ def stats(
             raise ThcError(f"{plot}: name the plot .png")
         if as_csv:
             return _stats_csv(inputs)
-        results = [_one_stats(p, reference, plot, force) for p in inputs]
+        results = [_one_stats(p, reference, plot, force, decoding) for p in inputs]
         for s in results:
             for w in s.warnings:
                 err.print(f"thc: warning: {s.file}: {w}", highlight=False)  # which file, when several are read
@@ -754,7 +769,16 @@ def stats(
         raise typer.Exit(EXIT_LOSSES)
 
 
-def _one_stats(input: Path, reference: Path | None, plot: Path | None, force: bool):
+@dataclass(frozen=True)
+class Decoding:
+    """How `thc stats --reference` decodes the stream it compares: thc decode's choices."""
+
+    interp_method: InterpMethod = InterpMethod.net
+    sr: SrMethod = SrMethod.net
+    generator: GeneratorChoice = GeneratorChoice.full
+
+
+def _one_stats(input: Path, reference: Path | None, plot: Path | None, force: bool, decoding: Decoding = Decoding()):
     from thcodec.stats import stream_stats
 
     _check_input(input)
@@ -767,7 +791,10 @@ def _one_stats(input: Path, reference: Path | None, plot: Path | None, force: bo
         with _about(input, reference):
             from thcodec.reference_quality import add_quality
 
-            add_quality(s, reference, load_model())
+            loaded = load_model()
+            if decoding.generator is GeneratorChoice.light:
+                loaded = loaded.with_light_generator()
+            add_quality(s, reference, loaded, decoding.interp_method.value, decoding.sr.value)
     if plot is not None:
         from thcodec.media.atomic import atomic_output
         from thcodec.media.plot import quality_chart

@@ -30,10 +30,13 @@ def _reference_warnings(stats: StreamStats, ref_path: Path, ref_fps: Fraction, r
     return out
 
 
-def add_quality(stats: StreamStats, reference: Path, loaded: LoadedModel) -> StreamStats:
-    """Decode the stream and compare it frame by frame with the reference video: PSNR Y and RGB
-    (ffmpeg's average: the PSNR of the mean MSE), mean SSIM RGB; warnings when the reference's
-    frame count or rate differ (the first min(count) frames are compared)."""
+def add_quality(
+    stats: StreamStats, reference: Path, loaded: LoadedModel, interp_method: str = "net", sr: str = "net"
+) -> StreamStats:
+    """Decode the stream (as `thc decode` does with these choices) and compare it frame by frame
+    with the reference video: PSNR Y and RGB (ffmpeg's average: the PSNR of the mean MSE), mean
+    SSIM RGB; warnings when the reference's frame count or rate differ (the first min(count)
+    frames are compared)."""
     mse_ys, mse_rgbs, s = [], [], []
     with VideoReader(reference) as ref, open(stats.file, "rb") as f:
         info = ref.info
@@ -43,7 +46,7 @@ def add_quality(stats: StreamStats, reference: Path, loaded: LoadedModel) -> Str
             )
         ref_frames = iter(ref)
         read = 0
-        for event in decode_stream(f, loaded):
+        for event in decode_stream(f, loaded, interp_method, sr):
             if not isinstance(event, Frame):
                 continue
             r = next(ref_frames, None)

@@ -32,9 +32,9 @@ def ok(result) -> None:
     assert result.exception is None
 
 
-def fails(result, match: str) -> str:
-    """Exit 1 with exactly one line on stderr, `thc: error: ...`, and no traceback."""
-    assert result.exit_code == 1, (result.output, result.exception)
+def fails(result, match: str, code: int = 1) -> str:
+    """Exit `code` (2: a usage mistake) with exactly one line on stderr, `thc: error: ...`, and no traceback."""
+    assert result.exit_code == code, (result.output, result.exception)
     assert isinstance(result.exception, SystemExit), result.exception  # not an escaped exception
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -170,8 +170,7 @@ def test_stats_decodes_as_thc_decode_is_told(files):
     ok(result)
     light = json.loads(result.stdout)
     assert light["psnr_y_per_frame"] != full["psnr_y_per_frame"]  # another network painted the frames
-    result = thc("stats", stream, "--sr", "bicubic")
-    assert result.exit_code == 1 and "--sr needs --reference" in result.stderr
+    fails(thc("stats", stream, "--sr", "bicubic"), "--sr needs --reference", code=2)
 
 
 def test_stats_table_names_every_figure(files):
@@ -207,7 +206,7 @@ def test_stats_of_many_files_as_csv(files, tmp_path):
     assert list(csv.DictReader(io.StringIO(result.stdout)))[1]["error"] != ""
     ok(thc("stats", stream, odd, "--csv"))
     assert len(json.loads(thc("stats", stream, odd, "--json").stdout)) == 2
-    fails(thc("stats", stream, odd, "--reference", stream), "one INPUT")
+    fails(thc("stats", stream, odd, "--reference", stream), "one INPUT", code=2)
 
 
 def test_decode_without_audio(files, tmp_path):
@@ -373,6 +372,26 @@ def test_bad_option_values(files, tmp_path):
         result = thc("encode", clip, tmp_path / "x.thc", *args)
         assert result.exit_code == 2, args  # usage error
         assert not (tmp_path / "x.thc").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["encode", "--min-pivot-interval", "inf"],
+        ["encode", "--max-pivot-interval", "nan"],
+        ["encode", "--max-motion-error", "nan"],  # nan compares false: it passed min= and max=
+        ["encode", "--max-kbps", "nan"],
+        ["decode", "--input-timeout", "nan"],
+    ],
+)
+def test_float_options_take_finite_numbers(files, tmp_path, args):
+    clip, stream, _ = files
+    command, *option = args
+    result = thc(
+        command, clip if command == "encode" else stream, tmp_path / ("x.thc" if command == "encode" else "x.mp4"), *option
+    )
+    assert result.exit_code == 2 and "give a finite number" in result.stderr, result.output
+    assert "Traceback" not in result.output
 
 
 def test_paths_with_brackets_print_as_themselves(tmp_path):

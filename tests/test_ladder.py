@@ -30,10 +30,10 @@ def target(kbps: float, audio: float = 0.0, seconds: float = 10.0, **given) -> E
     return ladder.for_target(opts, audio, seconds)
 
 
-def thc_fails(*args, match: str) -> None:
-    """exit 1, one line: `thc: error: ...` matching `match`."""
+def thc_fails(*args, match: str, code: int = 1) -> None:
+    """exit `code` (2: a usage mistake), one line: `thc: error: ...` matching `match`."""
     result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == code, result.output
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("thc: error: ") and match in lines[0], result.stderr
 
@@ -128,8 +128,8 @@ def test_bad_rate_options_are_one_line_errors(fields, match):
 
 def test_the_cli_knows_which_options_were_given(tmp_path):
     clip = tmp_path / "none.mp4"  # the options are checked before the input
-    thc_fails("encode", clip, tmp_path / "x.thc", "--mode", "hybrid", "--base-kbps", "4", "--base-crf", "40", match="not both")
-    thc_fails("encode", clip, tmp_path / "x.thc", "--base-kbps", "4", match="add --mode hybrid")
+    thc_fails("encode", clip, tmp_path / "x.thc", "--mode", "hybrid", "--base-kbps", "4", "--base-crf", "40", match="not both", code=2)
+    thc_fails("encode", clip, tmp_path / "x.thc", "--base-kbps", "4", match="add --mode hybrid", code=2)
 
 
 def test_the_cli_reports_what_kbps_chose(tmp_path):

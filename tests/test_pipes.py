@@ -145,7 +145,7 @@ def test_stdout_needs_a_streamable_format(tmp_path):
     (tmp_path / "x.thc").write_bytes(b"checked before it is read")
     fails(thc("decode", tmp_path / "x.thc", "-"), r"stdout: give the container with --format \(matroska, mkv, nut, y4m\)$")
     fails(thc("decode", tmp_path / "x.thc", "-", "--format", "mp4"), r"stdout: mp4 cannot be written to a pipe")
-    fails(thc("decode", tmp_path / "x.thc", "-", "--format", "avi"), r"--format avi: choose one of")
+    fails(thc("decode", tmp_path / "x.thc", "-", "--format", "avi"), r"--format avi: choose one of", code=2)
 
 
 def test_encode_into_a_fifo(tmp_path):

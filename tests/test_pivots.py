@@ -103,7 +103,7 @@ def test_a_cap_below_the_audio_rate_is_refused(make_clip, tmp_path):
     clip = make_clip(frames=5, audio=True)
     fails(thc("encode", clip, tmp_path / "x.thc", "--max-kbps", 10, "--audio-kbps", 12), "audio alone takes 12 kbit/s")
     assert not (tmp_path / "x.thc").exists()
-    fails(thc("encode", clip, tmp_path / "x.thc", "--min-pivot-interval", 5, "--max-pivot-interval", 2), "shorter than")
+    fails(thc("encode", clip, tmp_path / "x.thc", "--min-pivot-interval", 5, "--max-pivot-interval", 2), "shorter than", code=2)
 
 
 @pytest.mark.slow  # (issue 18: the default suite under 2 minutes; make test-slow)
@@ -118,7 +118,7 @@ def test_stats_lists_pivots_and_plots_quality(cut_clip, tmp_path, loaded):
         assert im.format == "PNG" and im.size == (960, 360)
     fails(thc("stats", stream, "--reference", cut_clip, "--plot", plot), "exists")  # no overwrite without --force
     ok(thc("stats", stream, "--reference", cut_clip, "--plot", plot, "--force"))
-    fails(thc("stats", stream, "--plot", tmp_path / "p.png"), "--plot needs --reference")
+    fails(thc("stats", stream, "--plot", tmp_path / "p.png"), "--plot needs --reference", code=2)
     s = json.loads(thc("stats", stream, "--reference", cut_clip, "--json").stdout)
     assert len(s["psnr_y_per_frame"]) == FRAMES and [p["reason"] for p in s["pivots"]] == ["start", "scene_cut"]
 

@@ -7,6 +7,7 @@ Ctrl-C leaves no partial output and exits with 130.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -23,7 +24,7 @@ from rich.text import Text
 
 from thcodec import __version__
 from thcodec.bench.codec_names import CODECS as BENCH_CODECS
-from thcodec.errors import ThcError
+from thcodec.errors import ThcError, UsageError
 from thcodec.face.dlib_models import preload as preload_dlib
 from thcodec.options import (
     BASE_SIZES,
@@ -102,6 +103,13 @@ def _check_size(text: str | None) -> str | None:
     return text
 
 
+def _finite(value: float | None) -> float | None:
+    """Every float option: nan passes min= and max= (it compares false), and inf is no time or rate."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value}: give a finite number")
+    return value
+
+
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite OUTPUT if it exists.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bar, no summary line.")]
 # -q is quality in ffmpeg and x264 habits (-q:v, -q 80), so it is no short name for --quiet any
@@ -168,7 +176,7 @@ def _run(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except ThcError as e:
         err.print(Text.assemble(("thc: error:", "bold red"), f" {e}"), highlight=False)
-        raise typer.Exit(1) from None
+        raise typer.Exit(2 if isinstance(e, UsageError) else 1) from None
     except KeyboardInterrupt:
         err.print("thc: interrupted, nothing written", highlight=False)
         raise typer.Exit(130) from None
@@ -257,6 +265,7 @@ def _named(path: Path, output: bool = False) -> str:
 InputTimeout = Annotated[
     float,
     typer.Option(
+        callback=_finite,
         min=0,
         help="Seconds to wait for data from an INPUT that is a pipe ('-': stdin), a FIFO or a device, at the start and at each later read, before giving up with an error (exit 1) instead of hanging. 0: wait forever. Regular files are not affected.",
     ),
@@ -307,6 +316,7 @@ EncodeAudioKbps = Annotated[int, typer.Option(min=6, max=64, help="Opus bit rate
 EncodeMaxMotionError = Annotated[
     float,
     typer.Option(
+        callback=_finite,
         min=0.5,
         max=100,
         help="Motion error, in pixels of a 256x256 face, at which a new pivot is sent: the sender predicts the receiver's picture and measures how far its face key points stray from the real ones (ordinary talking: under 4). Lower: more pivots, more bytes. Keypoint mode only: in hybrid mode the base layer shows what the key points get wrong.",
@@ -315,6 +325,7 @@ EncodeMaxMotionError = Annotated[
 EncodeMaxKbps = Annotated[
     float,
     typer.Option(
+        callback=_finite,
         min=0,
         help="Cap on the bit rate of any 10 seconds of the stream, kbit/s, audio and the hybrid mode's base stream included: pivots are held back or sent at lower JPEG quality to stay under it (0: no cap). The base stream keeps its own rate (--base-crf or --base-kbps).",
     ),
@@ -322,11 +333,13 @@ EncodeMaxKbps = Annotated[
 EncodeMinPivotInterval = Annotated[
     float,
     typer.Option(
-        min=0, help="Seconds after a pivot before the quality or face-position test may send another (scene cuts do not wait)."
+        callback=_finite,
+        min=0,
+        help="Seconds after a pivot before the quality or face-position test may send another (scene cuts do not wait).",
     ),
 ]
 EncodeMaxPivotInterval = Annotated[
-    float, typer.Option(min=0, help="Send a pivot at least this often, seconds (0: only when needed).")
+    float, typer.Option(callback=_finite, min=0, help="Send a pivot at least this often, seconds (0: only when needed).")
 ]
 EncodeMotion = Annotated[
     MotionSource,
@@ -387,6 +400,7 @@ EncodeBaseStep = Annotated[
 EncodeBaseKbps = Annotated[
     float,
     typer.Option(
+        callback=_finite,
         min=0,
         help="Hybrid mode: code the base stream at this target rate, kbit/s (SVT-AV1's constant-rate mode, spread over the base frames --base-step keeps), instead of at --base-crf. 0: --base-crf. SVT-AV1 misses very low targets; see docs/hybrid.md.",
     ),
@@ -400,6 +414,7 @@ EncodeSceneSize = Annotated[
 EncodeKbps = Annotated[
     float,
     typer.Option(
+        callback=_finite,
         min=0,
         help="Target rate of the whole stream, kbit/s, audio included: picks the mode, the pivot quality, how often and how finely key points are sent (--interp, --xy-step, --jac-step) and the base stream's size and rate from a measured ladder (docs/hybrid.md), the keypoint mode below the hybrid mode's lowest rung; in hybrid mode the base stream gets what the audio, key points and pivot leave. Options given beside it win: --mode, --pivot-quality, --interp, --xy-step, --jac-step, --base-size, --base-step, --base-crf or --base-kbps (a --base-* option implies --mode hybrid). A target, not a cap: add --max-kbps for one. 0: no target.",
     ),
@@ -420,7 +435,7 @@ EncodeKptsBlock = Annotated[
         help="Sent frames per key-point block. The receiver draws a frame once its block (and for the last frames, the next one) has arrived, so on a live pipe this sets the delay: the default 25 is 2 s of video at --interp 2, 5 about 0.4 s, for more bytes (12 bytes of framing a block, less for zstd to work with).",
     ),
 ]
-EncodeQuality = Annotated[float | None, typer.Option("--quality", min=0.5, max=100, hidden=True)]
+EncodeQuality = Annotated[float | None, typer.Option("--quality", min=0.5, max=100, hidden=True, callback=_finite)]
 EncodeForce = Annotated[
     bool, typer.Option("--force", "-f", help="Overwrite OUTPUT if it exists; write a .thc stream into a file not named .thc.")
 ]
@@ -742,15 +757,15 @@ def stats(
     def work():
         given = [name for name, value in choices.items() if value is not None]
         if given and reference is None:
-            raise ThcError(f"{given[0]} needs --reference (it says how to decode the stream to compare)")
+            raise UsageError(f"{given[0]} needs --reference (it says how to decode the stream to compare)")
         if len(inputs) > 1 and (reference is not None or plot is not None):
-            raise ThcError("--reference and --plot take one INPUT")
+            raise UsageError("--reference and --plot take one INPUT")
         if as_json and as_csv:
-            raise ThcError("choose one of --json and --csv")
+            raise UsageError("choose one of --json and --csv")
         if plot is not None and reference is None:
-            raise ThcError("--plot needs --reference (the plot shows quality against it)")
+            raise UsageError("--plot needs --reference (the plot shows quality against it)")
         if plot is not None and plot.suffix.lower() != ".png":
-            raise ThcError(f"{plot}: name the plot .png")
+            raise UsageError(f"{plot}: name the plot .png")
         if as_csv:
             return _stats_csv(inputs)
         results = [_one_stats(p, reference, plot, force, decoding) for p in inputs]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thcodec.errors import ThcError
+from thcodec.errors import UsageError
 
 MODEL_SIZE = 256  # side of the square face region the networks see
 MOTION_SOURCES = ("landmarks", "detector")
@@ -76,34 +76,34 @@ class EncodeOptions:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ThcError(f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}")
+            raise UsageError(f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}")
         if self.pivot_codec not in PIVOT_CODECS:
-            raise ThcError(f"unknown pivot codec {self.pivot_codec!r}: choose one of {', '.join(PIVOT_CODECS)}")
+            raise UsageError(f"unknown pivot codec {self.pivot_codec!r}: choose one of {', '.join(PIVOT_CODECS)}")
         if self.base_size not in BASE_SIZES:
-            raise ThcError(f"--base-size {self.base_size}: choose one of {', '.join(map(str, BASE_SIZES))}")
+            raise UsageError(f"--base-size {self.base_size}: choose one of {', '.join(map(str, BASE_SIZES))}")
         if not 1 <= self.base_crf <= 63:
-            raise ThcError(f"--base-crf {self.base_crf}: SVT-AV1 takes 1-63")
+            raise UsageError(f"--base-crf {self.base_crf}: SVT-AV1 takes 1-63")
         if self.scene_size not in SCENE_SIZES:
-            raise ThcError(f"--scene-size {self.scene_size}: choose one of {', '.join(map(str, SCENE_SIZES))}")
+            raise UsageError(f"--scene-size {self.scene_size}: choose one of {', '.join(map(str, SCENE_SIZES))}")
         if not 1 <= self.base_step <= 8:
-            raise ThcError(f"--base-step {self.base_step}: 1-8 frames")
+            raise UsageError(f"--base-step {self.base_step}: 1-8 frames")
         self._check_rates()
         if not 0 <= self.independent_every <= 1000:
-            raise ThcError(f"--kpts-refresh {self.independent_every}: 0-1000 blocks")
+            raise UsageError(f"--kpts-refresh {self.independent_every}: 0-1000 blocks")
         if self.motion not in MOTION_SOURCES:
-            raise ThcError(f"unknown motion source {self.motion!r}: choose one of {', '.join(MOTION_SOURCES)}")
+            raise UsageError(f"unknown motion source {self.motion!r}: choose one of {', '.join(MOTION_SOURCES)}")
         if self.max_pivot_interval_s and self.max_pivot_interval_s < self.min_pivot_interval_s:
-            raise ThcError("--max-pivot-interval is shorter than --min-pivot-interval")
+            raise UsageError("--max-pivot-interval is shorter than --min-pivot-interval")
 
     def _check_rates(self) -> None:
         if self.base_kbps and not MIN_BASE_KBPS <= self.base_kbps <= MAX_BASE_KBPS:
-            raise ThcError(f"--base-kbps {self.base_kbps:g}: {MIN_BASE_KBPS:g}-{MAX_BASE_KBPS:g} kbit/s (0: --base-crf)")
+            raise UsageError(f"--base-kbps {self.base_kbps:g}: {MIN_BASE_KBPS:g}-{MAX_BASE_KBPS:g} kbit/s (0: --base-crf)")
         if self.base_kbps and "base_crf" in self.given:
-            raise ThcError("give --base-crf or --base-kbps, not both: the base layer has one rate setting")
+            raise UsageError("give --base-crf or --base-kbps, not both: the base layer has one rate setting")
         if self.kbps and not MIN_KBPS <= self.kbps <= MAX_KBPS:
-            raise ThcError(f"--kbps {self.kbps:g}: {MIN_KBPS:g}-{MAX_KBPS:g} kbit/s (0: no target)")
+            raise UsageError(f"--kbps {self.kbps:g}: {MIN_KBPS:g}-{MAX_KBPS:g} kbit/s (0: no target)")
         # Without a target the mode is the user's: base-layer rates in keypoint mode would do nothing.
         if not self.kbps and self.mode != "hybrid" and self.base_kbps:
-            raise ThcError("--base-kbps sets the hybrid mode's base layer: add --mode hybrid")
+            raise UsageError("--base-kbps sets the hybrid mode's base layer: add --mode hybrid")
         if self.kbps and self.mode == "keypoints" and "mode" in self.given and self.given & HYBRID_ONLY:
-            raise ThcError("--mode keypoints has no base layer: drop the --base-* options or the --mode")
+            raise UsageError("--mode keypoints has no base layer: drop the --base-* options or the --mode")

@@ -23,7 +23,7 @@ import av
 import av.error
 import numpy as np
 
-from thcodec.errors import ThcError
+from thcodec.errors import ThcError, UsageError
 from thcodec.media.streams import DEFAULT_INPUT_TIMEOUT_S, TimedInput, display_name, is_stream
 from thcodec.options import DEFAULT_X264_PRESET, X264_PRESETS
 
@@ -506,7 +506,7 @@ def output_format(name: str, suffix: str, fmt: str | None, stream: bool) -> str:
     elif fmt.lower() in OUTPUT_FORMATS:
         muxer = OUTPUT_FORMATS[fmt.lower()]
     else:
-        raise ThcError(f"--format {fmt}: choose one of {', '.join(OUTPUT_FORMATS)}")
+        raise UsageError(f"--format {fmt}: choose one of {', '.join(OUTPUT_FORMATS)}")
     if stream and muxer in _SEEKING_FORMATS:
         raise ThcError(f"{name}: {muxer} cannot be written to a pipe (it needs to seek back); use --format nut, mkv or y4m")
     return muxer

@@ -96,6 +96,29 @@ def test_tolerant_reader_resynchronises_after_garbage(stream):
     assert len(damages) == 1 and damages[0].nbytes == len(garbage) and damages[0].chunk_type is None
 
 
+def test_two_damaged_chunks_in_a_row_are_two_losses_of_known_type(stream):
+    """The damaged chunk's length is trusted where a chunk header follows it, even one whose own
+    payload is damaged: each loss keeps its type (and a pivot its bytes), rather than one
+    region of unknown type up to the next whole chunk."""
+    pivot = spans_of(stream, "PIVT")[0]
+    after = next(s for s in damage.chunk_spans(stream) if s[0] == pivot[0] + pivot[1])
+    bad = flipped(flipped(stream, pivot[0] + pivot[1] // 2), after[0] + after[1] - 2)  # a payload or CRC byte of each
+    chunks, damages = tolerant_chunks(bad)
+    assert [(d.offset, d.nbytes, d.chunk_type) for d in damages] == [pivot[:2] + ("PIVT",), after[:2] + (after[2],)]
+    assert damages[0].payload is not None  # the receiver can still show the damaged picture
+    assert len(chunks) == len(tolerant_chunks(stream)[0]) - 2
+
+
+def test_data_after_end_is_reported_and_not_read(stream, loaded):
+    for tail in (stream, b"garbage" * 500):  # a second stream appended, or garbage
+        chunks, damages = tolerant_chunks(stream + tail)
+        assert chunks == tolerant_chunks(stream)[0]
+        assert [(d.offset, d.nbytes, d.kind) for d in damages] == [(len(stream), len(tail), "trailing")]
+    frames, losses = decode(stream + b"garbage", loaded)
+    assert len(frames) == FRAMES and losses.trailing == 7 and losses.chunks == 0
+    assert "7 bytes after the END chunk ignored" in losses.summary()
+
+
 def test_tolerant_reader_ends_a_truncated_file(stream):
     cut = stream[: len(stream) * 2 // 3]
     chunks, damages = tolerant_chunks(cut)

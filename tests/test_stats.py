@@ -146,6 +146,16 @@ def test_stats_of_an_encoded_clip(encoded):
     assert s.keypoint_bytes_per_frame == pytest.approx(s.bytes_by_category["keypoints"] / 8)
 
 
+def test_bytes_after_end_are_counted_and_named(encoded, tmp_path):
+    _, thc, _, _ = encoded
+    appended = tmp_path / "appended.thc"
+    appended.write_bytes(thc.read_bytes() + b"x" * 300)
+    s, clean = stream_stats(appended), stream_stats(thc)
+    assert s.bytes_total == clean.bytes_total + 300 == appended.stat().st_size
+    assert s.losses.trailing == 300 and s.losses.regions == 0 and s.frames == clean.frames
+    assert s.warnings == ["damaged file: 300 bytes after the END chunk (not read)"]
+
+
 def test_add_quality_against_the_original(encoded, loaded):
     clip, thc, _, _ = encoded
     s = add_quality(stream_stats(thc), clip, loaded)

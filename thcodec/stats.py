@@ -77,10 +77,14 @@ class ChunkLosses:
     audio_gaps: int = 0
     truncated: bool = False
     end_missing: bool = False
+    trailing: int = 0  # bytes after END (a second stream appended, or garbage), apart from `bytes`
 
     def add(self, d: C.Damage) -> None:
         if d.kind == "no-end":
             self.end_missing = True
+            return
+        if d.kind == "trailing":
+            self.trailing = d.nbytes
             return
         self.regions += 1
         self.bytes += d.nbytes
@@ -92,7 +96,7 @@ class ChunkLosses:
         self.by_type[key] = self.by_type.get(key, 0) + 1
 
     def __bool__(self) -> bool:
-        return bool(self.regions or self.audio_gaps or self.end_missing)
+        return bool(self.regions or self.audio_gaps or self.end_missing or self.trailing)
 
     def summary(self) -> str:
         parts = []
@@ -106,6 +110,8 @@ class ChunkLosses:
             parts.append("file truncated")
         elif self.end_missing:
             parts.append("END chunk missing")
+        if self.trailing:
+            parts.append(f"{self.trailing} bytes after the END chunk (not read)")
         return "damaged file: " + "; ".join(parts)
 
 
@@ -221,7 +227,7 @@ def _read(f, tally: _Tally, losses: ChunkLosses) -> tuple[C.StreamHeader, list[P
             frames = chunk.frame_count
     if losses.end_missing:  # no END: the frames key points came for; none before a pivot (nothing to show)
         frames = max(tally.per_frame, default=-1) + 1 if pivots else 0
-    tally.split["container"] += losses.bytes
+    tally.split["container"] += losses.bytes + losses.trailing
     return header, pivots, frames, events
 
 

@@ -780,8 +780,9 @@ class Damage:
 
     kind: "damaged" (a chunk failed its type, length or CRC check; the reader resynchronised
     after it), "invalid" (its CRC passed but its payload failed the chunk's checks, or its type
-    is an unknown critical one), "truncated" (the file ends inside a chunk) or "no-end" (it
-    ends between chunks without END). chunk_type: the lost chunk's type when the reader could tell it (the
+    is an unknown critical one), "truncated" (the file ends inside a chunk), "no-end" (it
+    ends between chunks without END) or "trailing" (bytes after END: a second stream
+    appended, or garbage; nbytes counts them). chunk_type: the lost chunk's type when the reader could tell it (the
     damaged chunk's header was intact: the next chunk follows exactly where its length says),
     else None (the receiver must assume any chunk may be lost). payload: for a `PIVT` whose
     CRC failed (header intact) or that the file cuts short, its payload as it came (the
@@ -815,6 +816,19 @@ class _Window:
         start = pos - self._base
         return bytes(self._buf[start : start + n])
 
+    def bytes_from(self, pos: int) -> int:
+        """How many bytes the file holds from pos on, read to its end piece by piece (memory
+        stays bounded: what is read is dropped)."""
+        self.drop_before(pos)
+        n = len(self._buf)
+        self._buf.clear()
+        while not self._eof:
+            piece = self._f.read(1 << 20)
+            self._eof = not piece
+            n += len(piece)
+        self._base = pos + n
+        return n
+
     def drop_before(self, pos: int) -> None:
         if pos > self._base:
             del self._buf[: pos - self._base]
@@ -844,6 +858,13 @@ def _chunk_at(win: _Window, pos: int) -> tuple[bytes, bytes] | str:
 def _plausible(ctype: bytes) -> bool:
     """A type a resync may stop at: a known chunk other than HEAD, or an ancillary one."""
     return (ctype in CHUNK_TYPES and ctype != StreamHeader.CHUNK_TYPE) or (_valid_type(ctype) and chr(ctype[0]).islower())
+
+
+def _header_at(win: _Window, pos: int) -> bool:
+    """Whether a chunk header of a type a resync may stop at, with a length within the limit,
+    stands at pos (its payload may be damaged: the next chunk is then lost on its own)."""
+    hdr = win.peek(pos, 8)
+    return len(hdr) == 8 and _plausible(hdr[:4]) and struct.unpack(">I", hdr[4:])[0] <= MAX_PAYLOAD
 
 
 def _resync(win: _Window, start: int) -> int | None:
@@ -887,7 +908,7 @@ def read_chunks_tolerant(f: BinaryIO, on_damage: Callable[[Damage], None]) -> It
             nxt = None
             if len(hdr) == 8 and struct.unpack(">I", hdr[4:])[0] <= MAX_PAYLOAD:  # where its own length says it ends
                 at = pos + CHUNK_OVERHEAD + struct.unpack(">I", hdr[4:])[0]
-                if len(win.peek(at, 4)) == 4 and _plausible(win.peek(at, 4)) and isinstance(_chunk_at(win, at), tuple):
+                if _header_at(win, at):  # a chunk starts there (whole or damaged in turn): the length held
                     nxt = at
             nxt = nxt if nxt is not None else _resync(win, pos + 1)
             kind = "truncated" if got == "truncated" and nxt is None else "damaged"
@@ -919,4 +940,7 @@ def read_chunks_tolerant(f: BinaryIO, on_damage: Callable[[Damage], None]) -> It
             continue
         yield chunk, nbytes
         if isinstance(chunk, End):
+            trailing = win.bytes_from(pos)
+            if trailing:
+                on_damage(Damage(pos, trailing, "trailing", None, f"{trailing} bytes after the END chunk at byte {pos}"))
             return

@@ -71,6 +71,7 @@ class Losses:
     base: int = 0  # base-layer chunks lost or undecodable (hybrid): the newest picture, or none, instead
     truncated: bool = False  # the file ends inside a chunk: the frames up to there
     end_lost: bool = False  # no END chunk: the frame count is HEAD's estimate (or the frames decoded, if truncated)
+    trailing: int = 0  # bytes after END (a second stream appended, or garbage), not decoded
 
     def __bool__(self) -> bool:
         return any(getattr(self, name) for name in self.__dataclass_fields__)
@@ -91,6 +92,8 @@ class Losses:
             parts.append("file truncated")
         elif self.end_lost:
             parts.append("END chunk lost")
+        if self.trailing:
+            parts.append(f"{self.trailing} bytes after the END chunk ignored")
         return ", ".join(parts) or "no losses"
 
 
@@ -159,6 +162,9 @@ class _Concealment:
 
     def on_damage(self, damage: C.Damage) -> Iterator[Start | Frame]:
         """The reader skipped a damaged region (concealing mode)."""
+        if damage.kind == "trailing":  # after END: the video is whole, what follows is not read
+            self.losses.trailing += damage.nbytes
+            return
         self.losses.chunks += 1
         if damage.kind == "truncated":
             self.losses.truncated = True
@@ -598,8 +604,9 @@ def decode_file(
                 elif writer.has_audio:
                     writes.submit(partial(_write_audio, writer, event, strict, losses))
         writes.close()
-        if frames == 0:
-            raise ThcError(f"{display_name(src)}: stream holds no frames")
+        if frames == 0:  # nothing to show: an error, not a loss (README, "Exit codes and errors")
+            why = f" ({losses.summary()})" if losses else ""
+            raise ThcError(f"{display_name(src)}: stream holds no frames{why}")
         writer.close()
         writer = None
     finally:

@@ -128,7 +128,9 @@ def test_bad_rate_options_are_one_line_errors(fields, match):
 
 def test_the_cli_knows_which_options_were_given(tmp_path):
     clip = tmp_path / "none.mp4"  # the options are checked before the input
-    thc_fails("encode", clip, tmp_path / "x.thc", "--mode", "hybrid", "--base-kbps", "4", "--base-crf", "40", match="not both", code=2)
+    thc_fails(
+        "encode", clip, tmp_path / "x.thc", "--mode", "hybrid", "--base-kbps", "4", "--base-crf", "40", match="not both", code=2
+    )
     thc_fails("encode", clip, tmp_path / "x.thc", "--base-kbps", "4", match="add --mode hybrid", code=2)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import subprocess
@@ -21,7 +22,7 @@ from thcodec.errors import ThcError
 from thcodec.format import container as C
 from thcodec.media.atomic import output_target
 from thcodec.media.streams import DirectOutput, TimedInput
-from thcodec.media.video_io import VideoReader
+from thcodec.media.video_io import VideoReader, VideoWriter
 
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # thc of this venv
 
@@ -146,6 +147,25 @@ def test_stdout_needs_a_streamable_format(tmp_path):
     fails(thc("decode", tmp_path / "x.thc", "-"), r"stdout: give the container with --format \(matroska, mkv, nut, y4m\)$")
     fails(thc("decode", tmp_path / "x.thc", "-", "--format", "mp4"), r"stdout: mp4 cannot be written to a pipe")
     fails(thc("decode", tmp_path / "x.thc", "-", "--format", "avi"), r"--format avi: choose one of", code=2)
+
+
+def test_a_reader_gone_is_a_one_line_error_from_the_video_writer():
+    """The stream writer's ThcError (EPIPE) is raised inside PyAV's I/O callback: it must come out
+    as itself, not as a PyAVCallbackError with a traceback."""
+
+    class ClosedPipe(io.RawIOBase):
+        name = "-"
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data) -> int:
+            raise ThcError("cannot write stdout: the reader closed the pipe")
+
+    with pytest.raises(ThcError, match="the reader closed the pipe"):
+        with VideoWriter(ClosedPipe(), 48, 32, Fraction(25), fmt="nut") as w:
+            for _ in range(50):
+                w.write_frame(square_frame(0, 48, 32))
 
 
 def test_encode_into_a_fifo(tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -512,6 +513,18 @@ def output_format(name: str, suffix: str, fmt: str | None, stream: bool) -> str:
     return muxer
 
 
+@contextmanager
+def _own_errors() -> Iterator[None]:
+    """A ThcError raised inside PyAV's I/O callback (a stream writer whose reader closed the pipe)
+    comes out wrapped in PyAVCallbackError: raise it as itself, a one-line error."""
+    try:
+        yield
+    except av.PyAVCallbackError as e:
+        if isinstance(e.__context__, ThcError):
+            raise e.__context__ from None
+        raise
+
+
 class VideoWriter:
     """Video (+ AAC audio) file writer; use as a context manager, which flushes on exit.
 
@@ -606,7 +619,8 @@ class VideoWriter:
         return self._frames
 
     def _mux(self, packets: list[av.Packet]) -> None:
-        self._container.mux(packets)
+        with _own_errors():
+            self._container.mux(packets)
 
     def write_frame(self, rgb: np.ndarray) -> None:
         if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
@@ -636,4 +650,5 @@ class VideoWriter:
                 if self._audio is not None:
                     self._mux(self._audio.flush())
         finally:
-            self._container.close()
+            with _own_errors():
+                self._container.close()

@@ -515,8 +515,9 @@ def output_format(name: str, suffix: str, fmt: str | None, stream: bool) -> str:
 
 @contextmanager
 def _own_errors() -> Iterator[None]:
-    """A ThcError raised inside PyAV's I/O callback (a stream writer whose reader closed the pipe)
-    comes out wrapped in PyAVCallbackError: raise it as itself, a one-line error."""
+    """A stream writer whose reader closed the pipe raises ThcError; PyAV, writing into that pipe
+    again through its I/O callback (the container's trailer on close), then raises a
+    PyAVCallbackError while the ThcError is handled. Raise the ThcError: the one-line cause."""
     try:
         yield
     except av.PyAVCallbackError as e:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import inspect
+import io
 import json
 import re
 import shutil
@@ -161,6 +163,10 @@ def test_stats_with_reference(files):
     s = json.loads(result.stdout)
     assert 10 < s["psnr_y"] < 100 and 10 < s["psnr_rgb"] < 100 and 0 < s["ssim_rgb"] <= 1
     assert s["compared_frames"] == 8 and not s["warnings"]
+    result = thc("stats", stream, "--reference", clip, "--csv")  # as examples/stats_csv.sh calls it
+    ok(result)
+    row = next(csv.DictReader(io.StringIO(result.stdout)))
+    assert float(row["psnr_y"]) == pytest.approx(s["psnr_y"], abs=0.01) and row["reference"] == str(clip)
 
 
 def test_stats_decodes_as_thc_decode_is_told(files):

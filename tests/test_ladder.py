@@ -116,6 +116,8 @@ def test_options_given_win():
         (dict(mode="hybrid", base_kbps=0.5), "--base-kbps 0.5"),
         (dict(mode="hybrid", base_kbps=4, given=frozenset({"base_crf"})), "not both"),
         (dict(base_kbps=4), "add --mode hybrid"),
+        (dict(base_size=48, given=frozenset({"base_size"})), "--base-size is a hybrid-mode option"),
+        (dict(scene_size=96, given=frozenset({"scene_size"})), "--scene-size is a hybrid-mode option"),
         (dict(kbps=0.5), "--kbps 0.5"),
         (dict(kbps=10, mode="keypoints", base_size=96, given=frozenset({"mode", "base_size"})), "no base layer"),
     ],

@@ -767,7 +767,7 @@ def stats(
         if plot is not None and plot.suffix.lower() != ".png":
             raise UsageError(f"{plot}: name the plot .png")
         if as_csv:
-            return _stats_csv(inputs)
+            return _stats_csv(inputs, reference, decoding)
         results = [_one_stats(p, reference, plot, force, decoding) for p in inputs]
         for s in results:
             for w in s.warnings:
@@ -821,7 +821,7 @@ def _one_stats(input: Path, reference: Path | None, plot: Path | None, force: bo
     return s
 
 
-def _stats_csv(inputs: list[Path]) -> None:
+def _stats_csv(inputs: list[Path], reference: Path | None = None, decoding: Decoding = Decoding()) -> None:
     """One row per input on stdout; errors go in the row's error column and on stderr (exit 1 if
     any); what damaged files lost, in the losses column (exit 3 if any, and no error)."""
     import csv
@@ -833,7 +833,7 @@ def _stats_csv(inputs: list[Path]) -> None:
     failed = damaged = 0
     for path in inputs:
         try:
-            row = csv_row(_one_stats(path, None, None, False))
+            row = csv_row(_one_stats(path, reference, None, False, decoding))
             out.writerow(row)
             damaged += bool(row["losses"])
         except ThcError as e:

@@ -103,7 +103,10 @@ def for_target(opts: EncodeOptions, audio_kbps: float, duration_s: float, pixels
         return opts
     picture = opts.kbps - audio_kbps
     if picture <= 0:
-        raise ThcError(f"--kbps {opts.kbps:g} leaves nothing for the picture: the audio alone takes {audio_kbps:g} kbit/s")
+        raise ThcError(
+            f"--kbps {opts.kbps:g} leaves nothing for the picture: the audio alone takes {audio_kbps:g} kbit/s "
+            "(lower --audio-kbps, or --no-audio)"
+        )
     given = opts.given
     mode = opts.mode if "mode" in given else ("hybrid" if given & HYBRID_ONLY else None)
     rung = pick(picture, mode)

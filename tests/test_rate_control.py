@@ -68,3 +68,13 @@ def test_window_is_never_longer_than_the_clip():
     assert RateController(opts, FPS, 100, clip_s=10.0).ledger.window_s == 10.0
     assert RateController(opts, FPS, 100, clip_s=42.0).ledger.window_s == 10.0
     assert RateController(opts, FPS, 100).ledger.window_s == 10.0  # a pipe: length unknown
+
+
+def test_a_kbps_target_missed_by_far_is_said():
+    from thcodec.sender.encoder import EncodeResult, _target_missed
+
+    short = EncodeResult(frames=100, duration_s=4.0, bytes_total=6453, pivots=[(0, "start", 5000)])
+    (line,) = _target_missed(EncodeOptions(kbps=6), short)
+    assert line.startswith("--kbps 6 is not reached on this 4.0-s clip: 12.9 kbit/s, the pivot pictures alone 10.0")
+    assert _target_missed(EncodeOptions(kbps=12), short) == []  # within the slack
+    assert _target_missed(EncodeOptions(), short) == []  # no target

@@ -309,7 +309,24 @@ def encode(
     result.duration_s = float(result.frames / info.fps)
     result.bytes_total = writer.bytes_written
     result.bytes_by_type = dict(writer.bytes_by_type)
+    result.warnings.extend(_target_missed(opts, result))
     return result
+
+
+TARGET_SLACK = 1.25  # a --kbps target missed by more than this factor is said
+
+
+def _target_missed(opts: EncodeOptions, result: EncodeResult) -> list[str]:
+    """A --kbps target the stream overshot by far: on a short clip a pivot, which costs the same
+    however short the call, can take more than the whole budget."""
+    kbps = result.bytes_total * 8 / max(result.duration_s, 1e-9) / 1000
+    if not opts.kbps or kbps <= opts.kbps * TARGET_SLACK:
+        return []
+    pivots = sum(b for _, _, b in result.pivots) * 8 / max(result.duration_s, 1e-9) / 1000
+    return [
+        f"--kbps {opts.kbps:g} is not reached on this {result.duration_s:.1f}-s clip: {kbps:.1f} kbit/s, "
+        f"the pivot pictures alone {pivots:.1f} (their share falls as a call goes on; --max-kbps caps the rate)"
+    ]
 
 
 def _format(opts: EncodeOptions, width: int, height: int) -> int:

@@ -128,7 +128,10 @@ class _Demux:
         except av.error.ExitError:
             raise KeyboardInterrupt from None  # FFmpeg gave up because of a Ctrl-C
         except av.error.FFmpegError as exc:
-            raise ThcError(f"{self._name}: cannot decode {stream.type} ({exc})") from exc
+            hint = ""
+            if "mp4" in self._container.format.name.split(","):  # its moov atom at the end: needs a seek back
+                hint = "; an MP4 or MOV read from a pipe must have its index first (-movflags +faststart): else pipe nut, mkv or mpegts, or give the file's name"
+            raise ThcError(f"{self._name}: cannot decode {stream.type} ({exc}){hint}") from exc
 
     def _pull(self) -> bool:
         """Demux one more packet of a wanted stream into its queue; False at the end."""

@@ -195,3 +195,23 @@ def test_bundled_demo_clip():
     info = probe(demo)
     assert (info.width, info.height, info.fps, info.frame_count) == (256, 256, Fraction(25), 150)
     assert info.has_audio
+
+
+@pytest.mark.parametrize(("layout", "fmt"), [("stereo", "s16"), ("5.1", "fltp")])
+def test_audio_is_downmixed_to_mono_at_its_own_level(layout, fmt):
+    """swresample's downmix to float is not normalised (stereo about +3 dB, 5.1 up to +9 dB,
+    clipping): the sender downmixes as `ffmpeg -ac 1` does to integers, never above full scale,
+    and the same signal on every channel keeps its level."""
+    from thcodec.media.video_io import _mono
+
+    t = np.arange(4800) / 48000
+    tone = 0.6 * np.sin(2 * np.pi * 440 * t)
+    channels = av.AudioLayout(layout).nb_channels
+    if fmt == "s16":
+        data = np.repeat((tone * 32767).astype(np.int16)[None], channels, 0).T.reshape(1, -1)
+    else:
+        data = np.repeat(tone.astype(np.float32)[None], channels, 0)
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format=fmt, layout=layout)
+    frame.sample_rate = 48000
+    mono = np.concatenate([f.to_ndarray()[0] for f in _mono(iter([frame]))])
+    assert mono.shape == (4800,) and np.abs(mono - tone).max() < 2e-3

@@ -368,10 +368,34 @@ def _opus_packets(frames: Iterator[av.AudioFrame], encoder: av.AudioCodecContext
             samples += frame.samples
             yield from _packet_data(encoder.encode(frame))
 
-    for frame in frames:
+    for frame in _mono(frames):
         yield from encode(resampler.resample(frame))
     yield from encode(resampler.resample(None))
     yield from _packet_data(encoder.encode(None))
+
+
+def _mono(frames: Iterator[av.AudioFrame]) -> Iterator[av.AudioFrame]:
+    """Mono at the input's rate, downmixed as `ffmpeg -ac 1` does to integer samples: swresample's
+    matrix normalised so that no sum exceeds full scale (stereo: the mean of the two). Its
+    downmix straight to float (the Opus encoder's format) is not normalised: stereo came out
+    about 3 dB louder, 5.1 up to 9 dB, clipping."""
+    to_s16: av.AudioResampler | None = None
+
+    def as_float(frames: list[av.AudioFrame]) -> Iterator[av.AudioFrame]:
+        for f in frames:
+            out = av.AudioFrame.from_ndarray(f.to_ndarray().astype(np.float32) / 32768, format="fltp", layout="mono")
+            out.sample_rate = f.sample_rate
+            yield out
+
+    for frame in frames:
+        if frame.layout.nb_channels == 1:
+            yield frame
+            continue
+        if to_s16 is None:
+            to_s16 = av.AudioResampler(format="s16", layout="mono", rate=frame.sample_rate)
+        yield from as_float(to_s16.resample(frame))
+    if to_s16 is not None:
+        yield from as_float(to_s16.resample(None))
 
 
 def _audio_config(encoder: av.AudioCodecContext) -> AudioConfig:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -215,3 +216,35 @@ def test_audio_is_downmixed_to_mono_at_its_own_level(layout, fmt):
     frame.sample_rate = 48000
     mono = np.concatenate([f.to_ndarray()[0] for f in _mono(iter([frame]))])
     assert mono.shape == (4800,) and np.abs(mono - tone).max() < 2e-3
+
+
+def _stored_sideways(path: Path, width: int, height: int) -> np.ndarray:
+    """An MP4 whose frames are stored as they come and whose track header's display matrix
+    says to turn them a quarter clockwise (as a phone writes a portrait recording); -> the
+    stored first frame."""
+    frame = np.zeros((height, width, 3), np.uint8)
+    frame[: height // 4, : width // 3] = 255  # a mark in the top-left corner
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+        for _ in range(3):
+            c.mux(s.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        c.mux(s.encode(None))
+    data = bytearray(path.read_bytes())
+    tkhd = data.find(b"tkhd")
+    version = data[tkhd + 4]
+    matrix = tkhd + 8 + (32 if version == 1 else 20) + 16  # after the times, duration, reserved, layer, group, volume
+    data[matrix : matrix + 36] = struct.pack(">9i", 0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30)
+    path.write_bytes(bytes(data))
+    with av.open(str(path)) as c:
+        return next(c.decode(video=0)).to_ndarray(format="rgb24")
+
+
+def test_a_sideways_recording_is_read_upright(tmp_path):
+    clip = tmp_path / "portrait.mp4"
+    stored = _stored_sideways(clip, 64, 48)
+    with VideoReader(clip) as r:
+        assert (r.info.width, r.info.height) == (48, 64)
+        first = next(iter(r))
+    assert first.shape == (64, 48, 3) and np.array_equal(first, np.rot90(stored, -1))
+    assert first[:8, -10:].mean() > 200  # the top-left mark, turned a quarter clockwise: top right

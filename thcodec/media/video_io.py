@@ -11,6 +11,7 @@ Nothing here holds more than a few frames in memory, so an hour-long call stream
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -179,6 +180,8 @@ class VideoReader:
                 raise ThcError(f"{display_name(self.path)} has no video stream (audio only?)")
             self._stream = self._container.streams.video[0]
             self._stream.thread_type = "AUTO"
+            self._file_frames = self._decoded_file()
+            self._quarter_turns = self._rotation()
             self.info, self._pad_to = self._read_info()
             if self._demux is not None:
                 self._video_frames = self._demux.frames(self._stream)
@@ -196,9 +199,10 @@ class VideoReader:
         fps = _stream_fps(self._stream)
         duration, own = _stream_duration(self._container, self._stream)
         slots = round(duration * fps) if duration > 0 else 0
+        upright = self._quarter_turns % 2 == 0
         info = VideoInfo(
-            width=ctx.width,
-            height=ctx.height,
+            width=ctx.width if upright else ctx.height,
+            height=ctx.height if upright else ctx.width,
             fps=fps,
             frame_count=slots or max(self._stream.frames, 0),
             duration_s=duration,
@@ -239,9 +243,9 @@ class VideoReader:
         return _audio_config(encoder), _opus_packets(self._demux.frames(self._container.streams.audio[0]), encoder)
 
     def _decoded(self) -> Iterator[av.VideoFrame]:
-        if self._demux is not None:
-            yield from self._video_frames
-            return
+        yield from (self._video_frames if self._demux is not None else self._file_frames)
+
+    def _decoded_file(self) -> Iterator[av.VideoFrame]:
         try:
             yield from self._container.decode(self._stream)
         except av.error.ExitError:
@@ -249,9 +253,26 @@ class VideoReader:
         except av.error.FFmpegError as exc:
             raise ThcError(f"{self.path}: cannot decode video ({exc})") from exc
 
+    def _rotation(self) -> int:
+        """Quarter turns (counter-clockwise, as np.rot90 counts them) that show the picture
+        upright: a phone's recording is stored sideways with a display matrix, which players
+        (and ffmpeg's autorotate) apply. Read from the first frame's side data; that frame is
+        kept for __iter__. Not for a pipe, read once: decoding its first frame here would start
+        the demuxing before its audio is asked for."""
+        if self._demux is not None:
+            return 0
+        first = next(self._file_frames, None)
+        if first is None:
+            return 0
+        self._file_frames = itertools.chain([first], self._file_frames)
+        return round(getattr(first, "rotation", 0) / 90) % 4  # `rotation`: PyAV 14 and later
+
     def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
         w, h = self.info.width, self.info.height
-        return frame.to_ndarray(format="rgb24", width=w, height=h)
+        if self._quarter_turns % 2:
+            w, h = h, w  # the stored frame is the upright one turned
+        rgb = frame.to_ndarray(format="rgb24", width=w, height=h)
+        return np.ascontiguousarray(np.rot90(rgb, self._quarter_turns)) if self._quarter_turns else rgb
 
     def _constant_rate_frames(self) -> Iterator[np.ndarray]:
         """Input frame at time t goes to slot round((t - t0) * fps); a slot hit twice keeps the

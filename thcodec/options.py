@@ -106,7 +106,7 @@ class EncodeOptions:
         if not self.kbps and self.mode != "hybrid" and self.base_kbps:
             raise UsageError("--base-kbps sets the hybrid mode's base layer: add --mode hybrid")
         if not self.kbps and self.mode != "hybrid" and self.given & HYBRID_ONLY:
-            name = "--" + sorted(self.given & HYBRID_ONLY)[0].replace("_", "-")
+            name = "--" + min(self.given & HYBRID_ONLY).replace("_", "-")
             raise UsageError(f"{name} is a hybrid-mode option: add --mode hybrid (or --kbps, which picks the mode)")
         if self.kbps and self.mode == "keypoints" and "mode" in self.given and self.given & HYBRID_ONLY:
             raise UsageError("--mode keypoints has no base layer: drop the --base-* options or the --mode")

@@ -663,12 +663,10 @@ def decode(
     def run(loaded, target, start, step) -> tuple[str, list[str]]:
         from thcodec.receiver.decoder import decode_file
 
-        if generator is GeneratorChoice.light:
-            loaded = loaded.with_light_generator()
         n = decode_file(
             input,
             target,
-            loaded,
+            _animating_with(loaded, generator),
             on_start=start,
             on_frames=step,
             with_audio=not no_audio,
@@ -784,6 +782,12 @@ def stats(
         raise typer.Exit(EXIT_LOSSES)
 
 
+def _animating_with(loaded, generator: GeneratorChoice):
+    """The weights as --generator asks the receiver to animate (the light one: a ThcError where
+    the weights have none)."""
+    return loaded.with_light_generator() if generator is GeneratorChoice.light else loaded
+
+
 @dataclass(frozen=True)
 class Decoding:
     """How `thc stats --reference` decodes the stream it compares: thc decode's choices."""
@@ -806,9 +810,7 @@ def _one_stats(input: Path, reference: Path | None, plot: Path | None, force: bo
         with _about(input, reference):
             from thcodec.reference_quality import add_quality
 
-            loaded = load_model()
-            if decoding.generator is GeneratorChoice.light:
-                loaded = loaded.with_light_generator()
+            loaded = _animating_with(load_model(), decoding.generator)
             add_quality(s, reference, loaded, decoding.interp_method.value, decoding.sr.value)
     if plot is not None:
         from thcodec.media.atomic import atomic_output

@@ -180,7 +180,7 @@ class VideoReader:
                 raise ThcError(f"{display_name(self.path)} has no video stream (audio only?)")
             self._stream = self._container.streams.video[0]
             self._stream.thread_type = "AUTO"
-            self._file_frames = self._decoded_file()
+            self._file_frames = self._decoded_file() if self._demux is None else iter(())
             self._quarter_turns = self._rotation()
             self.info, self._pad_to = self._read_info()
             if self._demux is not None:
@@ -409,7 +409,7 @@ def _mono(frames: Iterator[av.AudioFrame]) -> Iterator[av.AudioFrame]:
             yield out
 
     for frame in frames:
-        if frame.layout.nb_channels == 1:
+        if len(frame.layout.channels) == 1:
             yield frame
             continue
         if to_s16 is None:

@@ -207,7 +207,7 @@ def test_audio_is_downmixed_to_mono_at_its_own_level(layout, fmt):
 
     t = np.arange(4800) / 48000
     tone = 0.6 * np.sin(2 * np.pi * 440 * t)
-    channels = av.AudioLayout(layout).nb_channels
+    channels = len(av.AudioLayout(layout).channels)
     if fmt == "s16":
         data = np.repeat((tone * 32767).astype(np.int16)[None], channels, 0).T.reshape(1, -1)
     else:
